@@ -1,0 +1,81 @@
+# Developer entry points. `make` alone lists the targets.
+#
+# Local Postgres and Redis come from deploy/local/services.sh, bound to
+# 127.0.0.1: dev on 55432/56379, test on 55433/56380 (PG_PORT and REDIS_PORT
+# in the environment override both profiles).
+
+GO ?= go
+GOFMT ?= $(shell $(GO) env GOROOT)/bin/gofmt
+BIN := bin/incident-server
+SERVICES := deploy/local/services.sh
+
+# Installs shellcheck from Debian's packages when missing and we are root.
+SHELLCHECK = if ! command -v shellcheck >/dev/null 2>&1; then \
+		if [ "$$(id -u)" -ne 0 ]; then \
+			echo "shellcheck is not installed; install it with: sudo apt-get install shellcheck" >&2; \
+			exit 1; \
+		fi; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck; \
+	fi; \
+	shellcheck $$(find deploy -type f -name '*.sh') .ci/run
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+.PHONY: help build run services-dev services-test test stop clean fmt vet lint shellcheck
+
+help: ## list the targets
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+build: ## build bin/incident-server
+	$(GO) build -o $(BIN) ./cmd/incident-server
+
+services-dev: ## start the dev Postgres and Redis (kept running until `make stop`)
+	$(SERVICES) start dev
+
+services-test: ## start the test Postgres and Redis
+	$(SERVICES) start test
+
+run: build services-dev ## migrate, then run the embedded stack (`incident-server dev`) in the foreground
+	@eval "$$($(SERVICES) env dev)"; \
+	export DATABASE_URL REDIS_ADDR; \
+	$(BIN) migrate up; \
+	exec $(BIN) dev
+
+# The test services are stopped on every exit path, Ctrl-C included; the
+# recipe's exit status stays that of the first failing step.
+test: ## go vet, go test against fresh test services, shellcheck
+	@trap '$(SERVICES) stop test || true' EXIT; \
+	$(SERVICES) start test; \
+	eval "$$($(SERVICES) env test | sed 's/^/TEST_/')"; \
+	export TEST_DATABASE_URL TEST_REDIS_ADDR; \
+	$(GO) vet ./...; \
+	$(GO) test -count=1 -timeout 20m ./...; \
+	$(SHELLCHECK)
+
+stop: ## stop the dev and test services
+	$(SERVICES) stop dev
+	$(SERVICES) stop test
+
+clean: ## stop the services and delete their data, .data and bin
+	$(SERVICES) clean dev
+	$(SERVICES) clean test
+	rm -rf .data bin
+
+fmt: ## gofmt every Go file
+	$(GOFMT) -w .
+
+vet: ## go vet
+	$(GO) vet ./...
+
+lint: shellcheck ## fail on unformatted Go files and shellcheck findings
+	@unformatted=$$($(GOFMT) -l .); \
+	if [ -n "$$unformatted" ]; then \
+		printf 'not gofmt-formatted (run make fmt):\n%s\n' "$$unformatted" >&2; \
+		exit 1; \
+	fi
+
+shellcheck: ## shellcheck the deploy scripts and .ci/run (installs shellcheck when root)
+	@$(SHELLCHECK)

@@ -1,0 +1,85 @@
+// Package activities holds every side effect of the incident workflows:
+// projection writes to Postgres and Redis today, notifications later. Each
+// activity runs at least once, so each is idempotent under the key its
+// comment names.
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/incident-server/incident-server/internal/cache"
+	"github.com/incident-server/incident-server/internal/incident"
+	"github.com/incident-server/incident-server/internal/store"
+)
+
+// ErrTypeInvalid marks an error that retrying cannot fix. It matches the
+// workflows' non-retryable error type of the same name.
+const ErrTypeInvalid = "invalid"
+
+// Activities holds the dependencies the activities share.
+type Activities struct {
+	// Store is the Postgres projection; required.
+	Store *store.Store
+	// Cache is the Redis write-through cache; nil disables it.
+	Cache *cache.Cache
+	// Logger for cache failures, which never fail an activity. Default: discarded.
+	Logger *slog.Logger
+}
+
+// RecordChange writes a new incident version and the event that explains it,
+// in one Postgres transaction, then through to Redis.
+//
+// Idempotent: the row only moves to a newer version and the event is keyed by
+// (incident, event ID). Postgres errors are retried until it is back, except
+// for data it rejects as invalid. A Redis failure is logged and dropped:
+// Redis is never the source of truth.
+func (a *Activities) RecordChange(ctx context.Context, c incident.Change) error {
+	if err := a.Store.ApplyTransition(ctx, c.Incident, c.Event); err != nil {
+		return classify(fmt.Errorf("record %s of %s: %w", c.Event.Type, c.Incident.ID, err))
+	}
+	if a.Cache != nil {
+		if err := a.Cache.SetIncident(ctx, c.Incident); err != nil {
+			a.logger().WarnContext(ctx, "cache write-through failed", "incident_id", c.Incident.ID, "error", err)
+			// A stale entry would outlive this change: drop it if we can.
+			_ = a.Cache.DeleteIncident(ctx, c.Incident.ID)
+		}
+	}
+	return nil
+}
+
+// RecordEvent appends a timeline event that changes no state. Idempotent by
+// (incident, event ID); retried while the incident's row does not exist yet.
+func (a *Activities) RecordEvent(ctx context.Context, ev incident.Event) error {
+	if err := a.Store.AppendEvent(ctx, ev); err != nil {
+		return classify(fmt.Errorf("record %s of %s: %w", ev.Type, ev.IncidentID, err))
+	}
+	return nil
+}
+
+func (a *Activities) logger() *slog.Logger {
+	if a.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return a.Logger
+}
+
+// classify turns errors that no retry can fix into non-retryable
+// application errors; everything else (connection loss, timeouts, a row
+// that is not there yet) is retried by the activity's policy.
+func classify(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case pgErr.Code == "23503": // foreign key: the parent row may still arrive
+		case pgErr.Code[:2] == "22", pgErr.Code[:2] == "23":
+			return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalid, err)
+		}
+	}
+	return err
+}

@@ -1,0 +1,210 @@
+// Package api is the HTTP transport of the engine: gin routes, request and
+// response shapes, and the one mapping from errors to HTTP statuses. It
+// changes incident state only through Temporal; it reads lists and timelines
+// from the Postgres projection.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/sdk/client"
+
+	"github.com/incident-server/incident-server/internal/cache"
+	"github.com/incident-server/incident-server/internal/incident"
+	"github.com/incident-server/incident-server/internal/metrics"
+	"github.com/incident-server/incident-server/internal/store"
+)
+
+// Options configure the API. Temporal and Store are required.
+type Options struct {
+	Temporal client.Client
+	Store    *store.Store
+	// Cache serves single-incident reads before Postgres. Nil disables it.
+	Cache *cache.Cache
+	// Metrics records request counts and latencies and serves /metrics.
+	// Nil creates a private registry.
+	Metrics *metrics.Registry
+	// Logger for failed requests. Default: discarded.
+	Logger *slog.Logger
+	// TaskQueue that incident workflows start on. Default "incidents".
+	TaskQueue string
+	// MaxBodyBytes caps request bodies. Default 1 MiB.
+	MaxBodyBytes int64
+	// UpdateTimeout bounds a call that waits for a workflow to answer
+	// (open, acknowledge, …): past it the caller gets 503 and may retry.
+	// Default 10 s.
+	UpdateTimeout time.Duration
+	// ReadyTimeout bounds each dependency check of /health/ready. Default 2 s.
+	ReadyTimeout time.Duration
+}
+
+// Server holds the API's dependencies.
+type Server struct {
+	temporal  client.Client
+	store     *store.Store
+	cache     *cache.Cache
+	metrics   *metrics.Registry
+	log       *slog.Logger
+	taskQueue string
+	maxBody   int64
+	updateTTL time.Duration
+	readyTTL  time.Duration
+}
+
+// New returns the API's HTTP handler.
+func New(opts Options) http.Handler {
+	s := &Server{
+		temporal:  opts.Temporal,
+		store:     opts.Store,
+		cache:     opts.Cache,
+		metrics:   opts.Metrics,
+		log:       opts.Logger,
+		taskQueue: opts.TaskQueue,
+		maxBody:   opts.MaxBodyBytes,
+		updateTTL: opts.UpdateTimeout,
+		readyTTL:  opts.ReadyTimeout,
+	}
+	if s.metrics == nil {
+		s.metrics = metrics.New()
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.taskQueue == "" {
+		s.taskQueue = "incidents"
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = 1 << 20
+	}
+	if s.updateTTL <= 0 {
+		s.updateTTL = 10 * time.Second
+	}
+	if s.readyTTL <= 0 {
+		s.readyTTL = 2 * time.Second
+	}
+	return s.routes()
+}
+
+func (s *Server) routes() *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.ContextWithFallback = true
+	r.Use(s.recoverer, s.observe)
+	r.NoRoute(func(c *gin.Context) { s.abort(c, errorf(CodeNotFound, "no such route")) })
+	r.NoMethod(func(c *gin.Context) { s.abort(c, errorf(CodeMethodNotAllowed, "method not allowed on this route")) })
+
+	r.GET("/health", s.health)
+	r.GET("/health/ready", s.ready)
+	r.GET("/metrics", gin.WrapH(s.metrics.Handler()))
+
+	v1 := r.Group("/api/v1")
+	v1.POST("/incidents", s.openIncident)
+	v1.GET("/incidents", s.listIncidents)
+	v1.GET("/incidents/:id", s.getIncident)
+	v1.GET("/incidents/:id/timeline", s.timeline)
+	v1.POST("/incidents/:id/acknowledge", s.transition(incident.ActionAcknowledge))
+	v1.POST("/incidents/:id/mitigate", s.transition(incident.ActionMitigate))
+	v1.POST("/incidents/:id/resolve", s.transition(incident.ActionResolve))
+	return r
+}
+
+const requestIDKey = "request_id"
+
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
+
+// observe gives every request an ID (the caller's X-Request-ID when it is
+// sane), then counts and times it under its route template.
+func (s *Server) observe(c *gin.Context) {
+	id := c.GetHeader("X-Request-ID")
+	if !validRequestID.MatchString(id) {
+		var b [12]byte
+		_, _ = rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	c.Set(requestIDKey, id)
+	c.Header("X-Request-ID", id)
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	s.metrics.ObserveHTTP(c.Request.Method, route, c.Writer.Status(), time.Since(start))
+}
+
+func requestID(c *gin.Context) string { return c.GetString(requestIDKey) }
+
+// recoverer turns a panic into a logged 500 so one bad request never takes
+// the process down.
+func (s *Server) recoverer(c *gin.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+				panic(v)
+			}
+			s.log.ErrorContext(c.Request.Context(), "panic serving request",
+				"request_id", requestID(c), "route", c.FullPath(), "panic", v)
+			if !c.Writer.Written() {
+				c.AbortWithStatusJSON(http.StatusInternalServerError, newErrorBody(CodeInternal, "internal error"))
+			}
+		}
+	}()
+	c.Next()
+}
+
+func (s *Server) health(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+// ready checks every dependency at once and names those that failed.
+func (s *Server) ready(c *gin.Context) {
+	checks := map[string]func(context.Context) error{
+		"postgres": s.store.Ping,
+		"temporal": func(ctx context.Context) error {
+			_, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{})
+			return err
+		},
+	}
+	if s.cache != nil {
+		checks["redis"] = s.cache.Ping
+	}
+	type result struct {
+		name string
+		err  error
+	}
+	results := make(chan result, len(checks))
+	for name, check := range checks {
+		go func() {
+			ctx, cancel := context.WithTimeout(c.Request.Context(), s.readyTTL)
+			defer cancel()
+			results <- result{name, check(ctx)}
+		}()
+	}
+	status := map[string]string{}
+	var failed []string
+	for range checks {
+		r := <-results
+		if r.err != nil {
+			status[r.name] = "unavailable"
+			failed = append(failed, r.name)
+			s.log.WarnContext(c.Request.Context(), "readiness check failed", "dependency", r.name, "error", r.err)
+			continue
+		}
+		status[r.name] = "ok"
+	}
+	if len(failed) > 0 {
+		body := newErrorBody(CodeUnavailable, "not ready: "+joinSorted(failed)+" unreachable")
+		c.AbortWithStatusJSON(http.StatusServiceUnavailable, gin.H{"error": body.Error, "checks": status})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": status})
+}

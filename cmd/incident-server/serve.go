@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/incident-server/incident-server/internal/devtemporal"
+	"github.com/incident-server/incident-server/internal/store"
+	"github.com/incident-server/incident-server/worker"
+)
+
+// runDev runs the whole engine in one process: an embedded Temporal server
+// with its Web UI (state in a SQLite file under the data dir, so incidents
+// and their timers survive a restart), the worker and the API.
+func runDev(ctx context.Context, args []string, out io.Writer) error {
+	cfg, _, err := loadConfig("dev", args, nil)
+	if err != nil {
+		return err
+	}
+	p, err := newProcess(cfg)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	if err := p.openData(ctx); err != nil {
+		return err
+	}
+	if _, err := store.MigrateUp(ctx, p.store.Pool()); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	srv, err := devtemporal.Start(ctx, devtemporal.Options{
+		DatabaseFile:     filepath.Join(cfg.Dev.DataDir, "temporal.db"),
+		Port:             cfg.Dev.TemporalPort,
+		UIPort:           cfg.Dev.UIPort,
+		Namespace:        cfg.Temporal.Namespace,
+		SearchAttributes: worker.SearchAttributes,
+		Logger:           p.logs.Component("temporal_server"),
+	})
+	if err != nil {
+		return err
+	}
+	p.closers = append(p.closers, srv.Stop)
+	tc, err := p.dialTemporal(ctx, srv.HostPort())
+	if err != nil {
+		return err
+	}
+	if err := worker.EnsureSearchAttributes(ctx, tc, cfg.Temporal.Namespace); err != nil {
+		return err
+	}
+	w := worker.New(tc, cfg.Temporal.TaskQueue, p.activities())
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	defer w.Stop()
+	l, err := p.listen()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, `incident-server %s is ready
+  API              http://%s/api/v1/incidents
+  health           http://%s/health/ready
+  metrics          http://%s/metrics
+  Temporal         %s (namespace %s)
+  Temporal Web UI  %s
+  Postgres         %s
+  Redis            %s
+Press Ctrl-C to stop.
+`, cfg.Version, l.Addr(), l.Addr(), l.Addr(), srv.HostPort(), cfg.Temporal.Namespace, srv.UIAddress(),
+		redactURL(cfg.Database.URL), cfg.Redis.Addr)
+	err = p.serve(ctx, l, p.handler(tc))
+	fmt.Fprintln(out, "incident-server stopped")
+	return err
+}
+
+// runAPI serves the REST API against the configured Temporal cluster.
+func runAPI(ctx context.Context, args []string, out io.Writer) error {
+	cfg, _, err := loadConfig("api", args, nil)
+	if err != nil {
+		return err
+	}
+	p, err := newProcess(cfg)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	if err := p.openData(ctx); err != nil {
+		return err
+	}
+	tc, err := p.dialTemporal(ctx, cfg.Temporal.Address)
+	if err != nil {
+		return err
+	}
+	l, err := p.listen()
+	if err != nil {
+		return err
+	}
+	p.log.Info("api listening", "addr", l.Addr().String(), "temporal", cfg.Temporal.Address)
+	return p.serve(ctx, l, p.handler(tc))
+}
+
+// runWorker runs the Temporal worker against the configured cluster until
+// interrupted.
+func runWorker(ctx context.Context, args []string, out io.Writer) error {
+	cfg, _, err := loadConfig("worker", args, nil)
+	if err != nil {
+		return err
+	}
+	p, err := newProcess(cfg)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	if err := p.openData(ctx); err != nil {
+		return err
+	}
+	tc, err := p.dialTemporal(ctx, cfg.Temporal.Address)
+	if err != nil {
+		return err
+	}
+	if err := worker.EnsureSearchAttributes(ctx, tc, cfg.Temporal.Namespace); err != nil {
+		return err
+	}
+	p.log.Info("worker polling", "task_queue", cfg.Temporal.TaskQueue, "temporal", cfg.Temporal.Address)
+	return worker.Run(ctx, tc, cfg.Temporal.TaskQueue, p.activities())
+}

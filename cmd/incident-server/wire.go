@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"golang.org/x/net/netutil"
+
+	"github.com/incident-server/incident-server/activities"
+	"github.com/incident-server/incident-server/api"
+	"github.com/incident-server/incident-server/internal/cache"
+	"github.com/incident-server/incident-server/internal/config"
+	"github.com/incident-server/incident-server/internal/logging"
+	"github.com/incident-server/incident-server/internal/metrics"
+	"github.com/incident-server/incident-server/internal/store"
+)
+
+// process is what every long-running command shares: configuration, the
+// root logger and the connections it opened.
+type process struct {
+	cfg     config.Config
+	logs    *logging.Root
+	log     *slog.Logger
+	store   *store.Store
+	cache   *cache.Cache
+	metrics *metrics.Registry
+	closers []func()
+}
+
+// loadConfig parses the command's flags (-config and extra's) and loads the
+// configuration. It returns the arguments left after the flags.
+func loadConfig(name string, args []string, extra func(*flag.FlagSet)) (config.Config, []string, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	path := fs.String("config", os.Getenv("INCIDENT_CONFIG"), "YAML configuration `file`")
+	if extra != nil {
+		extra(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return config.Config{}, nil, err
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return config.Config{}, nil, err
+	}
+	cfg.Version = version()
+	return cfg, fs.Args(), nil
+}
+
+func newProcess(cfg config.Config) (*process, error) {
+	logs, err := logging.New(os.Stderr, cfg.Logging, cfg.Service, cfg.Version, cfg.Environment)
+	if err != nil {
+		return nil, err
+	}
+	return &process{cfg: cfg, logs: logs, log: logs.Logger(), metrics: metrics.New()}, nil
+}
+
+// openData connects to Postgres and Redis. Postgres must answer; Redis may
+// be down, since it is never the source of truth.
+func (p *process) openData(ctx context.Context) error {
+	st, err := store.Open(ctx, p.cfg.Database.URL, store.PoolOptions{
+		MaxConns:        int32(p.cfg.Database.MaxOpenConns),
+		MaxConnLifetime: p.cfg.Database.ConnMaxLifetime,
+		MaxConnIdleTime: p.cfg.Database.ConnMaxIdleTime,
+	})
+	if err != nil {
+		return fmt.Errorf("connect to postgres: %w", err)
+	}
+	p.store = st
+	p.closers = append(p.closers, st.Close)
+
+	r := p.cfg.Redis
+	rdb := cache.NewClient(r.Addr, r.Password, r.DB, cache.ClientOptions{
+		PoolSize:        r.MaxActive,
+		MaxIdleConns:    r.MaxIdle,
+		ConnMaxIdleTime: r.IdleTimeout,
+		DialTimeout:     r.DialTimeout,
+		ReadTimeout:     r.ReadTimeout,
+		WriteTimeout:    r.WriteTimeout,
+	})
+	p.closers = append(p.closers, func() { _ = rdb.Close() })
+	p.cache = cache.New(rdb, r.KeyPrefix, r.IncidentCacheTTL)
+	pingCtx, cancel := context.WithTimeout(ctx, r.DialTimeout)
+	defer cancel()
+	if err := p.cache.Ping(pingCtx); err != nil {
+		p.logs.Component("cache").Warn("redis unreachable; serving from postgres until it is back", "addr", r.Addr, "error", err)
+	}
+	return nil
+}
+
+func (p *process) dialTemporal(ctx context.Context, hostPort string) (client.Client, error) {
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort:  hostPort,
+		Namespace: p.cfg.Temporal.Namespace,
+		Logger:    sdklog.NewStructuredLogger(p.logs.Component("temporal")),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect to temporal at %s: %w", hostPort, err)
+	}
+	p.closers = append(p.closers, c.Close)
+	return c, nil
+}
+
+func (p *process) activities() *activities.Activities {
+	return &activities.Activities{Store: p.store, Cache: p.cache, Logger: p.logs.Component("cache")}
+}
+
+func (p *process) handler(tc client.Client) http.Handler {
+	return api.New(api.Options{
+		Temporal:     tc,
+		Store:        p.store,
+		Cache:        p.cache,
+		Metrics:      p.metrics,
+		Logger:       p.logs.Component("api"),
+		TaskQueue:    p.cfg.Temporal.TaskQueue,
+		MaxBodyBytes: p.cfg.Server.MaxBodyBytes,
+	})
+}
+
+// listen binds the API's address, capped at the configured connection count.
+func (p *process) listen() (net.Listener, error) {
+	l, err := net.Listen("tcp", p.cfg.Server.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", p.cfg.Server.Addr, err)
+	}
+	return netutil.LimitListener(l, p.cfg.Server.MaxConnections), nil
+}
+
+// serve serves h on l until ctx is done, then lets in-flight requests finish.
+func (p *process) serve(ctx context.Context, l net.Listener, h http.Handler) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadTimeout:       p.cfg.Server.ReadTimeout,
+		ReadHeaderTimeout: min(p.cfg.Server.ReadTimeout, 10*time.Second),
+		WriteTimeout:      p.cfg.Server.WriteTimeout,
+		IdleTimeout:       p.cfg.Server.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(p.logs.Component("api").Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve http: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), p.cfg.Server.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shut down http: %w", err)
+	}
+	return nil
+}
+
+// close releases what the process opened, newest first.
+func (p *process) close() {
+	for i := len(p.closers) - 1; i >= 0; i-- {
+		p.closers[i]()
+	}
+}

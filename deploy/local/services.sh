@@ -1,0 +1,411 @@
+#!/usr/bin/env bash
+# Local Postgres and Redis for `make run` and `make test`, bound to 127.0.0.1 only.
+#
+# usage: deploy/local/services.sh start|stop|status|env|clean dev|test
+#
+#   profile  data          Postgres  Redis  durability
+#   dev      .data/dev     55432     56379  fsync on, Redis AOF
+#   test     .data/test    55433     56380  fsync off, Redis in memory only
+#
+# PG_PORT and REDIS_PORT override the ports (pass the same values to every
+# command of one profile). PG_BIN points at the PostgreSQL server binaries
+# (default /usr/lib/postgresql/15/bin, else `pg_config --bindir`).
+#
+# Postgres refuses to run as root. Run as root, this script runs it as
+# PG_OS_USER (default: `postgres` if that user exists, else the system user
+# `incident-pg`, created on demand). When that user cannot reach the repository
+# (a checkout under a private directory), the cluster lives under
+# /var/tmp/incident-server-<hash>/<profile> instead; `clean` removes it too.
+#
+# `env` prints DATABASE_URL=… and REDIS_ADDR=… lines for eval; every other
+# message goes to stderr. `status` exits 0 when both services run, 3 otherwise.
+set -euo pipefail
+
+log() { printf 'services.sh: %s\n' "$*" >&2; }
+die() {
+	log "$*"
+	exit 1
+}
+usage() {
+	printf 'usage: %s start|stop|status|env|clean dev|test\n' "$0" >&2
+	exit 2
+}
+
+[[ $# -eq 2 ]] || usage
+cmd=$1
+profile=$2
+
+case $profile in
+dev)
+	pg_port=${PG_PORT:-55432}
+	redis_port=${REDIS_PORT:-56379}
+	;;
+test)
+	pg_port=${PG_PORT:-55433}
+	redis_port=${REDIS_PORT:-56380}
+	;;
+*) usage ;;
+esac
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+data=$repo/.data/$profile
+# Used only when the unprivileged Postgres user cannot traverse $data.
+alt_home=/var/tmp/incident-server-$(printf '%s' "$repo" | cksum | cut -d' ' -f1)/$profile
+is_root=false
+[[ $(id -u) -eq 0 ]] && is_root=true
+
+# ---------------------------------------------------------------- Postgres
+
+pg_bin=""
+find_pg_bin() {
+	pg_bin=${PG_BIN:-}
+	if [[ -z $pg_bin ]]; then
+		if [[ -x /usr/lib/postgresql/15/bin/pg_ctl ]]; then
+			pg_bin=/usr/lib/postgresql/15/bin
+		elif command -v pg_config >/dev/null 2>&1; then
+			pg_bin=$(pg_config --bindir)
+		fi
+	fi
+	if [[ -z $pg_bin || ! -x $pg_bin/pg_ctl || ! -x $pg_bin/initdb ]]; then
+		die "PostgreSQL server binaries not found (PG_BIN, /usr/lib/postgresql/15/bin, pg_config --bindir); install postgresql or set PG_BIN"
+	fi
+}
+
+psql_bin() {
+	if [[ -x $pg_bin/psql ]]; then
+		printf '%s\n' "$pg_bin/psql"
+	else
+		command -v psql || die "psql not found"
+	fi
+}
+
+# pg_home holds the cluster (pg/), its log (pg.log) and its socket directory.
+# An existing cluster is used where it is; a new one goes under $data unless
+# the Postgres user cannot reach it.
+pg_home=""
+find_pg_home() {
+	if [[ -f $data/pg/PG_VERSION ]]; then
+		pg_home=$data
+	elif [[ -f $alt_home/pg/PG_VERSION ]]; then
+		pg_home=$alt_home
+	else
+		pg_home=$data
+	fi
+}
+
+# pg_user is the account that runs initdb, pg_ctl and postgres when we are
+# root; empty when we are not.
+pg_user=""
+ensure_pg_user() {
+	$is_root || return 0
+	pg_user=${PG_OS_USER:-}
+	if [[ -z $pg_user ]]; then
+		if id -u postgres >/dev/null 2>&1; then
+			pg_user=postgres
+		else
+			pg_user=incident-pg
+		fi
+	fi
+	if ! id -u "$pg_user" >/dev/null 2>&1; then
+		log "creating system user $pg_user to run Postgres (it refuses to run as root)"
+		useradd --system --user-group --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin "$pg_user"
+	fi
+}
+
+# as_pg runs a PostgreSQL tool as $pg_user when set, from / so that a private
+# working directory does not trouble it.
+as_pg() {
+	if [[ -n $pg_user ]]; then
+		(cd / && runuser -u "$pg_user" -- "$@")
+	else
+		"$@"
+	fi
+}
+
+# pg_user_of_cluster sets pg_user to the owner of an existing cluster.
+pg_user_of_cluster() {
+	pg_user=""
+	if $is_root; then
+		pg_user=$(stat -c %U "$pg_home/pg")
+	fi
+}
+
+# pid_alive succeeds when pid is a live process. A killed daemon can linger as
+# a zombie when nothing reaps orphans (PID 1 in some containers), and kill -0,
+# pg_ctl status and Postgres' own lock-file check all take a zombie for alive.
+pid_alive() {
+	local state
+	state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+	[[ -n $state && $state != Z* ]]
+}
+
+# pg_pid prints the postmaster's pid when the cluster's postmaster.pid names a
+# live Postgres process.
+pg_pid() {
+	local file=$pg_home/pg/postmaster.pid pid
+	[[ -s $file ]] || return 1
+	pid=$(head -n 1 "$file")
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	pid_alive "$pid" || return 1
+	[[ $(ps -o comm= -p "$pid" 2>/dev/null) == postgres* ]] || return 1
+	printf '%s\n' "$pid"
+}
+
+pg_running() {
+	pg_pid >/dev/null
+}
+
+# pg_running_port prints the port recorded by the running postmaster.
+pg_running_port() {
+	sed -n 4p "$pg_home/pg/postmaster.pid" 2>/dev/null || true
+}
+
+pg_log_tail() {
+	if [[ -f $pg_home/pg.log ]]; then
+		log "last lines of $pg_home/pg.log:"
+		tail -n 20 "$pg_home/pg.log" >&2
+	fi
+}
+
+pg_start() {
+	find_pg_bin
+	find_pg_home
+	mkdir -p "$data"
+	if $is_root && [[ ! -f $pg_home/pg/PG_VERSION ]]; then
+		ensure_pg_user
+		if ! (cd / && runuser -u "$pg_user" -- test -x "$data"); then
+			pg_home=$alt_home
+			log "$pg_user cannot reach $data; keeping the $profile cluster in $pg_home"
+		fi
+	elif $is_root; then
+		pg_user_of_cluster
+		if [[ $pg_user == root ]]; then
+			ensure_pg_user
+		fi
+	fi
+
+	local pgdata=$pg_home/pg sock=$pg_home/socket
+	mkdir -p "$pg_home" "$pgdata" "$sock"
+	touch "$pg_home/pg.log"
+	chmod 700 "$pgdata"
+	if [[ -n $pg_user ]]; then
+		chown -R "$pg_user:" "$pgdata" "$sock" "$pg_home/pg.log"
+	fi
+
+	if [[ ! -f $pgdata/PG_VERSION ]]; then
+		log "initialising the $profile Postgres cluster in $pgdata"
+		if ! as_pg "$pg_bin/initdb" -D "$pgdata" -U postgres --auth=trust -E UTF8 --locale=C \
+			>"$pg_home/initdb.log" 2>&1; then
+			tail -n 20 "$pg_home/initdb.log" >&2
+			die "initdb failed; see $pg_home/initdb.log"
+		fi
+	fi
+
+	if pg_running; then
+		local running
+		running=$(pg_running_port)
+		if [[ -n $running && $running != "$pg_port" ]]; then
+			die "the $profile Postgres already runs on port $running, not $pg_port; stop it first"
+		fi
+		log "Postgres ($profile) already running on 127.0.0.1:$pg_port"
+	else
+		if [[ -f $pgdata/postmaster.pid ]]; then
+			# Left by a killed run: its pid is gone or a zombie. Postgres would
+			# refuse to start while that pid still exists, so the lock files go.
+			# Orphaned backends may hold shared memory a moment longer, hence
+			# the retries below.
+			log "removing stale postmaster.pid (pid $(head -n 1 "$pgdata/postmaster.pid") is not running)"
+			rm -f "$pgdata/postmaster.pid" "$sock/.s.PGSQL.$pg_port.lock"
+		fi
+		local opts="-c listen_addresses=127.0.0.1 -p $pg_port -k '$sock' -c max_connections=200"
+		if [[ $profile == test ]]; then
+			opts+=" -c fsync=off"
+		fi
+		local attempt started=false
+		for attempt in 1 2 3; do
+			if as_pg "$pg_bin/pg_ctl" -D "$pgdata" -l "$pg_home/pg.log" -o "$opts" -w -t 60 start >/dev/null 2>&1; then
+				started=true
+				break
+			fi
+			log "Postgres ($profile) did not start (attempt $attempt of 3)"
+			sleep 2
+		done
+		if ! $started; then
+			pg_log_tail
+			die "could not start Postgres ($profile) on 127.0.0.1:$pg_port"
+		fi
+		log "Postgres ($profile) running on 127.0.0.1:$pg_port"
+	fi
+
+	local psql exists
+	psql=$(psql_bin)
+	exists=$("$psql" -X -q -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -v ON_ERROR_STOP=1 -tAc \
+		"SELECT 1 FROM pg_database WHERE datname = 'incidents'")
+	if [[ $exists != 1 ]]; then
+		"$psql" -X -q -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -v ON_ERROR_STOP=1 \
+			-c 'CREATE DATABASE incidents'
+		log "created database incidents"
+	fi
+}
+
+pg_stop() {
+	find_pg_home
+	[[ -f $pg_home/pg/PG_VERSION ]] || return 0
+	find_pg_bin
+	pg_user_of_cluster
+	if pg_running; then
+		as_pg "$pg_bin/pg_ctl" -D "$pg_home/pg" -m fast -w -t 60 stop >/dev/null
+		log "Postgres ($profile) stopped"
+	fi
+}
+
+pg_status() {
+	find_pg_home
+	if [[ -f $pg_home/pg/PG_VERSION ]]; then
+		find_pg_bin
+		pg_user_of_cluster
+		if pg_running; then
+			printf 'postgres %s: running on 127.0.0.1:%s (pid %s, data %s)\n' \
+				"$profile" "$(pg_running_port)" "$(head -n 1 "$pg_home/pg/postmaster.pid")" "$pg_home/pg"
+			return 0
+		fi
+	fi
+	printf 'postgres %s: stopped\n' "$profile"
+	return 3
+}
+
+# ------------------------------------------------------------------- Redis
+
+redis_pidfile=$data/redis.pid
+
+ensure_redis_installed() {
+	command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 && return 0
+	if ! $is_root; then
+		die "redis-server is not installed; install it with: sudo apt-get install redis-server"
+	fi
+	log "installing redis-server"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >&2
+	apt-get install -y -qq redis-server >&2
+	command -v redis-server >/dev/null 2>&1 || die "redis-server is still missing after apt-get install"
+}
+
+# redis_pid prints the pid of our Redis when it is alive; a pidfile left by a
+# killed run, or whose pid now belongs to another program, does not count.
+redis_pid() {
+	local pid
+	[[ -s $redis_pidfile ]] || return 1
+	pid=$(<"$redis_pidfile")
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	pid_alive "$pid" || return 1
+	[[ $(ps -o comm= -p "$pid" 2>/dev/null) == redis-server* ]] || return 1
+	printf '%s\n' "$pid"
+}
+
+redis_ping() {
+	[[ $(redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null) == PONG ]]
+}
+
+redis_start() {
+	ensure_redis_installed
+	if redis_pid >/dev/null; then
+		log "Redis ($profile) already running on 127.0.0.1:$redis_port"
+		return 0
+	fi
+	if redis_ping; then
+		die "port $redis_port already answers as another Redis; stop it or set REDIS_PORT"
+	fi
+	mkdir -p "$data/redis"
+	rm -f "$redis_pidfile"
+	local args=(--bind 127.0.0.1 --port "$redis_port" --dir "$data/redis" --daemonize yes
+		--pidfile "$redis_pidfile" --logfile "$data/redis.log" --save "")
+	if [[ $profile == test ]]; then
+		args+=(--appendonly no)
+	else
+		args+=(--appendonly yes)
+	fi
+	redis-server "${args[@]}" >&2
+	local i
+	for ((i = 0; i < 100; i++)); do
+		if redis_ping; then
+			log "Redis ($profile) running on 127.0.0.1:$redis_port"
+			return 0
+		fi
+		sleep 0.1
+	done
+	if [[ -f $data/redis.log ]]; then
+		log "last lines of $data/redis.log:"
+		tail -n 20 "$data/redis.log" >&2
+	fi
+	die "Redis ($profile) did not answer PING on 127.0.0.1:$redis_port within 10 s"
+}
+
+redis_stop() {
+	local pid i
+	pid=$(redis_pid) || return 0
+	command -v redis-cli >/dev/null 2>&1 || die "redis-cli not found"
+	if [[ $profile == test ]]; then
+		redis-cli -h 127.0.0.1 -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
+	else
+		redis-cli -h 127.0.0.1 -p "$redis_port" shutdown >/dev/null 2>&1 || true
+	fi
+	for ((i = 0; i < 100; i++)); do
+		pid_alive "$pid" || break
+		sleep 0.1
+	done
+	if pid_alive "$pid"; then
+		# Not reachable on $redis_port (REDIS_PORT changed since start?):
+		# SIGTERM is Redis's own graceful shutdown.
+		kill -TERM "$pid"
+		for ((i = 0; i < 100; i++)); do
+			pid_alive "$pid" || break
+			sleep 0.1
+		done
+	fi
+	pid_alive "$pid" && die "Redis ($profile, pid $pid) did not stop"
+	rm -f "$redis_pidfile"
+	log "Redis ($profile) stopped"
+}
+
+redis_status() {
+	local pid
+	if pid=$(redis_pid); then
+		printf 'redis %s: running on 127.0.0.1:%s (pid %s, data %s)\n' "$profile" "$redis_port" "$pid" "$data/redis"
+		return 0
+	fi
+	printf 'redis %s: stopped\n' "$profile"
+	return 3
+}
+
+# -------------------------------------------------------------------- main
+
+case $cmd in
+start)
+	ensure_redis_installed
+	pg_start
+	redis_start
+	;;
+stop)
+	pg_stop
+	redis_stop
+	;;
+status)
+	rc=0
+	pg_status || rc=$?
+	redis_status || rc=$?
+	exit "$rc"
+	;;
+env)
+	printf 'DATABASE_URL=postgres://postgres@127.0.0.1:%s/incidents?sslmode=disable\n' "$pg_port"
+	printf 'REDIS_ADDR=127.0.0.1:%s\n' "$redis_port"
+	;;
+clean)
+	pg_stop
+	redis_stop
+	rm -rf "$data" "$alt_home"
+	rmdir "$(dirname "$alt_home")" 2>/dev/null || true
+	log "removed the $profile data"
+	;;
+*) usage ;;
+esac

@@ -1,0 +1,533 @@
+// Package config is the one configuration loader of incident-server.
+//
+// Precedence, lowest to highest: built-in defaults, the YAML file, the standard
+// environment variables (DATABASE_URL, REDIS_ADDR, …), the systematic
+// INCIDENT_<SECTION>_<FIELD> variables. The result is validated before it is
+// returned, so callers never see zero values or an unchecked setting.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// PathEnv names the variable that points at the YAML file when Load is given no path.
+const PathEnv = "INCIDENT_CONFIG"
+
+// envPrefix starts every systematic override: INCIDENT_<SECTION>_<FIELD>, built
+// from the upper-cased yaml tags (server.max_body_bytes → INCIDENT_SERVER_MAX_BODY_BYTES).
+const envPrefix = "INCIDENT"
+
+// standardEnv maps the conventional variable names that deployment tooling and
+// the Makefile set to the yaml path of the field they override. The systematic
+// form of the same field wins when both are set.
+var standardEnv = map[string]string{
+	"TEMPORAL_ADDRESS":   "temporal.address",
+	"TEMPORAL_NAMESPACE": "temporal.namespace",
+	"DATABASE_URL":       "database.url",
+	"REDIS_ADDR":         "redis.addr",
+	"REDIS_PASSWORD":     "redis.password",
+	"ENVIRONMENT":        "environment",
+	"LOG_LEVEL":          "logging.level",
+	"LOG_FORMAT":         "logging.format",
+}
+
+// Config is the whole configuration of one process.
+type Config struct {
+	// Service names this deployment in logs and metrics. Default "incident-server".
+	Service string `yaml:"service"`
+	// Environment is a free-form label ("development", "staging", "production")
+	// attached to logs. Default "development".
+	Environment string `yaml:"environment"`
+	// Version is the build version. It is never read from YAML or the
+	// environment; the binary sets it from its build information.
+	Version string `yaml:"-"`
+
+	Server   Server   `yaml:"server"`
+	Database Database `yaml:"database"`
+	Cache    Cache    `yaml:"cache"`
+	Redis    Redis    `yaml:"redis"`
+	Temporal Temporal `yaml:"temporal"`
+	Dev      Dev      `yaml:"dev"`
+	Logging  Logging  `yaml:"logging"`
+}
+
+// Server configures the HTTP API listener.
+type Server struct {
+	// Addr is the listen address, host:port. Default "127.0.0.1:8080".
+	Addr string `yaml:"addr"`
+	// MaxConnections caps concurrently served connections. Default 1000.
+	MaxConnections int `yaml:"max_connections"`
+	// ReadTimeout bounds reading a whole request, body included. Default 30s.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds writing a response. Default 30s.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// IdleTimeout closes keep-alive connections idle this long. Default 120s.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxBodyBytes is the largest accepted request body. Default 1 MiB (1048576).
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// ShutdownTimeout is how long in-flight requests get to finish on shutdown.
+	// Default 15s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Database configures the Postgres projection store.
+type Database struct {
+	// URL is a libpq/pgx connection string.
+	// Default "postgres://postgres@127.0.0.1:55432/incidents?sslmode=disable",
+	// the dev profile of deploy/local/services.sh.
+	URL string `yaml:"url"`
+	// MaxOpenConns caps the pool size. Default 25.
+	MaxOpenConns int `yaml:"max_open_conns"`
+	// MaxIdleConns is how many connections the pool keeps open when idle; it
+	// may be 0 and must not exceed MaxOpenConns. Default 10.
+	MaxIdleConns int `yaml:"max_idle_conns"`
+	// ConnMaxLifetime recycles a connection after this age. Default 5m.
+	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime"`
+	// ConnMaxIdleTime closes a connection idle this long. Default 5m.
+	ConnMaxIdleTime time.Duration `yaml:"conn_max_idle_time"`
+}
+
+// Cache configures the in-process cache in front of Redis.
+type Cache struct {
+	// DefaultExpiration is the lifetime of an entry stored without one. Default 10m.
+	DefaultExpiration time.Duration `yaml:"default_expiration"`
+	// CleanupInterval is how often expired entries are purged. Default 5m.
+	CleanupInterval time.Duration `yaml:"cleanup_interval"`
+}
+
+// Redis configures the shared cache, dedup guards, rate limits and pub/sub.
+type Redis struct {
+	// Addr is host:port. Default "127.0.0.1:56379", the dev profile of
+	// deploy/local/services.sh.
+	Addr string `yaml:"addr"`
+	// Password is sent with AUTH when non-empty. Default "" (no AUTH).
+	Password string `yaml:"password"`
+	// DB selects the logical database. Default 0.
+	DB int `yaml:"db"`
+	// KeyPrefix starts every key this service writes, so several deployments
+	// can share one Redis. Default "incident-server:".
+	KeyPrefix string `yaml:"key_prefix"`
+	// IncidentCacheTTL is the lifetime of a cached incident. Default 300s.
+	IncidentCacheTTL time.Duration `yaml:"incident_cache_ttl"`
+	// UserCacheTTL is the lifetime of a cached user. Default 3600s.
+	UserCacheTTL time.Duration `yaml:"user_cache_ttl"`
+	// ConfigCacheTTL is the lifetime of cached policies and settings. Default 86400s.
+	ConfigCacheTTL time.Duration `yaml:"config_cache_ttl"`
+	// MaxIdle is how many idle connections the pool keeps; it may be 0 and
+	// must not exceed MaxActive. Default 20.
+	MaxIdle int `yaml:"max_idle"`
+	// MaxActive caps the pool size. Default 100.
+	MaxActive int `yaml:"max_active"`
+	// IdleTimeout closes a connection idle this long. Default 240s.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// DialTimeout bounds establishing a connection. Default 2s.
+	DialTimeout time.Duration `yaml:"dial_timeout"`
+	// ReadTimeout bounds reading one reply. Default 1s.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds writing one command. Default 1s.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+}
+
+// Temporal configures the client of the Temporal frontend.
+type Temporal struct {
+	// Address is the frontend's host:port. Default "127.0.0.1:7233", where
+	// `incident-server dev` serves its embedded server.
+	Address string `yaml:"address"`
+	// Namespace holds every incident workflow. Default "default".
+	Namespace string `yaml:"namespace"`
+	// TaskQueue is the queue workers poll. Default "incidents".
+	TaskQueue string `yaml:"task_queue"`
+}
+
+// Dev configures the embedded runtime of `incident-server dev` and is ignored
+// by every other subcommand.
+type Dev struct {
+	// DataDir holds the embedded Temporal server's SQLite files. Default ".data/dev".
+	DataDir string `yaml:"data_dir"`
+	// TemporalPort is the embedded frontend's port on 127.0.0.1. Default 7233.
+	TemporalPort int `yaml:"temporal_port"`
+	// UIPort is the embedded Temporal Web UI's port on 127.0.0.1. Default 8233.
+	UIPort int `yaml:"ui_port"`
+}
+
+// Logging configures the root logger and per-component levels.
+type Logging struct {
+	// Format is "json" or "text". Default "json".
+	Format string `yaml:"format"`
+	// Level is the level of loggers without a component entry: "debug",
+	// "info", "warn" or "error". Default "info".
+	Level string `yaml:"level"`
+	// Components maps a component name to its level. Entries from YAML and
+	// the environment are merged over the defaults, so setting one component
+	// keeps the others. Default {database: warn, cache: warn, connectors: info,
+	// api: info, websocket: debug}.
+	Components map[string]string `yaml:"components"`
+}
+
+// Default returns the built-in configuration. Each call returns fresh maps, so
+// callers may modify the result.
+func Default() Config {
+	return Config{
+		Service:     "incident-server",
+		Environment: "development",
+		Server: Server{
+			Addr:            "127.0.0.1:8080",
+			MaxConnections:  1000,
+			ReadTimeout:     30 * time.Second,
+			WriteTimeout:    30 * time.Second,
+			IdleTimeout:     120 * time.Second,
+			MaxBodyBytes:    1 << 20,
+			ShutdownTimeout: 15 * time.Second,
+		},
+		Database: Database{
+			URL:             "postgres://postgres@127.0.0.1:55432/incidents?sslmode=disable",
+			MaxOpenConns:    25,
+			MaxIdleConns:    10,
+			ConnMaxLifetime: 5 * time.Minute,
+			ConnMaxIdleTime: 5 * time.Minute,
+		},
+		Cache: Cache{
+			DefaultExpiration: 10 * time.Minute,
+			CleanupInterval:   5 * time.Minute,
+		},
+		Redis: Redis{
+			Addr:             "127.0.0.1:56379",
+			KeyPrefix:        "incident-server:",
+			IncidentCacheTTL: 300 * time.Second,
+			UserCacheTTL:     3600 * time.Second,
+			ConfigCacheTTL:   86400 * time.Second,
+			MaxIdle:          20,
+			MaxActive:        100,
+			IdleTimeout:      240 * time.Second,
+			DialTimeout:      2 * time.Second,
+			ReadTimeout:      1 * time.Second,
+			WriteTimeout:     1 * time.Second,
+		},
+		Temporal: Temporal{
+			Address:   "127.0.0.1:7233",
+			Namespace: "default",
+			TaskQueue: "incidents",
+		},
+		Dev: Dev{
+			DataDir:      ".data/dev",
+			TemporalPort: 7233,
+			UIPort:       8233,
+		},
+		Logging: Logging{
+			Format: "json",
+			Level:  "info",
+			Components: map[string]string{
+				"database":   "warn",
+				"cache":      "warn",
+				"connectors": "info",
+				"api":        "info",
+				"websocket":  "debug",
+			},
+		},
+	}
+}
+
+// Load reads the configuration from the process environment; see LoadFrom.
+func Load(path string) (Config, error) {
+	return LoadFrom(path, os.LookupEnv)
+}
+
+// LoadFrom builds the configuration: defaults, then the YAML file at path (or
+// at $INCIDENT_CONFIG when path is empty; no file when both are empty), then
+// environment overrides looked up with getenv, then Validate. Unknown YAML
+// keys, unparsable values and invalid settings are errors naming the key,
+// variable or field.
+func LoadFrom(path string, getenv func(string) (string, bool)) (Config, error) {
+	cfg := Default()
+	if path == "" {
+		path, _ = getenv(PathEnv)
+	}
+	if path != "" {
+		if err := cfg.decodeFile(path); err != nil {
+			return Config{}, fmt.Errorf("load config: %w", err)
+		}
+	}
+	if err := cfg.applyEnv(getenv); err != nil {
+		return Config{}, fmt.Errorf("load config: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, fmt.Errorf("load config: %w", err)
+	}
+	return cfg, nil
+}
+
+// decodeFile merges the YAML file over cfg. Keys absent from the file keep
+// their current values; an empty file changes nothing.
+func (c *Config) decodeFile(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("parse %s: %w", path, err)
+	}
+	return nil
+}
+
+// field is one settable leaf of Config, addressed by its yaml path.
+type field struct {
+	path  string // "server.max_body_bytes"
+	env   string // "INCIDENT_SERVER_MAX_BODY_BYTES"
+	value reflect.Value
+}
+
+// fields walks cfg's yaml tags and returns every leaf that YAML can set, in
+// declaration order.
+func (c *Config) fields() []field {
+	var out []field
+	var walk func(v reflect.Value, path []string)
+	walk = func(v reflect.Value, path []string) {
+		t := v.Type()
+		for i := range t.NumField() {
+			sf := t.Field(i)
+			name, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+			if name == "-" || name == "" || !sf.IsExported() {
+				continue
+			}
+			p := append(append([]string(nil), path...), name)
+			fv := v.Field(i)
+			if fv.Kind() == reflect.Struct && fv.Type() != reflect.TypeFor[time.Duration]() {
+				walk(fv, p)
+				continue
+			}
+			out = append(out, field{
+				path:  strings.Join(p, "."),
+				env:   envPrefix + "_" + strings.ToUpper(strings.Join(p, "_")),
+				value: fv,
+			})
+		}
+	}
+	walk(reflect.ValueOf(c).Elem(), nil)
+	return out
+}
+
+// applyEnv applies the standard variables first and the systematic ones
+// second, so INCIDENT_DATABASE_URL beats DATABASE_URL.
+func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
+	fs := c.fields()
+	byPath := make(map[string]field, len(fs))
+	for _, f := range fs {
+		byPath[f.path] = f
+	}
+	names := make([]string, 0, len(standardEnv))
+	for name := range standardEnv {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		f, ok := byPath[standardEnv[name]]
+		if !ok {
+			panic("config: standard variable " + name + " maps to unknown field " + standardEnv[name])
+		}
+		if s, ok := getenv(name); ok {
+			if err := setValue(f.value, s); err != nil {
+				return fmt.Errorf("environment variable %s: %w", name, err)
+			}
+		}
+	}
+	for _, f := range fs {
+		if s, ok := getenv(f.env); ok {
+			if err := setValue(f.value, s); err != nil {
+				return fmt.Errorf("environment variable %s: %w", f.env, err)
+			}
+		}
+	}
+	return nil
+}
+
+// setValue parses s into v. Durations are Go duration strings ("30s"), as in
+// YAML; maps are "key=value,key=value" and merge into the existing entries.
+func setValue(v reflect.Value, s string) error {
+	if v.Type() == reflect.TypeFor[time.Duration]() {
+		d, err := time.ParseDuration(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("parse duration: %w", err)
+		}
+		v.SetInt(int64(d))
+		return nil
+	}
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(s)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, v.Type().Bits())
+		if err != nil {
+			return fmt.Errorf("parse integer: %w", err)
+		}
+		v.SetInt(n)
+	case reflect.Map:
+		if v.Type().Key().Kind() != reflect.String || v.Type().Elem().Kind() != reflect.String {
+			return fmt.Errorf("unsupported map type %s", v.Type())
+		}
+		if v.IsNil() {
+			v.Set(reflect.MakeMap(v.Type()))
+		}
+		for _, pair := range strings.Split(s, ",") {
+			pair = strings.TrimSpace(pair)
+			if pair == "" {
+				continue
+			}
+			k, val, ok := strings.Cut(pair, "=")
+			k, val = strings.TrimSpace(k), strings.TrimSpace(val)
+			if !ok || k == "" {
+				return fmt.Errorf("entry %q is not key=value", pair)
+			}
+			v.SetMapIndex(reflect.ValueOf(k), reflect.ValueOf(val))
+		}
+	default:
+		return fmt.Errorf("unsupported type %s", v.Type())
+	}
+	return nil
+}
+
+// ParseLevel maps a configured level name to its slog level. Names are
+// case-insensitive: debug, info, warn, error.
+func ParseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("unknown level %q (want debug, info, warn or error)", s)
+}
+
+// Validate reports every invalid setting, each prefixed by its yaml path.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+	}
+	nonEmpty := func(path, v string) {
+		if strings.TrimSpace(v) == "" {
+			bad(path, "must not be empty")
+		}
+	}
+	hostPort := func(path, v string) {
+		if strings.TrimSpace(v) == "" {
+			bad(path, "must not be empty")
+			return
+		}
+		if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+			bad(path, "%q is not host:port", v)
+		}
+	}
+	positive := func(path string, v int64) {
+		if v <= 0 {
+			bad(path, "must be positive, got %d", v)
+		}
+	}
+	positiveDur := func(path string, v time.Duration) {
+		if v <= 0 {
+			bad(path, "must be a positive duration, got %s", v)
+		}
+	}
+	port := func(path string, v int) {
+		if v < 1 || v > 65535 {
+			bad(path, "must be a port between 1 and 65535, got %d", v)
+		}
+	}
+
+	nonEmpty("service", c.Service)
+	nonEmpty("environment", c.Environment)
+
+	hostPort("server.addr", c.Server.Addr)
+	positive("server.max_connections", int64(c.Server.MaxConnections))
+	positiveDur("server.read_timeout", c.Server.ReadTimeout)
+	positiveDur("server.write_timeout", c.Server.WriteTimeout)
+	positiveDur("server.idle_timeout", c.Server.IdleTimeout)
+	positive("server.max_body_bytes", c.Server.MaxBodyBytes)
+	positiveDur("server.shutdown_timeout", c.Server.ShutdownTimeout)
+
+	nonEmpty("database.url", c.Database.URL)
+	positive("database.max_open_conns", int64(c.Database.MaxOpenConns))
+	if c.Database.MaxIdleConns < 0 || c.Database.MaxIdleConns > c.Database.MaxOpenConns {
+		bad("database.max_idle_conns", "must be between 0 and database.max_open_conns (%d), got %d",
+			c.Database.MaxOpenConns, c.Database.MaxIdleConns)
+	}
+	positiveDur("database.conn_max_lifetime", c.Database.ConnMaxLifetime)
+	positiveDur("database.conn_max_idle_time", c.Database.ConnMaxIdleTime)
+
+	positiveDur("cache.default_expiration", c.Cache.DefaultExpiration)
+	positiveDur("cache.cleanup_interval", c.Cache.CleanupInterval)
+
+	hostPort("redis.addr", c.Redis.Addr)
+	if c.Redis.DB < 0 {
+		bad("redis.db", "must not be negative, got %d", c.Redis.DB)
+	}
+	positiveDur("redis.incident_cache_ttl", c.Redis.IncidentCacheTTL)
+	positiveDur("redis.user_cache_ttl", c.Redis.UserCacheTTL)
+	positiveDur("redis.config_cache_ttl", c.Redis.ConfigCacheTTL)
+	positive("redis.max_active", int64(c.Redis.MaxActive))
+	if c.Redis.MaxIdle < 0 || c.Redis.MaxIdle > c.Redis.MaxActive {
+		bad("redis.max_idle", "must be between 0 and redis.max_active (%d), got %d",
+			c.Redis.MaxActive, c.Redis.MaxIdle)
+	}
+	positiveDur("redis.idle_timeout", c.Redis.IdleTimeout)
+	positiveDur("redis.dial_timeout", c.Redis.DialTimeout)
+	positiveDur("redis.read_timeout", c.Redis.ReadTimeout)
+	positiveDur("redis.write_timeout", c.Redis.WriteTimeout)
+
+	hostPort("temporal.address", c.Temporal.Address)
+	nonEmpty("temporal.namespace", c.Temporal.Namespace)
+	nonEmpty("temporal.task_queue", c.Temporal.TaskQueue)
+
+	nonEmpty("dev.data_dir", c.Dev.DataDir)
+	port("dev.temporal_port", c.Dev.TemporalPort)
+	port("dev.ui_port", c.Dev.UIPort)
+	if c.Dev.TemporalPort == c.Dev.UIPort {
+		bad("dev.ui_port", "must differ from dev.temporal_port (%d)", c.Dev.TemporalPort)
+	}
+
+	switch c.Logging.Format {
+	case "json", "text":
+	default:
+		bad("logging.format", "unknown format %q (want json or text)", c.Logging.Format)
+	}
+	if _, err := ParseLevel(c.Logging.Level); err != nil {
+		bad("logging.level", "%v", err)
+	}
+	components := make([]string, 0, len(c.Logging.Components))
+	for name := range c.Logging.Components {
+		components = append(components, name)
+	}
+	sort.Strings(components)
+	for _, name := range components {
+		if strings.TrimSpace(name) == "" {
+			bad("logging.components", "component name must not be empty")
+			continue
+		}
+		if _, err := ParseLevel(c.Logging.Components[name]); err != nil {
+			bad("logging.components."+name, "%v", err)
+		}
+	}
+
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid config: %w", errors.Join(errs...))
+	}
+	return nil
+}

@@ -1,0 +1,425 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// env returns a lookup over a fixed map, standing in for os.LookupEnv.
+func env(vars map[string]string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		v, ok := vars[name]
+		return v, ok
+	}
+}
+
+// writeFile writes content to a fresh file and returns its path.
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestDefaultMatchesGuide(t *testing.T) {
+	t.Parallel()
+	want := Config{
+		Service:     "incident-server",
+		Environment: "development",
+		Server: Server{
+			Addr:            "127.0.0.1:8080",
+			MaxConnections:  1000,
+			ReadTimeout:     30 * time.Second,
+			WriteTimeout:    30 * time.Second,
+			IdleTimeout:     120 * time.Second,
+			MaxBodyBytes:    1048576,
+			ShutdownTimeout: 15 * time.Second,
+		},
+		Database: Database{
+			URL:             "postgres://postgres@127.0.0.1:55432/incidents?sslmode=disable",
+			MaxOpenConns:    25,
+			MaxIdleConns:    10,
+			ConnMaxLifetime: 5 * time.Minute,
+			ConnMaxIdleTime: 5 * time.Minute,
+		},
+		Cache: Cache{DefaultExpiration: 10 * time.Minute, CleanupInterval: 5 * time.Minute},
+		Redis: Redis{
+			Addr:             "127.0.0.1:56379",
+			KeyPrefix:        "incident-server:",
+			IncidentCacheTTL: 5 * time.Minute,
+			UserCacheTTL:     time.Hour,
+			ConfigCacheTTL:   24 * time.Hour,
+			MaxIdle:          20,
+			MaxActive:        100,
+			IdleTimeout:      4 * time.Minute,
+			DialTimeout:      2 * time.Second,
+			ReadTimeout:      time.Second,
+			WriteTimeout:     time.Second,
+		},
+		Temporal: Temporal{Address: "127.0.0.1:7233", Namespace: "default", TaskQueue: "incidents"},
+		Dev:      Dev{DataDir: ".data/dev", TemporalPort: 7233, UIPort: 8233},
+		Logging: Logging{
+			Format: "json",
+			Level:  "info",
+			Components: map[string]string{
+				"database": "warn", "cache": "warn", "connectors": "info", "api": "info", "websocket": "debug",
+			},
+		},
+	}
+
+	if got := Default(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("Default() =\n%+v\nwant\n%+v", got, want)
+	}
+	if err := want.Validate(); err != nil {
+		t.Fatalf("defaults do not validate: %v", err)
+	}
+	got, err := LoadFrom("", env(nil))
+	if err != nil {
+		t.Fatalf("LoadFrom with no file and no environment: %v", err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("LoadFrom with no file and no environment =\n%+v\nwant defaults", got)
+	}
+}
+
+func TestDefaultReturnsFreshMaps(t *testing.T) {
+	t.Parallel()
+	a := Default()
+	a.Logging.Components["database"] = "debug"
+	if got := Default().Logging.Components["database"]; got != "warn" {
+		t.Fatalf("modifying one Default() leaked into the next: database = %q", got)
+	}
+}
+
+func TestExampleFileLoadsToDefaults(t *testing.T) {
+	t.Parallel()
+	got, err := LoadFrom(filepath.Join("..", "..", "config.example.yaml"), env(nil))
+	if err != nil {
+		t.Fatalf("load config.example.yaml: %v", err)
+	}
+	if want := Default(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("config.example.yaml =\n%+v\nwant the defaults\n%+v", got, want)
+	}
+}
+
+func TestYAMLOverrides(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		yaml  string
+		check func(t *testing.T, c Config)
+	}{
+		{
+			name: "empty file keeps defaults",
+			yaml: "",
+			check: func(t *testing.T, c Config) {
+				if !reflect.DeepEqual(c, Default()) {
+					t.Errorf("got %+v, want defaults", c)
+				}
+			},
+		},
+		{
+			name: "top-level and nested scalars",
+			yaml: "environment: production\nserver:\n  addr: 0.0.0.0:9000\n  max_body_bytes: 2097152\n",
+			check: func(t *testing.T, c Config) {
+				if c.Environment != "production" || c.Server.Addr != "0.0.0.0:9000" || c.Server.MaxBodyBytes != 2<<20 {
+					t.Errorf("got environment=%q addr=%q max_body_bytes=%d", c.Environment, c.Server.Addr, c.Server.MaxBodyBytes)
+				}
+			},
+		},
+		{
+			name: "keys not in the file keep their defaults",
+			yaml: "server:\n  read_timeout: 5s\n",
+			check: func(t *testing.T, c Config) {
+				if c.Server.ReadTimeout != 5*time.Second {
+					t.Errorf("read_timeout = %s, want 5s", c.Server.ReadTimeout)
+				}
+				if c.Server.WriteTimeout != 30*time.Second || c.Server.Addr != "127.0.0.1:8080" {
+					t.Errorf("untouched keys changed: write_timeout=%s addr=%q", c.Server.WriteTimeout, c.Server.Addr)
+				}
+			},
+		},
+		{
+			name: "durations are Go duration strings",
+			yaml: "redis:\n  incident_cache_ttl: 90s\n  config_cache_ttl: 48h\n  read_timeout: 250ms\n",
+			check: func(t *testing.T, c Config) {
+				if c.Redis.IncidentCacheTTL != 90*time.Second || c.Redis.ConfigCacheTTL != 48*time.Hour || c.Redis.ReadTimeout != 250*time.Millisecond {
+					t.Errorf("got incident_cache_ttl=%s config_cache_ttl=%s read_timeout=%s",
+						c.Redis.IncidentCacheTTL, c.Redis.ConfigCacheTTL, c.Redis.ReadTimeout)
+				}
+			},
+		},
+		{
+			name: "component levels merge over the defaults",
+			yaml: "logging:\n  format: text\n  components:\n    database: debug\n    escalation: error\n",
+			check: func(t *testing.T, c Config) {
+				want := map[string]string{
+					"database": "debug", "cache": "warn", "connectors": "info", "api": "info",
+					"websocket": "debug", "escalation": "error",
+				}
+				if c.Logging.Format != "text" || !reflect.DeepEqual(c.Logging.Components, want) {
+					t.Errorf("got format=%q components=%v, want text %v", c.Logging.Format, c.Logging.Components, want)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := LoadFrom(writeFile(t, tt.yaml), env(nil))
+			if err != nil {
+				t.Fatalf("LoadFrom: %v", err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestEnvOverrides(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		yaml  string
+		vars  map[string]string
+		check func(t *testing.T, c Config)
+	}{
+		{
+			name: "standard names",
+			vars: map[string]string{
+				"TEMPORAL_ADDRESS":   "temporal.example:7233",
+				"TEMPORAL_NAMESPACE": "incidents-prod",
+				"DATABASE_URL":       "postgres://app@db.example:5432/incidents",
+				"REDIS_ADDR":         "redis.example:6379",
+				"REDIS_PASSWORD":     "s3cret",
+				"ENVIRONMENT":        "staging",
+				"LOG_LEVEL":          "debug",
+				"LOG_FORMAT":         "text",
+			},
+			check: func(t *testing.T, c Config) {
+				got := []string{c.Temporal.Address, c.Temporal.Namespace, c.Database.URL, c.Redis.Addr,
+					c.Redis.Password, c.Environment, c.Logging.Level, c.Logging.Format}
+				want := []string{"temporal.example:7233", "incidents-prod", "postgres://app@db.example:5432/incidents",
+					"redis.example:6379", "s3cret", "staging", "debug", "text"}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("got %q, want %q", got, want)
+				}
+			},
+		},
+		{
+			name: "systematic names of every kind",
+			vars: map[string]string{
+				"INCIDENT_SERVICE":                    "pager",
+				"INCIDENT_SERVER_ADDR":                "127.0.0.1:9999",
+				"INCIDENT_SERVER_MAX_BODY_BYTES":      "4096",
+				"INCIDENT_SERVER_SHUTDOWN_TIMEOUT":    "1m30s",
+				"INCIDENT_REDIS_INCIDENT_CACHE_TTL":   "42s",
+				"INCIDENT_REDIS_DB":                   "3",
+				"INCIDENT_DEV_UI_PORT":                "18233",
+				"INCIDENT_CACHE_DEFAULT_EXPIRATION":   "1h",
+				"INCIDENT_DATABASE_CONN_MAX_LIFETIME": "30m",
+				"INCIDENT_LOGGING_COMPONENTS":         "database=debug, cache=info,,",
+			},
+			check: func(t *testing.T, c Config) {
+				if c.Service != "pager" || c.Server.Addr != "127.0.0.1:9999" || c.Server.MaxBodyBytes != 4096 ||
+					c.Server.ShutdownTimeout != 90*time.Second || c.Redis.IncidentCacheTTL != 42*time.Second ||
+					c.Redis.DB != 3 || c.Dev.UIPort != 18233 || c.Cache.DefaultExpiration != time.Hour ||
+					c.Database.ConnMaxLifetime != 30*time.Minute {
+					t.Errorf("scalar overrides not applied: %+v", c)
+				}
+				want := map[string]string{"database": "debug", "cache": "info", "connectors": "info", "api": "info", "websocket": "debug"}
+				if !reflect.DeepEqual(c.Logging.Components, want) {
+					t.Errorf("components = %v, want %v", c.Logging.Components, want)
+				}
+			},
+		},
+		{
+			name: "systematic name beats standard name",
+			vars: map[string]string{
+				"DATABASE_URL":           "postgres://standard/db",
+				"INCIDENT_DATABASE_URL":  "postgres://systematic/db",
+				"LOG_LEVEL":              "error",
+				"INCIDENT_LOGGING_LEVEL": "warn",
+			},
+			check: func(t *testing.T, c Config) {
+				if c.Database.URL != "postgres://systematic/db" || c.Logging.Level != "warn" {
+					t.Errorf("got url=%q level=%q", c.Database.URL, c.Logging.Level)
+				}
+			},
+		},
+		{
+			name: "environment beats the file",
+			yaml: "redis:\n  addr: redis.internal:6379\n  key_prefix: \"file:\"\nserver:\n  max_connections: 5\n",
+			vars: map[string]string{"REDIS_ADDR": "127.0.0.1:1234", "INCIDENT_SERVER_MAX_CONNECTIONS": "7"},
+			check: func(t *testing.T, c Config) {
+				if c.Redis.Addr != "127.0.0.1:1234" || c.Server.MaxConnections != 7 || c.Redis.KeyPrefix != "file:" {
+					t.Errorf("got addr=%q max_connections=%d key_prefix=%q", c.Redis.Addr, c.Server.MaxConnections, c.Redis.KeyPrefix)
+				}
+			},
+		},
+		{
+			name: "empty value clears a string",
+			yaml: "redis:\n  password: from-file\n",
+			vars: map[string]string{"REDIS_PASSWORD": ""},
+			check: func(t *testing.T, c Config) {
+				if c.Redis.Password != "" {
+					t.Errorf("password = %q, want empty", c.Redis.Password)
+				}
+			},
+		},
+		{
+			name: "version is never read from the environment",
+			vars: map[string]string{"INCIDENT_VERSION": "9.9.9"},
+			check: func(t *testing.T, c Config) {
+				if c.Version != "" {
+					t.Errorf("version = %q, want empty", c.Version)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := ""
+			if tt.yaml != "" {
+				path = writeFile(t, tt.yaml)
+			}
+			c, err := LoadFrom(path, env(tt.vars))
+			if err != nil {
+				t.Fatalf("LoadFrom: %v", err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestConfigPathFromEnvironment(t *testing.T) {
+	t.Parallel()
+	fromEnv := writeFile(t, "service: from-env-path\n")
+	explicit := writeFile(t, "service: from-argument\n")
+
+	c, err := LoadFrom("", env(map[string]string{PathEnv: fromEnv}))
+	if err != nil {
+		t.Fatalf("LoadFrom: %v", err)
+	}
+	if c.Service != "from-env-path" {
+		t.Errorf("with %s set: service = %q, want from-env-path", PathEnv, c.Service)
+	}
+
+	c, err = LoadFrom(explicit, env(map[string]string{PathEnv: fromEnv}))
+	if err != nil {
+		t.Fatalf("LoadFrom: %v", err)
+	}
+	if c.Service != "from-argument" {
+		t.Errorf("with a path argument: service = %q, want from-argument", c.Service)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		yaml string
+		vars map[string]string
+		path string // used instead of yaml when set
+		want []string
+	}{
+		{name: "missing file", path: "/nonexistent/incident.yaml", want: []string{"read /nonexistent/incident.yaml"}},
+		{name: "unknown top-level key", yaml: "servre:\n  addr: x\n", want: []string{"field servre not found"}},
+		{name: "unknown nested key", yaml: "redis:\n  adress: 127.0.0.1:1\n", want: []string{"field adress not found"}},
+		{name: "version is not a YAML key", yaml: "version: 1.0.0\n", want: []string{"field version not found"}},
+		{name: "bad duration in YAML", yaml: "server:\n  read_timeout: 30 seconds\n", want: []string{"line 2", "30 seconds"}},
+		{name: "bare number is not a duration", yaml: "redis:\n  user_cache_ttl: 3600\n", want: []string{"line 2", "time.Duration"}},
+		{name: "malformed YAML", yaml: "server: [\n", want: []string{"parse "}},
+		{name: "bad duration in environment", vars: map[string]string{"INCIDENT_REDIS_INCIDENT_CACHE_TTL": "300"},
+			want: []string{"INCIDENT_REDIS_INCIDENT_CACHE_TTL", "missing unit"}},
+		{name: "bad integer in environment", vars: map[string]string{"INCIDENT_SERVER_MAX_CONNECTIONS": "many"},
+			want: []string{"INCIDENT_SERVER_MAX_CONNECTIONS", "many"}},
+		{name: "integer overflow in environment", vars: map[string]string{"INCIDENT_REDIS_DB": "99999999999999999999"},
+			want: []string{"INCIDENT_REDIS_DB", "out of range"}},
+		{name: "bad map entry in environment", vars: map[string]string{"INCIDENT_LOGGING_COMPONENTS": "database:debug"},
+			want: []string{"INCIDENT_LOGGING_COMPONENTS", `"database:debug" is not key=value`}},
+		{name: "empty address", vars: map[string]string{"INCIDENT_SERVER_ADDR": ""}, want: []string{"server.addr: must not be empty"}},
+		{name: "address without port", vars: map[string]string{"REDIS_ADDR": "localhost"}, want: []string{"redis.addr:", "not host:port"}},
+		{name: "empty database url", vars: map[string]string{"DATABASE_URL": " "}, want: []string{"database.url: must not be empty"}},
+		{name: "zero timeout", yaml: "server:\n  write_timeout: 0s\n", want: []string{"server.write_timeout: must be a positive duration"}},
+		{name: "negative size", vars: map[string]string{"INCIDENT_SERVER_MAX_BODY_BYTES": "-1"}, want: []string{"server.max_body_bytes: must be positive"}},
+		{name: "idle above open", yaml: "database:\n  max_open_conns: 5\n  max_idle_conns: 6\n", want: []string{"database.max_idle_conns"}},
+		{name: "redis idle above active", yaml: "redis:\n  max_active: 1\n", want: []string{"redis.max_idle"}},
+		{name: "port out of range", yaml: "dev:\n  ui_port: 70000\n", want: []string{"dev.ui_port: must be a port"}},
+		{name: "unknown log level", vars: map[string]string{"LOG_LEVEL": "verbose"}, want: []string{"logging.level:", `"verbose"`}},
+		{name: "unknown log format", vars: map[string]string{"LOG_FORMAT": "xml"}, want: []string{"logging.format:", `"xml"`}},
+		{name: "unknown component level", yaml: "logging:\n  components:\n    api: loud\n", want: []string{"logging.components.api:", `"loud"`}},
+		{name: "every problem is reported", yaml: "temporal:\n  namespace: \"\"\n  task_queue: \"\"\n",
+			want: []string{"temporal.namespace: must not be empty", "temporal.task_queue: must not be empty"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := tt.path
+			if path == "" && tt.yaml != "" {
+				path = writeFile(t, tt.yaml)
+			}
+			_, err := LoadFrom(path, env(tt.vars))
+			if err == nil {
+				t.Fatal("LoadFrom succeeded, want an error")
+			}
+			if !strings.HasPrefix(err.Error(), "load config: ") {
+				t.Errorf("error %q is not wrapped with the operation", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestEveryFieldHasAnEnvironmentVariable(t *testing.T) {
+	t.Parallel()
+	var c Config
+	fs := c.fields()
+	seen := map[string]bool{}
+	for _, f := range fs {
+		if seen[f.env] {
+			t.Errorf("two fields share %s", f.env)
+		}
+		seen[f.env] = true
+	}
+	for _, name := range []string{
+		"INCIDENT_SERVICE", "INCIDENT_ENVIRONMENT", "INCIDENT_SERVER_ADDR", "INCIDENT_SERVER_MAX_BODY_BYTES",
+		"INCIDENT_DATABASE_CONN_MAX_IDLE_TIME", "INCIDENT_CACHE_CLEANUP_INTERVAL", "INCIDENT_REDIS_CONFIG_CACHE_TTL",
+		"INCIDENT_TEMPORAL_TASK_QUEUE", "INCIDENT_DEV_TEMPORAL_PORT", "INCIDENT_LOGGING_COMPONENTS",
+	} {
+		if !seen[name] {
+			t.Errorf("no field answers to %s", name)
+		}
+	}
+	if seen["INCIDENT_VERSION"] {
+		t.Error("version must not be settable from the environment")
+	}
+	// 2 top-level + 7 server + 5 database + 2 cache + 13 redis + 3 temporal + 3 dev + 3 logging.
+	if len(fs) != 38 {
+		t.Errorf("walk found %d fields, want 38", len(fs))
+	}
+}
+
+func TestParseLevel(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"debug", "info", "warn", "error", "WARN"} {
+		if _, err := ParseLevel(name); err != nil {
+			t.Errorf("ParseLevel(%q): %v", name, err)
+		}
+	}
+	for _, name := range []string{"", "warning", "trace", "info+2"} {
+		if _, err := ParseLevel(name); err == nil {
+			t.Errorf("ParseLevel(%q) succeeded, want an error", name)
+		}
+	}
+}

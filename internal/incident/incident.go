@@ -1,0 +1,285 @@
+// Package incident holds the domain rules of an incident's lifecycle: its
+// statuses, severities, the transitions between them and input validation.
+// It imports nothing but the standard library so that workflows, activities
+// and the API share one definition of what is legal.
+package incident
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Status is where an incident is in its lifecycle.
+type Status string
+
+// The lifecycle: open → acknowledged → mitigated → resolved. Acknowledge may
+// be skipped; resolved is final.
+const (
+	StatusOpen         Status = "open"
+	StatusAcknowledged Status = "acknowledged"
+	StatusMitigated    Status = "mitigated"
+	StatusResolved     Status = "resolved"
+)
+
+// Statuses lists every status in lifecycle order.
+var Statuses = []Status{StatusOpen, StatusAcknowledged, StatusMitigated, StatusResolved}
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool {
+	for _, v := range Statuses {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Active reports whether an incident in this status still needs attention.
+func (s Status) Active() bool { return s.Valid() && s != StatusResolved }
+
+// Severity is how urgent an incident is.
+type Severity string
+
+// Severities from most to least urgent.
+const (
+	SeverityCritical Severity = "critical"
+	SeverityHigh     Severity = "high"
+	SeverityMedium   Severity = "medium"
+	SeverityLow      Severity = "low"
+	SeverityInfo     Severity = "info"
+)
+
+// Severities lists every severity, most urgent first.
+var Severities = []Severity{SeverityCritical, SeverityHigh, SeverityMedium, SeverityLow, SeverityInfo}
+
+// Valid reports whether s is a known severity.
+func (s Severity) Valid() bool {
+	for _, v := range Severities {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Action is a lifecycle command a responder can issue.
+type Action string
+
+// The lifecycle actions.
+const (
+	ActionAcknowledge Action = "acknowledge"
+	ActionMitigate    Action = "mitigate"
+	ActionResolve     Action = "resolve"
+)
+
+// Target is the status an action leads to.
+func (a Action) Target() (Status, bool) {
+	switch a {
+	case ActionAcknowledge:
+		return StatusAcknowledged, true
+	case ActionMitigate:
+		return StatusMitigated, true
+	case ActionResolve:
+		return StatusResolved, true
+	}
+	return "", false
+}
+
+// transitions lists, for each status, the statuses it may move to.
+var transitions = map[Status][]Status{
+	StatusOpen:         {StatusAcknowledged, StatusMitigated, StatusResolved},
+	StatusAcknowledged: {StatusMitigated, StatusResolved},
+	StatusMitigated:    {StatusResolved},
+	StatusResolved:     nil,
+}
+
+// TransitionError says why a transition is not allowed.
+type TransitionError struct {
+	From, To Status
+}
+
+func (e *TransitionError) Error() string {
+	if e.From == StatusResolved {
+		return fmt.Sprintf("incident is resolved; cannot move to %s", e.To)
+	}
+	if e.From == e.To {
+		return fmt.Sprintf("incident is already %s", e.To)
+	}
+	return fmt.Sprintf("cannot move from %s to %s", e.From, e.To)
+}
+
+// CanTransition returns nil when an incident in status from may move to
+// status to, and a *TransitionError otherwise.
+func CanTransition(from, to Status) error {
+	for _, s := range transitions[from] {
+		if s == to {
+			return nil
+		}
+	}
+	return &TransitionError{From: from, To: to}
+}
+
+// Limits on free text, in characters.
+const (
+	MaxTitleLen       = 512
+	MaxDescriptionLen = 16 * 1024
+	MaxServiceLen     = 128
+	MaxDedupKeyLen    = 255
+	MaxActorLen       = 255
+	MaxNoteLen        = 4096
+)
+
+// ValidationError names the field that is wrong and why.
+type ValidationError struct {
+	Field   string
+	Message string
+}
+
+func (e *ValidationError) Error() string { return e.Field + ": " + e.Message }
+
+// NewIncident is what it takes to open an incident.
+type NewIncident struct {
+	Title       string   `json:"title"`
+	Service     string   `json:"service"`
+	Severity    Severity `json:"severity"`
+	Description string   `json:"description,omitempty"`
+	DedupKey    string   `json:"dedup_key,omitempty"`
+}
+
+// Normalize trims surrounding white space from every text field.
+func (n *NewIncident) Normalize() {
+	n.Title = strings.TrimSpace(n.Title)
+	n.Service = strings.TrimSpace(n.Service)
+	n.Severity = Severity(strings.ToLower(strings.TrimSpace(string(n.Severity))))
+	n.Description = strings.TrimSpace(n.Description)
+	n.DedupKey = strings.TrimSpace(n.DedupKey)
+}
+
+// Validate returns a *ValidationError for the first field that is wrong.
+func (n NewIncident) Validate() error {
+	switch {
+	case n.Title == "":
+		return &ValidationError{"title", "is required"}
+	case utf8.RuneCountInString(n.Title) > MaxTitleLen:
+		return &ValidationError{"title", fmt.Sprintf("is longer than %d characters", MaxTitleLen)}
+	case n.Service == "":
+		return &ValidationError{"service", "is required"}
+	case utf8.RuneCountInString(n.Service) > MaxServiceLen:
+		return &ValidationError{"service", fmt.Sprintf("is longer than %d characters", MaxServiceLen)}
+	case !validName(n.Service):
+		return &ValidationError{"service", "may hold only letters, digits, '.', '_' and '-'"}
+	case n.Severity == "":
+		return &ValidationError{"severity", "is required"}
+	case !n.Severity.Valid():
+		return &ValidationError{"severity", fmt.Sprintf("must be one of %s", joinSeverities())}
+	case utf8.RuneCountInString(n.Description) > MaxDescriptionLen:
+		return &ValidationError{"description", fmt.Sprintf("is longer than %d characters", MaxDescriptionLen)}
+	case utf8.RuneCountInString(n.DedupKey) > MaxDedupKeyLen:
+		return &ValidationError{"dedup_key", fmt.Sprintf("is longer than %d characters", MaxDedupKeyLen)}
+	}
+	return nil
+}
+
+// ValidateActor checks the actor and note of a lifecycle command.
+func ValidateActor(actor, note string) error {
+	switch {
+	case strings.TrimSpace(actor) == "":
+		return &ValidationError{"actor", "is required"}
+	case utf8.RuneCountInString(actor) > MaxActorLen:
+		return &ValidationError{"actor", fmt.Sprintf("is longer than %d characters", MaxActorLen)}
+	case utf8.RuneCountInString(note) > MaxNoteLen:
+		return &ValidationError{"note", fmt.Sprintf("is longer than %d characters", MaxNoteLen)}
+	}
+	return nil
+}
+
+func validName(s string) bool {
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func joinSeverities() string {
+	parts := make([]string, len(Severities))
+	for i, s := range Severities {
+		parts[i] = string(s)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Incident is the state of one incident as the workflow holds it and as it
+// is projected into Postgres and Redis.
+type Incident struct {
+	ID string `json:"id"`
+	// WorkflowID is the Temporal workflow that owns this incident. Several
+	// incidents may share one over time (a dedup key reused after resolve).
+	WorkflowID     string     `json:"workflow_id"`
+	Title          string     `json:"title"`
+	Description    string     `json:"description,omitempty"`
+	Service        string     `json:"service"`
+	Severity       Severity   `json:"severity"`
+	Status         Status     `json:"status"`
+	DedupKey       string     `json:"dedup_key,omitempty"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+	AcknowledgedAt *time.Time `json:"acknowledged_at,omitempty"`
+	AcknowledgedBy string     `json:"acknowledged_by,omitempty"`
+	MitigatedAt    *time.Time `json:"mitigated_at,omitempty"`
+	ResolvedAt     *time.Time `json:"resolved_at,omitempty"`
+	ResolvedBy     string     `json:"resolved_by,omitempty"`
+	// Version counts the transitions applied; the projection ignores a write
+	// whose version is not newer than the row it holds.
+	Version int64 `json:"version"`
+}
+
+// EventType names an entry in an incident's timeline.
+type EventType string
+
+// Timeline event types.
+const (
+	EventOpened       EventType = "opened"
+	EventAcknowledged EventType = "acknowledged"
+	EventMitigated    EventType = "mitigated"
+	EventResolved     EventType = "resolved"
+	EventDuplicate    EventType = "duplicate"
+)
+
+// EventFor returns the timeline event type that records a move to status s.
+func EventFor(s Status) EventType {
+	switch s {
+	case StatusAcknowledged:
+		return EventAcknowledged
+	case StatusMitigated:
+		return EventMitigated
+	case StatusResolved:
+		return EventResolved
+	}
+	return EventOpened
+}
+
+// Event is one entry of an incident's timeline.
+type Event struct {
+	// ID is unique per incident and chosen by the writer, so a retried write
+	// of the same event is recognised and stored once.
+	ID         string         `json:"id"`
+	IncidentID string         `json:"incident_id"`
+	Type       EventType      `json:"type"`
+	Actor      string         `json:"actor,omitempty"`
+	Message    string         `json:"message,omitempty"`
+	Data       map[string]any `json:"data,omitempty"`
+	EventTime  time.Time      `json:"event_time"`
+}
+
+// Change is one new version of an incident together with the timeline event
+// that records why it changed. It is written to the projection as a unit.
+type Change struct {
+	Incident Incident `json:"incident"`
+	Event    Event    `json:"event"`
+}

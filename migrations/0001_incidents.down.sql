@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS timeline_events;
+DROP TABLE IF EXISTS incidents;

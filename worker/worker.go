@@ -1,0 +1,81 @@
+// Package worker is the composition root of the Temporal worker: it
+// registers the workflows and activities on the task queue and makes sure the
+// namespace knows the search attributes the workflows write.
+package worker
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/incident-server/incident-server/activities"
+	"github.com/incident-server/incident-server/workflows"
+)
+
+// SearchAttributes are the custom search attributes the workflows upsert.
+// The embedded server creates them with the namespace; on a cluster the
+// worker adds whichever are missing at start-up.
+var SearchAttributes = map[string]enumspb.IndexedValueType{
+	workflows.SearchStatus.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	workflows.SearchSeverity.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	workflows.SearchService.GetName():  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+}
+
+// New returns a worker for taskQueue with every workflow and activity
+// registered under its contract name. The caller starts and stops it.
+func New(c client.Client, taskQueue string, acts *activities.Activities) sdkworker.Worker {
+	w := sdkworker.New(c, taskQueue, sdkworker.Options{})
+	workflows.Register(w)
+	w.RegisterActivityWithOptions(acts.RecordChange, activity.RegisterOptions{Name: workflows.ActivityRecordChange})
+	w.RegisterActivityWithOptions(acts.RecordEvent, activity.RegisterOptions{Name: workflows.ActivityRecordEvent})
+	return w
+}
+
+// Run starts a worker and blocks until ctx is done, then stops it, letting
+// running activities finish.
+func Run(ctx context.Context, c client.Client, taskQueue string, acts *activities.Activities) error {
+	w := New(c, taskQueue, acts)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	<-ctx.Done()
+	w.Stop()
+	return nil
+}
+
+// EnsureSearchAttributes adds the workflows' search attributes that the
+// namespace lacks. It is safe to call from every worker at start-up.
+func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
+	ops := c.OperatorService()
+	have, err := ops.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("list search attributes: %w", err)
+	}
+	missing := map[string]enumspb.IndexedValueType{}
+	for name, typ := range SearchAttributes {
+		if _, ok := have.GetCustomAttributes()[name]; !ok {
+			missing[name] = typ
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if _, err := ops.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace:        namespace,
+		SearchAttributes: missing,
+	}); err != nil {
+		names := make([]string, 0, len(missing))
+		for n := range missing {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		return fmt.Errorf("add search attributes %v: %w", names, err)
+	}
+	return nil
+}

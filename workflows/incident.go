@@ -1,0 +1,258 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/incident-server/incident-server/internal/incident"
+)
+
+// projectionRetry retries projection writes until Postgres takes them: an
+// outage delays the record, it never loses an event.
+var projectionOptions = workflow.ActivityOptions{
+	StartToCloseTimeout: 30 * time.Second,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:        time.Second,
+		BackoffCoefficient:     2,
+		MaximumInterval:        time.Minute,
+		NonRetryableErrorTypes: []string{ErrTypeInvalid},
+	},
+}
+
+// IncidentWorkflow owns one incident from open to resolved. It is the only
+// writer of the incident's lifecycle: every change arrives as an update, is
+// validated against the current status before it reaches history, applied in
+// the order the workflow accepts it, and projected to Postgres and Redis by
+// activities. It returns the resolved incident.
+func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (incident.Incident, error) {
+	r := &incidentRun{inc: in.Incident, duplicates: in.Duplicates, recorded: in.Continued}
+	if !in.Continued {
+		at := now(ctx)
+		r.inc.Status = incident.StatusOpen
+		r.inc.CreatedAt = at
+		r.inc.UpdatedAt = at
+		r.inc.Version = 1
+	}
+	if err := r.register(ctx); err != nil {
+		return r.inc, err
+	}
+	if err := r.upsertSearch(ctx); err != nil {
+		return r.inc, err
+	}
+
+	if !in.Continued {
+		opened := incident.Event{
+			ID:         "opened",
+			IncidentID: r.inc.ID,
+			Type:       incident.EventOpened,
+			Message:    r.inc.Title,
+			Data:       map[string]any{"severity": string(r.inc.Severity), "service": r.inc.Service},
+			EventTime:  r.inc.CreatedAt,
+		}
+		if err := r.record(ctx, incident.Change{Incident: r.inc, Event: opened}); err != nil {
+			return r.inc, err
+		}
+		r.recorded = true
+	}
+
+	if err := workflow.Await(ctx, func() bool {
+		return r.inc.Status == incident.StatusResolved || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
+	}); err != nil {
+		return r.inc, err
+	}
+	// Let every accepted update finish its projection write before the run
+	// closes or continues, so no timeline event is lost.
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return r.inc, err
+	}
+	if r.inc.Status != incident.StatusResolved {
+		return r.inc, workflow.NewContinueAsNewError(ctx, IncidentWorkflowName, IncidentInput{
+			Incident:   r.inc,
+			Continued:  true,
+			Duplicates: r.duplicates,
+		})
+	}
+	return r.inc, nil
+}
+
+// incidentRun is the state of one run. Only the workflow's own coroutines
+// touch it, one at a time.
+type incidentRun struct {
+	inc        incident.Incident
+	duplicates int
+	recorded   bool
+	pending    int
+}
+
+func (r *incidentRun) register(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (State, error) {
+		return State{
+			Incident:      r.inc,
+			Duplicates:    r.duplicates,
+			Recorded:      r.recorded,
+			PendingWrites: r.pending,
+			AsOf:          workflow.Now(ctx).UTC(),
+		}, nil
+	}); err != nil {
+		return fmt.Errorf("register query %s: %w", QueryState, err)
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateOpen, r.open,
+		workflow.UpdateHandlerOptions{Validator: r.validateOpen}); err != nil {
+		return fmt.Errorf("register update %s: %w", UpdateOpen, err)
+	}
+	for _, u := range []struct {
+		name   string
+		action incident.Action
+	}{
+		{UpdateAcknowledge, incident.ActionAcknowledge},
+		{UpdateMitigate, incident.ActionMitigate},
+		{UpdateResolve, incident.ActionResolve},
+	} {
+		name, action := u.name, u.action
+		if err := workflow.SetUpdateHandlerWithOptions(ctx, name,
+			func(ctx workflow.Context, req TransitionRequest) (incident.Incident, error) {
+				return r.transition(ctx, action, req)
+			},
+			workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req TransitionRequest) error {
+				return r.validateTransition(action, req)
+			}},
+		); err != nil {
+			return fmt.Errorf("register update %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (r *incidentRun) validateOpen(ctx workflow.Context, req OpenRequest) error {
+	if req.IncidentID == "" {
+		return rejection(ErrTypeInvalid, "incident ID is required")
+	}
+	if req.IncidentID != r.inc.ID && r.inc.Status == incident.StatusResolved {
+		// The incident under this dedup key is closing; a new one can only
+		// start once this run has ended.
+		return rejection(ErrTypeRetry, "incident is resolving; retry to open a new one")
+	}
+	return nil
+}
+
+// open answers the request that started the run once the incident is in
+// Postgres (so the caller can read it back at once), and records every other
+// request as a duplicate alert joining the incident.
+func (r *incidentRun) open(ctx workflow.Context, req OpenRequest) (OpenResult, error) {
+	if req.IncidentID == r.inc.ID {
+		if err := workflow.Await(ctx, func() bool { return r.recorded }); err != nil {
+			return OpenResult{}, err
+		}
+		return OpenResult{Incident: r.inc, Created: true}, nil
+	}
+	// The joining event needs the incident's row to exist.
+	if err := workflow.Await(ctx, func() bool { return r.recorded }); err != nil {
+		return OpenResult{}, err
+	}
+	r.duplicates++
+	ev := incident.Event{
+		// Keyed by the joining request's own ID, so a retried write is stored once.
+		ID:         "duplicate/" + req.IncidentID,
+		IncidentID: r.inc.ID,
+		Type:       incident.EventDuplicate,
+		Actor:      req.Actor,
+		Message:    "alert with the same dedup key joined the incident",
+		Data:       map[string]any{"count": r.duplicates},
+		EventTime:  now(ctx),
+	}
+	if err := r.recordEvent(ctx, ev); err != nil {
+		return OpenResult{}, err
+	}
+	return OpenResult{Incident: r.inc, Created: false}, nil
+}
+
+func (r *incidentRun) validateTransition(action incident.Action, req TransitionRequest) error {
+	if req.IncidentID != r.inc.ID {
+		return rejection(ErrTypeNotFound, fmt.Sprintf("incident %s is not open under this workflow", req.IncidentID))
+	}
+	if err := incident.ValidateActor(req.Actor, req.Note); err != nil {
+		return rejection(ErrTypeInvalid, err.Error())
+	}
+	to, _ := action.Target()
+	if err := incident.CanTransition(r.inc.Status, to); err != nil {
+		return rejection(ErrTypeConflict, err.Error())
+	}
+	return nil
+}
+
+// transition applies an accepted action at once, so that the next update is
+// validated against the new status, then waits for the projection.
+func (r *incidentRun) transition(ctx workflow.Context, action incident.Action, req TransitionRequest) (incident.Incident, error) {
+	to, _ := action.Target()
+	at := now(ctx)
+	from := r.inc.Status
+	r.inc.Status = to
+	r.inc.UpdatedAt = at
+	r.inc.Version++
+	switch to {
+	case incident.StatusAcknowledged:
+		r.inc.AcknowledgedAt, r.inc.AcknowledgedBy = &at, req.Actor
+	case incident.StatusMitigated:
+		r.inc.MitigatedAt = &at
+	case incident.StatusResolved:
+		r.inc.ResolvedAt, r.inc.ResolvedBy = &at, req.Actor
+	}
+	snapshot := r.inc
+	ev := incident.Event{
+		ID:         fmt.Sprintf("v%d/%s", snapshot.Version, incident.EventFor(to)),
+		IncidentID: snapshot.ID,
+		Type:       incident.EventFor(to),
+		Actor:      req.Actor,
+		Message:    req.Note,
+		Data:       map[string]any{"from": string(from), "to": string(to)},
+		EventTime:  at,
+	}
+	if err := r.upsertSearch(ctx); err != nil {
+		return snapshot, err
+	}
+	if err := r.record(ctx, incident.Change{Incident: snapshot, Event: ev}); err != nil {
+		return snapshot, err
+	}
+	return snapshot, nil
+}
+
+func (r *incidentRun) record(ctx workflow.Context, c incident.Change) error {
+	r.pending++
+	defer func() { r.pending-- }()
+	ctx = workflow.WithActivityOptions(ctx, projectionOptions)
+	if err := workflow.ExecuteActivity(ctx, ActivityRecordChange, c).Get(ctx, nil); err != nil {
+		return fmt.Errorf("record %s: %w", c.Event.Type, err)
+	}
+	return nil
+}
+
+func (r *incidentRun) recordEvent(ctx workflow.Context, ev incident.Event) error {
+	r.pending++
+	defer func() { r.pending-- }()
+	ctx = workflow.WithActivityOptions(ctx, projectionOptions)
+	if err := workflow.ExecuteActivity(ctx, ActivityRecordEvent, ev).Get(ctx, nil); err != nil {
+		return fmt.Errorf("record %s: %w", ev.Type, err)
+	}
+	return nil
+}
+
+func (r *incidentRun) upsertSearch(ctx workflow.Context) error {
+	return workflow.UpsertTypedSearchAttributes(ctx,
+		SearchStatus.ValueSet(string(r.inc.Status)),
+		SearchSeverity.ValueSet(string(r.inc.Severity)),
+		SearchService.ValueSet(r.inc.Service),
+	)
+}
+
+// now is the workflow's clock at the precision Postgres keeps, so the
+// incident the API returns equals the one it reads back later.
+func now(ctx workflow.Context) time.Time {
+	return workflow.Now(ctx).UTC().Truncate(time.Microsecond)
+}
+
+func rejection(errType, msg string) error {
+	return temporal.NewApplicationErrorWithOptions(msg, errType, temporal.ApplicationErrorOptions{NonRetryable: true})
+}

@@ -1,0 +1,250 @@
+package workflows_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"github.com/stretchr/testify/suite"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/incident-server/incident-server/internal/incident"
+	"github.com/incident-server/incident-server/workflows"
+)
+
+// projection records what the workflow asked to be written, in order.
+type projection struct {
+	mu      sync.Mutex
+	changes []incident.Change
+	events  []incident.Event
+}
+
+func (p *projection) RecordChange(_ context.Context, c incident.Change) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.changes = append(p.changes, c)
+	return nil
+}
+
+func (p *projection) RecordEvent(_ context.Context, ev incident.Event) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.events = append(p.events, ev)
+	return nil
+}
+
+type incidentSuite struct {
+	suite.Suite
+	testsuite.WorkflowTestSuite
+	env  *testsuite.TestWorkflowEnvironment
+	proj *projection
+}
+
+func TestIncidentWorkflow(t *testing.T) { suite.Run(t, new(incidentSuite)) }
+
+func (s *incidentSuite) SetupTest() {
+	s.env = s.NewTestWorkflowEnvironment()
+	s.proj = &projection{}
+	workflows.Register(s.env)
+	s.env.RegisterActivityWithOptions(s.proj.RecordChange, activity.RegisterOptions{Name: workflows.ActivityRecordChange})
+	s.env.RegisterActivityWithOptions(s.proj.RecordEvent, activity.RegisterOptions{Name: workflows.ActivityRecordEvent})
+}
+
+func (s *incidentSuite) AfterTest(_, _ string) { s.env.AssertExpectations(s.T()) }
+
+func newIncident() incident.Incident {
+	return incident.Incident{
+		ID:         "inc_1",
+		WorkflowID: workflows.IncidentWorkflowID("inc_1"),
+		Title:      "checkout latency above 2s",
+		Service:    "checkout",
+		Severity:   incident.SeverityCritical,
+	}
+}
+
+// updateResult is what one update produced.
+type updateResult struct {
+	value    any
+	err      error
+	rejected error
+}
+
+// sendUpdate sends an update after delay (workflow time) and stores the outcome in out.
+func (s *incidentSuite) sendUpdate(delay time.Duration, name string, arg any, out *updateResult) {
+	s.env.RegisterDelayedCallback(func() {
+		s.env.UpdateWorkflow(name, "", &testsuite.TestUpdateCallback{
+			OnAccept:   func() {},
+			OnReject:   func(err error) { out.rejected = err },
+			OnComplete: func(v any, err error) { out.value, out.err = v, err },
+		}, arg)
+	}, delay)
+}
+
+func (s *incidentSuite) run() incident.Incident {
+	s.env.ExecuteWorkflow(workflows.IncidentWorkflowName, workflows.IncidentInput{Incident: newIncident()})
+	s.Require().True(s.env.IsWorkflowCompleted())
+	s.Require().NoError(s.env.GetWorkflowError())
+	var final incident.Incident
+	s.Require().NoError(s.env.GetWorkflowResult(&final))
+	return final
+}
+
+func req(actor string) workflows.TransitionRequest {
+	return workflows.TransitionRequest{IncidentID: "inc_1", Actor: actor}
+}
+
+func (s *incidentSuite) TestFullLifecycleRecordsEveryTransitionInOrder() {
+	var opened, ack, mit, res updateResult
+	s.sendUpdate(0, workflows.UpdateOpen, workflows.OpenRequest{IncidentID: "inc_1", Actor: "api"}, &opened)
+	s.sendUpdate(2*time.Minute, workflows.UpdateAcknowledge, req("alice"), &ack)
+	s.sendUpdate(10*time.Minute, workflows.UpdateMitigate, req("alice"), &mit)
+	s.sendUpdate(30*time.Minute, workflows.UpdateResolve, workflows.TransitionRequest{IncidentID: "inc_1", Actor: "bob", Note: "rolled back"}, &res)
+
+	final := s.run()
+
+	s.Require().NoError(opened.err)
+	s.True(opened.value.(workflows.OpenResult).Created)
+	s.Equal(incident.StatusOpen, opened.value.(workflows.OpenResult).Incident.Status)
+	s.Equal(incident.StatusAcknowledged, ack.value.(incident.Incident).Status)
+	s.Equal(incident.StatusMitigated, mit.value.(incident.Incident).Status)
+
+	s.Equal(incident.StatusResolved, final.Status)
+	s.Equal(int64(4), final.Version)
+	s.Equal("alice", final.AcknowledgedBy)
+	s.Equal("bob", final.ResolvedBy)
+	s.Require().NotNil(final.AcknowledgedAt)
+	s.Require().NotNil(final.ResolvedAt)
+	s.Equal(2*time.Minute, final.AcknowledgedAt.Sub(final.CreatedAt))
+	s.Equal(30*time.Minute, final.ResolvedAt.Sub(final.CreatedAt))
+
+	s.Require().Len(s.proj.changes, 4)
+	var types []incident.EventType
+	for i, c := range s.proj.changes {
+		s.Equal(int64(i+1), c.Incident.Version, "change %d", i)
+		types = append(types, c.Event.Type)
+	}
+	s.Equal([]incident.EventType{incident.EventOpened, incident.EventAcknowledged, incident.EventMitigated, incident.EventResolved}, types)
+	s.Equal("rolled back", s.proj.changes[3].Event.Message)
+}
+
+func (s *incidentSuite) TestResolveWithoutAcknowledge() {
+	var res updateResult
+	s.sendUpdate(time.Minute, workflows.UpdateResolve, req("alice"), &res)
+	final := s.run()
+	s.Require().NoError(res.err)
+	s.Equal(incident.StatusResolved, final.Status)
+	s.Nil(final.AcknowledgedAt)
+	s.Len(s.proj.changes, 2)
+}
+
+func (s *incidentSuite) TestIllegalTransitionsAreRejectedBeforeHistory() {
+	cases := []struct {
+		name    string
+		update  string
+		req     workflows.TransitionRequest
+		errType string
+	}{
+		{"acknowledge after mitigate", workflows.UpdateAcknowledge, req("carol"), workflows.ErrTypeConflict},
+		{"mitigate twice", workflows.UpdateMitigate, req("carol"), workflows.ErrTypeConflict},
+		{"another incident's ID", workflows.UpdateResolve, workflows.TransitionRequest{IncidentID: "inc_other", Actor: "carol"}, workflows.ErrTypeNotFound},
+		{"no actor", workflows.UpdateResolve, workflows.TransitionRequest{IncidentID: "inc_1"}, workflows.ErrTypeInvalid},
+	}
+	var mit updateResult
+	s.sendUpdate(time.Minute, workflows.UpdateMitigate, req("alice"), &mit)
+	results := make([]updateResult, len(cases))
+	for i, c := range cases {
+		s.sendUpdate(2*time.Minute, c.update, c.req, &results[i])
+	}
+	var res updateResult
+	s.sendUpdate(3*time.Minute, workflows.UpdateResolve, req("alice"), &res)
+
+	final := s.run()
+
+	s.Require().NoError(mit.err)
+	for i, c := range cases {
+		var appErr *temporal.ApplicationError
+		s.Require().True(errors.As(results[i].rejected, &appErr), "%s: want rejection, got %v", c.name, results[i].rejected)
+		s.Equal(c.errType, appErr.Type(), c.name)
+		s.Nil(results[i].value, c.name)
+	}
+	s.Require().NoError(res.err)
+	s.Equal(incident.StatusResolved, final.Status)
+	// open, mitigate, resolve: the rejected updates wrote nothing.
+	s.Len(s.proj.changes, 3)
+	s.Equal(int64(3), final.Version)
+}
+
+func (s *incidentSuite) TestDuplicateAlertJoinsOpenIncident() {
+	var first, dup, dupAgain updateResult
+	s.sendUpdate(0, workflows.UpdateOpen, workflows.OpenRequest{IncidentID: "inc_1", Actor: "api"}, &first)
+	s.sendUpdate(time.Minute, workflows.UpdateOpen, workflows.OpenRequest{IncidentID: "inc_2", Actor: "alertmanager"}, &dup)
+	s.sendUpdate(2*time.Minute, workflows.UpdateOpen, workflows.OpenRequest{IncidentID: "inc_3", Actor: "alertmanager"}, &dupAgain)
+	var state workflows.State
+	s.env.RegisterDelayedCallback(func() {
+		v, err := s.env.QueryWorkflow(workflows.QueryState)
+		s.Require().NoError(err)
+		s.Require().NoError(v.Get(&state))
+	}, 3*time.Minute)
+	var res updateResult
+	s.sendUpdate(4*time.Minute, workflows.UpdateResolve, req("alice"), &res)
+
+	s.run()
+
+	s.True(first.value.(workflows.OpenResult).Created)
+	joined := dup.value.(workflows.OpenResult)
+	s.False(joined.Created)
+	s.Equal("inc_1", joined.Incident.ID, "the duplicate gets the open incident back")
+	s.Equal(2, state.Duplicates)
+	s.True(state.Recorded)
+	s.Require().Len(s.proj.events, 2)
+	s.Equal(incident.EventDuplicate, s.proj.events[0].Type)
+	s.Equal("duplicate/inc_2", s.proj.events[0].ID)
+	s.Equal("duplicate/inc_3", s.proj.events[1].ID)
+}
+
+func (s *incidentSuite) TestOpenAnswersOnlyOnceRecorded() {
+	// The projection is slow: the creating request must not be answered
+	// before the incident is in Postgres.
+	s.env.OnActivity(workflows.ActivityRecordChange, s.anyContext(), s.anyChange()).
+		After(45 * time.Second).Return(nil).Once()
+	s.env.OnActivity(workflows.ActivityRecordChange, s.anyContext(), s.anyChange()).Return(nil)
+	var opened updateResult
+	var answeredAt time.Time
+	s.env.RegisterDelayedCallback(func() {
+		start := s.env.Now()
+		s.env.UpdateWorkflow(workflows.UpdateOpen, "", &testsuite.TestUpdateCallback{
+			OnAccept: func() {},
+			OnReject: func(err error) { opened.rejected = err },
+			OnComplete: func(v any, err error) {
+				opened.value, opened.err = v, err
+				answeredAt = s.env.Now()
+				s.GreaterOrEqual(answeredAt.Sub(start), 45*time.Second)
+			},
+		}, workflows.OpenRequest{IncidentID: "inc_1"})
+	}, 0)
+	var res updateResult
+	s.sendUpdate(time.Hour, workflows.UpdateResolve, req("alice"), &res)
+	s.run()
+	s.Require().NoError(opened.err)
+	s.False(answeredAt.IsZero())
+	s.True(opened.value.(workflows.OpenResult).Created)
+}
+
+func (s *incidentSuite) anyContext() any { return mock.Anything }
+func (s *incidentSuite) anyChange() any  { return mock.Anything }
+
+func TestDedupWorkflowIDIsStableAndBounded(t *testing.T) {
+	t.Parallel()
+	a := workflows.DedupWorkflowID("checkout", "host-1/disk-full")
+	require.Equal(t, a, workflows.DedupWorkflowID("checkout", "host-1/disk-full"))
+	require.NotEqual(t, a, workflows.DedupWorkflowID("payments", "host-1/disk-full"))
+	require.NotEqual(t, a, workflows.DedupWorkflowID("checkout", "host-2/disk-full"))
+	long := make([]byte, 10_000)
+	require.Less(t, len(workflows.DedupWorkflowID("checkout", string(long))), 100)
+}

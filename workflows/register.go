@@ -1,0 +1,14 @@
+package workflows
+
+import "go.temporal.io/sdk/workflow"
+
+// Registry is the part of a Temporal worker (or test environment) that
+// workflows are registered on.
+type Registry interface {
+	RegisterWorkflowWithOptions(w any, options workflow.RegisterOptions)
+}
+
+// Register registers every workflow of this package under its contract name.
+func Register(r Registry) {
+	r.RegisterWorkflowWithOptions(IncidentWorkflow, workflow.RegisterOptions{Name: IncidentWorkflowName})
+}
