@@ -203,6 +203,7 @@ func (s *Server) ready(c *gin.Context) {
 	}
 	if len(failed) > 0 {
 		body := newErrorBody(CodeUnavailable, "not ready: "+joinSorted(failed)+" unreachable")
+		c.Header("Retry-After", "5")
 		c.AbortWithStatusJSON(http.StatusServiceUnavailable, gin.H{"error": body.Error, "checks": status})
 		return
 	}

@@ -1,0 +1,130 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/incident-server/incident-server/activities"
+	"github.com/incident-server/incident-server/api"
+	"github.com/incident-server/incident-server/internal/cache"
+	"github.com/incident-server/incident-server/internal/devtemporal"
+	"github.com/incident-server/incident-server/internal/store"
+	"github.com/incident-server/incident-server/internal/testenv"
+	"github.com/incident-server/incident-server/worker"
+)
+
+// stack is the whole engine wired as `incident-server dev` wires it, with
+// its own Postgres schema, Redis prefix and in-memory Temporal server.
+type stack struct {
+	t        *testing.T
+	url      string
+	store    *store.Store
+	rdb      *redis.Client
+	cache    *cache.Cache
+	prefix   string
+	temporal client.Client
+}
+
+const taskQueue = "incidents-e2e"
+
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	ctx := context.Background()
+	pool := testenv.Postgres(t)
+	rdb, prefix := testenv.Redis(t)
+	s := &stack{t: t, store: store.New(pool), rdb: rdb, prefix: prefix}
+	s.cache = cache.New(rdb, prefix, 5*time.Minute)
+
+	srv, err := devtemporal.Start(ctx, devtemporal.Options{SearchAttributes: worker.SearchAttributes})
+	require.NoError(t, err)
+	t.Cleanup(srv.Stop)
+	tc, err := client.DialContext(ctx, client.Options{
+		HostPort:  srv.HostPort(),
+		Namespace: srv.Namespace(),
+		Logger:    sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
+	})
+	require.NoError(t, err)
+	t.Cleanup(tc.Close)
+	s.temporal = tc
+
+	w := worker.New(tc, taskQueue, &activities.Activities{Store: s.store, Cache: s.cache})
+	require.NoError(t, w.Start())
+	t.Cleanup(w.Stop)
+
+	s.url = s.serve(api.Options{Temporal: tc, Store: s.store, Cache: s.cache, TaskQueue: taskQueue})
+	return s
+}
+
+// serve starts an API on a loopback port and returns its base URL.
+func (s *stack) serve(opts api.Options) string {
+	ts := httptest.NewServer(api.New(opts))
+	s.t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T, v any) {
+	t.Helper()
+	require.NoError(t, json.Unmarshal(r.body, v), "body: %s", r.body)
+}
+
+// apiError decodes the one error shape and returns its code.
+func (r response) errorCode(t *testing.T) string {
+	t.Helper()
+	var body struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	r.json(t, &body)
+	require.NotEmpty(t, body.Error.Message, "error has a message: %s", r.body)
+	return body.Error.Code
+}
+
+func do(t *testing.T, method, url string, body any, header ...string) response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = bytes.NewBufferString(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		require.NoError(t, err)
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	require.NoError(t, err)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return response{status: resp.StatusCode, header: resp.Header, body: raw}
+}
