@@ -173,7 +173,8 @@ type Logging struct {
 	// Components maps a component name to its level. Entries from YAML and
 	// the environment are merged over the defaults, so setting one component
 	// keeps the others. Default {database: warn, cache: warn, connectors: info,
-	// api: info, websocket: debug}.
+	// api: info, websocket: debug, temporal_server: warn}. temporal_server is
+	// the embedded Temporal server of `incident-server dev`, chatty at info.
 	Components map[string]string `yaml:"components"`
 }
 
@@ -230,11 +231,12 @@ func Default() Config {
 			Format: "json",
 			Level:  "info",
 			Components: map[string]string{
-				"database":   "warn",
-				"cache":      "warn",
-				"connectors": "info",
-				"api":        "info",
-				"websocket":  "debug",
+				"database":        "warn",
+				"cache":           "warn",
+				"connectors":      "info",
+				"api":             "info",
+				"websocket":       "debug",
+				"temporal_server": "warn",
 			},
 		},
 	}

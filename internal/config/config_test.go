@@ -68,7 +68,7 @@ func TestDefaultMatchesGuide(t *testing.T) {
 			Format: "json",
 			Level:  "info",
 			Components: map[string]string{
-				"database": "warn", "cache": "warn", "connectors": "info", "api": "info", "websocket": "debug",
+				"database": "warn", "cache": "warn", "connectors": "info", "api": "info", "websocket": "debug", "temporal_server": "warn",
 			},
 		},
 	}
@@ -161,7 +161,7 @@ func TestYAMLOverrides(t *testing.T) {
 			check: func(t *testing.T, c Config) {
 				want := map[string]string{
 					"database": "debug", "cache": "warn", "connectors": "info", "api": "info",
-					"websocket": "debug", "escalation": "error",
+					"websocket": "debug", "temporal_server": "warn", "escalation": "error",
 				}
 				if c.Logging.Format != "text" || !reflect.DeepEqual(c.Logging.Components, want) {
 					t.Errorf("got format=%q components=%v, want text %v", c.Logging.Format, c.Logging.Components, want)
@@ -232,7 +232,7 @@ func TestEnvOverrides(t *testing.T) {
 					c.Database.ConnMaxLifetime != 30*time.Minute {
 					t.Errorf("scalar overrides not applied: %+v", c)
 				}
-				want := map[string]string{"database": "debug", "cache": "info", "connectors": "info", "api": "info", "websocket": "debug"}
+				want := map[string]string{"database": "debug", "cache": "info", "connectors": "info", "api": "info", "websocket": "debug", "temporal_server": "warn"}
 				if !reflect.DeepEqual(c.Logging.Components, want) {
 					t.Errorf("components = %v, want %v", c.Logging.Components, want)
 				}
