@@ -56,9 +56,13 @@ CREATE TABLE timeline_events (
     message     text NOT NULL DEFAULT '',
     data        jsonb NOT NULL DEFAULT '{}',
     event_time  timestamptz NOT NULL,
+    -- The writer's own order of the incident's events. Several events can
+    -- share one event_time (updates handled in one workflow task), and the
+    -- order they reach Postgres in is not the order they happened in.
+    seq         bigint NOT NULL DEFAULT 0,
     recorded_at timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT timeline_events_incident_event_key UNIQUE (incident_id, event_key)
 );
 
-CREATE INDEX idx_timeline_incident_time ON timeline_events (incident_id, event_time);
+CREATE INDEX idx_timeline_incident_time ON timeline_events (incident_id, event_time, seq);
 CREATE INDEX idx_timeline_event_type ON timeline_events (event_type, event_time);

@@ -84,6 +84,8 @@ type IncidentInput struct {
 	Continued bool
 	// Duplicates counts the alerts that joined the incident in earlier runs.
 	Duplicates int
+	// Seq is the sequence number of the last timeline event written.
+	Seq int64
 }
 
 // OpenRequest is the argument of UpdateOpen.

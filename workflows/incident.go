@@ -28,7 +28,7 @@ var projectionOptions = workflow.ActivityOptions{
 // the order the workflow accepts it, and projected to Postgres and Redis by
 // activities. It returns the resolved incident.
 func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (incident.Incident, error) {
-	r := &incidentRun{inc: in.Incident, duplicates: in.Duplicates, recorded: in.Continued}
+	r := &incidentRun{inc: in.Incident, duplicates: in.Duplicates, recorded: in.Continued, seq: in.Seq}
 	if !in.Continued {
 		at := now(ctx)
 		r.inc.Status = incident.StatusOpen
@@ -73,6 +73,7 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (incident.Incident
 			Incident:   r.inc,
 			Continued:  true,
 			Duplicates: r.duplicates,
+			Seq:        r.seq,
 		})
 	}
 	return r.inc, nil
@@ -85,6 +86,7 @@ type incidentRun struct {
 	duplicates int
 	recorded   bool
 	pending    int
+	seq        int64
 }
 
 func (r *incidentRun) register(ctx workflow.Context) error {
@@ -220,6 +222,8 @@ func (r *incidentRun) transition(ctx workflow.Context, action incident.Action, r
 }
 
 func (r *incidentRun) record(ctx workflow.Context, c incident.Change) error {
+	r.seq++
+	c.Event.Seq = r.seq
 	r.pending++
 	defer func() { r.pending-- }()
 	ctx = workflow.WithActivityOptions(ctx, projectionOptions)
@@ -230,6 +234,8 @@ func (r *incidentRun) record(ctx workflow.Context, c incident.Change) error {
 }
 
 func (r *incidentRun) recordEvent(ctx workflow.Context, ev incident.Event) error {
+	r.seq++
+	ev.Seq = r.seq
 	r.pending++
 	defer func() { r.pending-- }()
 	ctx = workflow.WithActivityOptions(ctx, projectionOptions)

@@ -127,6 +127,7 @@ func (s *incidentSuite) TestFullLifecycleRecordsEveryTransitionInOrder() {
 	var types []incident.EventType
 	for i, c := range s.proj.changes {
 		s.Equal(int64(i+1), c.Incident.Version, "change %d", i)
+		s.Equal(int64(i+1), c.Event.Seq, "change %d", i)
 		types = append(types, c.Event.Type)
 	}
 	s.Equal([]incident.EventType{incident.EventOpened, incident.EventAcknowledged, incident.EventMitigated, incident.EventResolved}, types)

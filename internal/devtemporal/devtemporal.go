@@ -25,8 +25,10 @@ import (
 	"go.temporal.io/server/common/cluster"
 	"go.temporal.io/server/common/config"
 	"go.temporal.io/server/common/dynamicconfig"
+	"go.temporal.io/server/common/membership/static"
 	"go.temporal.io/server/common/metrics"
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	"go.temporal.io/server/common/primitives"
 	"go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
 )
@@ -70,12 +72,12 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	ports, err := freePorts(9)
+	ports, err := freePorts(6)
 	if err != nil {
 		return nil, err
 	}
 	if opts.Port == 0 {
-		opts.Port = ports[8]
+		opts.Port = ports[5]
 	}
 
 	sqlCfg := &config.SQL{
@@ -114,9 +116,17 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		// Visibility reads see newly registered search attributes at once.
 		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
 	}
+	hosts := map[primitives.ServiceName]static.Hosts{}
+	for name, svc := range cfg.Services {
+		hosts[primitives.ServiceName(name)] = static.SingleLocalHost(net.JoinHostPort(loopback, strconv.Itoa(svc.RPC.GRPCPort)))
+	}
 	srv, err := temporal.NewServer(
 		temporal.WithConfig(cfg),
 		temporal.ForServices(temporal.DefaultServices),
+		// Static hosts instead of gossip membership: one process needs no ring,
+		// and a restart is not confused by the previous run's addresses, which
+		// membership would find recorded in the SQLite file.
+		temporal.WithStaticHosts(hosts),
 		temporal.WithLogger(newLogger(opts.Logger)),
 		temporal.WithDynamicConfigClient(dyn),
 	)
@@ -188,14 +198,14 @@ func (s *Server) startUI(ctx context.Context, port int) error {
 }
 
 func serverConfig(sqlCfg *config.SQL, port int, ports []int) *config.Config {
-	svc := func(grpc, membership int) config.Service {
-		return config.Service{RPC: config.RPC{GRPCPort: grpc, MembershipPort: membership, BindOnIP: loopback}}
+	svc := func(grpc int) config.Service {
+		return config.Service{RPC: config.RPC{GRPCPort: grpc, BindOnIP: loopback}}
 	}
 	return &config.Config{
 		Global: config.Global{
 			Membership: config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: loopback},
 			Metrics: &metrics.Config{Prometheus: &metrics.PrometheusConfig{
-				ListenAddress: net.JoinHostPort(loopback, strconv.Itoa(ports[6])),
+				ListenAddress: net.JoinHostPort(loopback, strconv.Itoa(ports[4])),
 				HandlerPath:   "/metrics",
 			}},
 		},
@@ -220,10 +230,10 @@ func serverConfig(sqlCfg *config.SQL, port int, ports []int) *config.Config {
 		},
 		DCRedirectionPolicy: config.DCRedirectionPolicy{Policy: "noop"},
 		Services: map[string]config.Service{
-			"frontend": svc(port, ports[0]),
-			"history":  svc(ports[1], ports[2]),
-			"matching": svc(ports[3], ports[4]),
-			"worker":   svc(ports[5], ports[7]),
+			"frontend": svc(port),
+			"history":  svc(ports[1]),
+			"matching": svc(ports[2]),
+			"worker":   svc(ports[3]),
 		},
 		Archival: config.Archival{
 			History:    config.HistoryArchival{State: "disabled"},

@@ -275,6 +275,9 @@ type Event struct {
 	Message    string         `json:"message,omitempty"`
 	Data       map[string]any `json:"data,omitempty"`
 	EventTime  time.Time      `json:"event_time"`
+	// Seq orders an incident's events as its workflow created them; events
+	// can share an EventTime.
+	Seq int64 `json:"seq"`
 }
 
 // Change is one new version of an incident together with the timeline event

@@ -55,8 +55,8 @@ ON CONFLICT (id) DO UPDATE SET
 WHERE incidents.version < EXCLUDED.version`
 
 const insertEvent = `
-INSERT INTO timeline_events (incident_id, event_key, event_type, actor, message, data, event_time)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO timeline_events (incident_id, event_key, event_type, actor, message, data, event_time, seq)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (incident_id, event_key) DO NOTHING`
 
 // ApplyTransition records one step of an incident's lifecycle in a single
@@ -133,7 +133,7 @@ func eventArgs(ev incident.Event) ([]any, error) {
 			return nil, fmt.Errorf("encode event data: %w", err)
 		}
 	}
-	return []any{ev.IncidentID, ev.ID, string(ev.Type), ev.Actor, ev.Message, string(data), ev.EventTime}, nil
+	return []any{ev.IncidentID, ev.ID, string(ev.Type), ev.Actor, ev.Message, string(data), ev.EventTime, ev.Seq}, nil
 }
 
 // GetIncident returns one incident. The error wraps ErrNotFound when it does
@@ -248,7 +248,8 @@ func decodeCursor(c string) (time.Time, string, error) {
 }
 
 // Timeline returns up to limit events of an incident, oldest first (by
-// event time, then by the order they were recorded). limit is MaxTimelineLimit
+// event time, then by the writer's sequence, then by the order they were
+// recorded). limit is MaxTimelineLimit
 // when zero, negative or larger. The error wraps ErrNotFound when the
 // incident does not exist.
 func (s *Store) Timeline(ctx context.Context, incidentID string, limit int) ([]incident.Event, error) {
@@ -256,10 +257,10 @@ func (s *Store) Timeline(ctx context.Context, incidentID string, limit int) ([]i
 		limit = MaxTimelineLimit
 	}
 	rows, err := s.pool.Query(ctx, `
-		SELECT event_key, incident_id, event_type, actor, message, data, event_time
+		SELECT event_key, incident_id, event_type, actor, message, data, event_time, seq
 		FROM timeline_events
 		WHERE incident_id = $1
-		ORDER BY event_time, id
+		ORDER BY event_time, seq, id
 		LIMIT $2`, incidentID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("timeline %s: %w", incidentID, err)
@@ -313,7 +314,7 @@ func scanIncident(row pgx.CollectableRow) (incident.Incident, error) {
 
 func scanEvent(row pgx.CollectableRow) (incident.Event, error) {
 	var ev incident.Event
-	err := row.Scan(&ev.ID, &ev.IncidentID, &ev.Type, &ev.Actor, &ev.Message, &ev.Data, &ev.EventTime)
+	err := row.Scan(&ev.ID, &ev.IncidentID, &ev.Type, &ev.Actor, &ev.Message, &ev.Data, &ev.EventTime, &ev.Seq)
 	if err != nil {
 		return incident.Event{}, err
 	}

@@ -223,6 +223,26 @@ func TestTimeline(t *testing.T) {
 	require.Equal(t, []incident.Event{openEv, tieA}, events)
 }
 
+// Events of one workflow task share a time and may reach Postgres in any
+// order; the writer's sequence puts them back in the order they happened.
+func TestTimelineOrdersTiesBySequence(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := newStore(t)
+	inc, openEv := opened("inc-seq", t0)
+	openEv.Seq = 1
+	require.NoError(t, s.ApplyTransition(ctx, inc, openEv))
+	at := t0.Add(time.Minute)
+	resolved := incident.Event{ID: "v3/resolved", IncidentID: inc.ID, Type: incident.EventResolved, EventTime: at, Seq: 3}
+	acked := incident.Event{ID: "v2/acknowledged", IncidentID: inc.ID, Type: incident.EventAcknowledged, EventTime: at, Seq: 2}
+	require.NoError(t, s.AppendEvent(ctx, resolved))
+	require.NoError(t, s.AppendEvent(ctx, acked))
+
+	events, err := s.Timeline(ctx, inc.ID, 0)
+	require.NoError(t, err)
+	require.Equal(t, []incident.Event{openEv, acked, resolved}, events)
+}
+
 func TestActiveCount(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
