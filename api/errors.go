@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/incident-server/incident-server/internal/incident"
+	"github.com/incident-server/incident-server/internal/oncall"
 	"github.com/incident-server/incident-server/internal/store"
 	"github.com/incident-server/incident-server/workflows"
 )
@@ -84,6 +86,7 @@ func (s *Server) abort(c *gin.Context, err error) {
 func (s *Server) toError(err error) *Error {
 	var apiErr *Error
 	var valErr *incident.ValidationError
+	var ocErr *oncall.ValidationError
 	var trErr *incident.TransitionError
 	var appErr *temporal.ApplicationError
 	var notFound *serviceerror.NotFound
@@ -92,6 +95,10 @@ func (s *Server) toError(err error) *Error {
 		return apiErr
 	case errors.As(err, &valErr):
 		return errorf(CodeInvalid, valErr.Error())
+	case errors.As(err, &ocErr):
+		return errorf(CodeInvalid, ocErr.Error())
+	case errors.Is(err, store.ErrConflict):
+		return errorf(CodeConflict, conflictMessage(err))
 	case errors.As(err, &trErr):
 		return errorf(CodeConflict, trErr.Error())
 	case errors.Is(err, store.ErrNotFound):
@@ -129,6 +136,21 @@ func isUnavailable(err error) bool {
 	return errors.As(err, &unavailable) || errors.As(err, &exhausted) ||
 		errors.As(err, &deadline) || errors.As(err, &canceled) || errors.Is(err, errUnavailable)
 }
+
+// conflictMessage is the text of a store conflict without the wrapping
+// operation names: the part after the last ": conflict: ", or a generic line.
+func conflictMessage(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ErrConflictSep); i >= 0 && i+len(ErrConflictSep) < len(msg) {
+		return msg[i+len(ErrConflictSep):]
+	}
+	return "the request conflicts with the current data"
+}
+
+// ErrConflictSep separates a store conflict's kind from its explanation:
+// fmt.Errorf("%w: policy is used by service checkout", store.ErrConflict)
+// reads "…conflict: policy is used by service checkout".
+const ErrConflictSep = "conflict: "
 
 // errUnavailable wraps failures of a dependency (Postgres down, say).
 var errUnavailable = errors.New("dependency unavailable")

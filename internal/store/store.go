@@ -17,6 +17,11 @@ var ErrNotFound = errors.New("not found")
 // ErrInvalidCursor is wrapped by ListIncidents when the cursor cannot be decoded.
 var ErrInvalidCursor = errors.New("invalid cursor")
 
+// ErrConflict is wrapped by errors for a write that the current data
+// forbids: deleting a policy a service uses, a duplicate unique value. The
+// wrapping message says which.
+var ErrConflict = errors.New("conflict")
+
 // PoolOptions sizes the connection pool. The zero value is valid: every zero
 // field takes the default from the production guide's database settings.
 // Set fields take precedence over pool_* parameters in the database URL.

@@ -1,0 +1,438 @@
+// Package oncall holds who gets paged and how: users and their contact
+// methods, services, and escalation policies. Like package incident it
+// imports only the standard library, so workflows, activities, the store and
+// the API share one definition and one set of validation rules.
+package oncall
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/mail"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Duration is a time.Duration that reads and writes JSON as a Go duration
+// string ("90s", "5m", "1h30m"), or reads a whole number of seconds.
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// MarshalJSON writes d as a duration string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads a duration string or a number of seconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("duration %q: use a form like 90s, 5m or 1h30m", s)
+		}
+		*d = Duration(v)
+		return nil
+	}
+	var secs float64
+	if err := json.Unmarshal(b, &secs); err != nil {
+		return fmt.Errorf("duration must be a string like \"5m\" or a number of seconds")
+	}
+	*d = Duration(time.Duration(secs * float64(time.Second)))
+	return nil
+}
+
+// ValidationError names the field that is wrong and why.
+type ValidationError struct {
+	Field   string
+	Message string
+}
+
+func (e *ValidationError) Error() string { return e.Field + ": " + e.Message }
+
+func invalid(field, format string, args ...any) error {
+	return &ValidationError{Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Role is what a user may do.
+type Role string
+
+// Roles, from least to most privileged.
+const (
+	RoleViewer    Role = "viewer"
+	RoleResponder Role = "responder"
+	RoleAdmin     Role = "admin"
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r == RoleViewer || r == RoleResponder || r == RoleAdmin }
+
+// ContactType is how a contact method reaches its user.
+type ContactType string
+
+// Contact method types.
+const (
+	ContactPush    ContactType = "push"
+	ContactWebhook ContactType = "webhook"
+)
+
+// Platform is a push device's platform.
+type Platform string
+
+// Push platforms Gorush serves.
+const (
+	PlatformIOS     Platform = "ios"
+	PlatformAndroid Platform = "android"
+	PlatformHuawei  Platform = "huawei"
+)
+
+// GorushCode is the platform number of Gorush's push API.
+func (p Platform) GorushCode() int {
+	switch p {
+	case PlatformIOS:
+		return 1
+	case PlatformAndroid:
+		return 2
+	case PlatformHuawei:
+		return 3
+	}
+	return 0
+}
+
+// WebhookFormat is the body a webhook contact method receives.
+type WebhookFormat string
+
+// Webhook body formats.
+const (
+	// WebhookJSON posts the notification as this engine's own JSON object.
+	WebhookJSON WebhookFormat = "json"
+	// WebhookSlack posts a Slack-compatible incoming-webhook body ({"text": …}).
+	WebhookSlack WebhookFormat = "slack"
+)
+
+// ContactMethod is one way to reach a user.
+type ContactMethod struct {
+	ID     string      `json:"id"`
+	UserID string      `json:"user_id,omitempty"`
+	Type   ContactType `json:"type"`
+	Label  string      `json:"label,omitempty"`
+	// Platform and Token address a push device (Type push).
+	Platform Platform `json:"platform,omitempty"`
+	Token    string   `json:"token,omitempty"`
+	// URL and Format address a webhook (Type webhook). Format defaults to json.
+	URL    string        `json:"url,omitempty"`
+	Format WebhookFormat `json:"format,omitempty"`
+}
+
+// Limits on free text, in characters.
+const (
+	MaxNameLen  = 200
+	MaxIDLen    = 64
+	MaxTokenLen = 4096
+	MaxURLLen   = 2048
+	MaxSteps    = 20
+	MaxTargets  = 50
+	MaxRepeat   = 20
+	MaxDelay    = 24 * time.Hour
+	MaxContacts = 20
+)
+
+// Normalize trims text and applies defaults.
+func (c *ContactMethod) Normalize() {
+	c.Type = ContactType(strings.ToLower(strings.TrimSpace(string(c.Type))))
+	c.Label = strings.TrimSpace(c.Label)
+	c.Platform = Platform(strings.ToLower(strings.TrimSpace(string(c.Platform))))
+	c.Token = strings.TrimSpace(c.Token)
+	c.URL = strings.TrimSpace(c.URL)
+	c.Format = WebhookFormat(strings.ToLower(strings.TrimSpace(string(c.Format))))
+	if c.Type == ContactWebhook && c.Format == "" {
+		c.Format = WebhookJSON
+	}
+}
+
+// Validate checks a contact method; field names are prefixed with prefix.
+func (c ContactMethod) Validate(prefix string) error {
+	switch c.Type {
+	case ContactPush:
+		if c.Platform.GorushCode() == 0 {
+			return invalid(prefix+"platform", "must be one of ios, android, huawei")
+		}
+		if c.Token == "" {
+			return invalid(prefix+"token", "is required for a push device")
+		}
+		if len(c.Token) > MaxTokenLen {
+			return invalid(prefix+"token", "is longer than %d bytes", MaxTokenLen)
+		}
+		if c.URL != "" {
+			return invalid(prefix+"url", "is for webhooks, not push devices")
+		}
+	case ContactWebhook:
+		if len(c.URL) > MaxURLLen {
+			return invalid(prefix+"url", "is longer than %d bytes", MaxURLLen)
+		}
+		u, err := url.Parse(c.URL)
+		if c.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return invalid(prefix+"url", "must be an absolute http or https URL")
+		}
+		if c.Format != WebhookJSON && c.Format != WebhookSlack {
+			return invalid(prefix+"format", "must be json or slack")
+		}
+		if c.Token != "" || c.Platform != "" {
+			return invalid(prefix+"token", "is for push devices, not webhooks")
+		}
+	default:
+		return invalid(prefix+"type", "must be push or webhook")
+	}
+	if utf8.RuneCountInString(c.Label) > MaxNameLen {
+		return invalid(prefix+"label", "is longer than %d characters", MaxNameLen)
+	}
+	return nil
+}
+
+// User is a person who can be paged.
+type User struct {
+	ID             string          `json:"id"`
+	Name           string          `json:"name"`
+	Email          string          `json:"email"`
+	TimeZone       string          `json:"time_zone"`
+	Role           Role            `json:"role"`
+	ContactMethods []ContactMethod `json:"contact_methods"`
+	CreatedAt      time.Time       `json:"created_at"`
+	UpdatedAt      time.Time       `json:"updated_at"`
+}
+
+// Normalize trims text and applies defaults (time zone UTC, role responder).
+func (u *User) Normalize() {
+	u.Name = strings.TrimSpace(u.Name)
+	u.Email = strings.ToLower(strings.TrimSpace(u.Email))
+	u.TimeZone = strings.TrimSpace(u.TimeZone)
+	if u.TimeZone == "" {
+		u.TimeZone = "UTC"
+	}
+	u.Role = Role(strings.ToLower(strings.TrimSpace(string(u.Role))))
+	if u.Role == "" {
+		u.Role = RoleResponder
+	}
+	for i := range u.ContactMethods {
+		u.ContactMethods[i].Normalize()
+	}
+}
+
+// Validate checks a user and every contact method.
+func (u User) Validate() error {
+	switch {
+	case u.Name == "":
+		return invalid("name", "is required")
+	case utf8.RuneCountInString(u.Name) > MaxNameLen:
+		return invalid("name", "is longer than %d characters", MaxNameLen)
+	case u.Email == "":
+		return invalid("email", "is required")
+	case !validEmail(u.Email):
+		return invalid("email", "is not an email address")
+	case !u.Role.Valid():
+		return invalid("role", "must be one of viewer, responder, admin")
+	case len(u.ContactMethods) > MaxContacts:
+		return invalid("contact_methods", "holds more than %d entries", MaxContacts)
+	}
+	if _, err := time.LoadLocation(u.TimeZone); err != nil || len(u.TimeZone) > MaxNameLen {
+		return invalid("time_zone", "is not a known IANA time zone (e.g. Europe/Berlin)")
+	}
+	for i, c := range u.ContactMethods {
+		if err := c.Validate(fmt.Sprintf("contact_methods[%d].", i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validEmail(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s && len(s) <= 254
+}
+
+// TargetType is what an escalation step pages.
+type TargetType string
+
+// Target types. On-call schedules will join users as a second type.
+const (
+	TargetUser TargetType = "user"
+)
+
+// Target is one thing an escalation step pages.
+type Target struct {
+	Type TargetType `json:"type"`
+	ID   string     `json:"id"`
+}
+
+// Step is one level of an escalation policy: its targets are paged Delay
+// after the previous step was (the first step's delay is counted from the
+// incident opening, and is usually zero).
+type Step struct {
+	Delay   Duration `json:"delay"`
+	Targets []Target `json:"targets"`
+}
+
+// Policy is an ordered list of steps, run Repeat more times after the last.
+type Policy struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Steps  []Step `json:"steps"`
+	Repeat int    `json:"repeat"`
+	// Version increases with every change; incidents record the version they
+	// snapshotted.
+	Version   int64     `json:"version"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Normalize trims text.
+func (p *Policy) Normalize() {
+	p.Name = strings.TrimSpace(p.Name)
+	for i := range p.Steps {
+		for j := range p.Steps[i].Targets {
+			t := &p.Steps[i].Targets[j]
+			t.Type = TargetType(strings.ToLower(strings.TrimSpace(string(t.Type))))
+			t.ID = strings.TrimSpace(t.ID)
+		}
+	}
+}
+
+// Validate checks the policy's shape. Whether each target exists is the
+// store's to check.
+func (p Policy) Validate() error {
+	switch {
+	case p.Name == "":
+		return invalid("name", "is required")
+	case utf8.RuneCountInString(p.Name) > MaxNameLen:
+		return invalid("name", "is longer than %d characters", MaxNameLen)
+	case len(p.Steps) == 0:
+		return invalid("steps", "needs at least one step")
+	case len(p.Steps) > MaxSteps:
+		return invalid("steps", "holds more than %d steps", MaxSteps)
+	case p.Repeat < 0 || p.Repeat > MaxRepeat:
+		return invalid("repeat", "must be from 0 to %d", MaxRepeat)
+	}
+	for i, s := range p.Steps {
+		f := fmt.Sprintf("steps[%d].", i)
+		switch {
+		case s.Delay < 0:
+			return invalid(f+"delay", "must not be negative")
+		case s.Delay.D() > MaxDelay:
+			return invalid(f+"delay", "must be at most %s", MaxDelay)
+		case len(s.Targets) == 0:
+			return invalid(f+"targets", "needs at least one target")
+		case len(s.Targets) > MaxTargets:
+			return invalid(f+"targets", "holds more than %d targets", MaxTargets)
+		}
+		for j, t := range s.Targets {
+			tf := fmt.Sprintf("%stargets[%d].", f, j)
+			if t.Type != TargetUser {
+				return invalid(tf+"type", "must be user")
+			}
+			if t.ID == "" || len(t.ID) > MaxIDLen {
+				return invalid(tf+"id", "is required")
+			}
+		}
+	}
+	return nil
+}
+
+// UserIDs lists every user the policy targets, each once, in step order.
+func (p Policy) UserIDs() []string {
+	seen := map[string]bool{}
+	var ids []string
+	for _, s := range p.Steps {
+		for _, t := range s.Targets {
+			if t.Type == TargetUser && !seen[t.ID] {
+				seen[t.ID] = true
+				ids = append(ids, t.ID)
+			}
+		}
+	}
+	return ids
+}
+
+// Service is something that has incidents. Its ID is the name incidents
+// carry in their service field.
+type Service struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// EscalationPolicyID names the policy that pages for this service's
+	// incidents; empty means incidents are recorded but nobody is paged.
+	EscalationPolicyID string `json:"escalation_policy_id,omitempty"`
+	// AckTimeout returns an acknowledged incident to open, and resumes
+	// paging, when it is neither mitigated nor resolved this long after the
+	// acknowledgement. Zero disables it.
+	AckTimeout Duration  `json:"ack_timeout"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// Normalize trims text.
+func (s *Service) Normalize() {
+	s.ID = strings.TrimSpace(s.ID)
+	s.Name = strings.TrimSpace(s.Name)
+	s.Description = strings.TrimSpace(s.Description)
+	s.EscalationPolicyID = strings.TrimSpace(s.EscalationPolicyID)
+	if s.Name == "" {
+		s.Name = s.ID
+	}
+}
+
+// Validate checks a service.
+func (s Service) Validate() error {
+	switch {
+	case s.ID == "":
+		return invalid("id", "is required")
+	case len(s.ID) > 128 || !validSlug(s.ID):
+		return invalid("id", "may hold only letters, digits, '.', '_' and '-' (at most 128)")
+	case utf8.RuneCountInString(s.Name) > MaxNameLen:
+		return invalid("name", "is longer than %d characters", MaxNameLen)
+	case utf8.RuneCountInString(s.Description) > 4096:
+		return invalid("description", "is longer than 4096 characters")
+	case s.AckTimeout < 0:
+		return invalid("ack_timeout", "must not be negative")
+	case s.AckTimeout.D() > 7*24*time.Hour:
+		return invalid("ack_timeout", "must be at most 168h")
+	}
+	return nil
+}
+
+func validSlug(s string) bool {
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
+
+// Snapshot is the escalation an incident runs: its service's policy as it
+// was when the incident opened, and the service's acknowledgement timeout.
+// Incidents keep the snapshot for life, so editing a policy never changes
+// who an open incident pages or when, and the timeline can name the exact
+// version that paged.
+type Snapshot struct {
+	PolicyID   string   `json:"policy_id,omitempty"`
+	Version    int64    `json:"version,omitempty"`
+	Name       string   `json:"name,omitempty"`
+	Steps      []Step   `json:"steps,omitempty"`
+	Repeat     int      `json:"repeat"`
+	AckTimeout Duration `json:"ack_timeout"`
+}
+
+// Empty reports whether the snapshot pages nobody.
+func (s Snapshot) Empty() bool { return len(s.Steps) == 0 }
+
+// SnapshotOf returns the snapshot of p for a service with ackTimeout.
+func SnapshotOf(p Policy, ackTimeout Duration) Snapshot {
+	steps := make([]Step, len(p.Steps))
+	for i, st := range p.Steps {
+		steps[i] = Step{Delay: st.Delay, Targets: append([]Target(nil), st.Targets...)}
+	}
+	return Snapshot{PolicyID: p.ID, Version: p.Version, Name: p.Name, Steps: steps, Repeat: p.Repeat, AckTimeout: ackTimeout}
+}
