@@ -2,12 +2,23 @@
 #
 # Local Postgres and Redis come from deploy/local/services.sh, bound to
 # 127.0.0.1: dev on 55432/56379, test on 55433/56380 (PG_PORT and REDIS_PORT
-# in the environment override both profiles).
+# in the environment override both profiles). Gorush joins them on 58088
+# (dev) and 58089 (test) when GORUSH=local: always for `make test`, and for
+# `make run GORUSH=local`. It is built from the tools/ module into bin/gorush.
 
 GO ?= go
 GOFMT ?= $(shell $(GO) env GOROOT)/bin/gofmt
 BIN := bin/incident-server
 SERVICES := deploy/local/services.sh
+GORUSH_BIN := bin/gorush
+
+# GORUSH=local runs a local Gorush beside the dev services and points the
+# server at it; empty means no Gorush (pages go to the log sink).
+GORUSH ?=
+export GORUSH
+ifeq ($(GORUSH),local)
+DEV_GORUSH := $(GORUSH_BIN)
+endif
 
 # Installs shellcheck from Debian's packages when missing and we are root.
 SHELLCHECK = if ! command -v shellcheck >/dev/null 2>&1; then \
@@ -24,7 +35,7 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-.PHONY: help build run services-dev services-test test stop clean fmt vet lint shellcheck
+.PHONY: help build gorush run services-dev services-test test stop clean fmt vet lint shellcheck
 
 help: ## list the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -32,30 +43,40 @@ help: ## list the targets
 build: ## build bin/incident-server
 	$(GO) build -o $(BIN) ./cmd/incident-server
 
-services-dev: ## start the dev Postgres and Redis (kept running until `make stop`)
+# Gorush v1.22.0 cannot be `go install`ed (its go.mod keeps a replace), so
+# it builds as a tool of the tools/ module, whose go.mod holds its
+# dependencies apart from ours. A cold build takes minutes.
+$(GORUSH_BIN): tools/go.mod tools/go.sum
+	cd tools && $(GO) build -o ../$(GORUSH_BIN) github.com/appleboy/gorush
+	@touch $@
+
+gorush: $(GORUSH_BIN) ## build bin/gorush (the push gateway run by `make test` and `make run GORUSH=local`)
+
+services-dev: $(DEV_GORUSH) ## start the dev Postgres and Redis, and Gorush with GORUSH=local (kept running until `make stop`)
 	$(SERVICES) start dev
 
-services-test: ## start the test Postgres and Redis
-	$(SERVICES) start test
+services-test: $(GORUSH_BIN) ## start the test Postgres, Redis and Gorush
+	GORUSH=local $(SERVICES) start test
 
-run: build services-dev ## migrate, then run the embedded stack (`incident-server dev`) in the foreground
+run: build $(DEV_GORUSH) services-dev ## migrate, then run the embedded stack (`incident-server dev`) in the foreground; GORUSH=local adds Gorush
 	@eval "$$($(SERVICES) env dev)"; \
 	export DATABASE_URL REDIS_ADDR; \
+	if [ "$(GORUSH)" = local ]; then export GORUSH_URL; fi; \
 	$(BIN) migrate up; \
 	exec $(BIN) dev
 
 # The test services are stopped on every exit path, Ctrl-C included; the
 # recipe's exit status stays that of the first failing step.
-test: ## go vet, go test against fresh test services, shellcheck
+test: $(GORUSH_BIN) ## go vet, go test against fresh test services (Postgres, Redis, Gorush), shellcheck
 	@trap '$(SERVICES) stop test || true' EXIT; \
-	$(SERVICES) start test; \
-	eval "$$($(SERVICES) env test | sed 's/^/TEST_/')"; \
-	export TEST_DATABASE_URL TEST_REDIS_ADDR; \
+	GORUSH=local $(SERVICES) start test; \
+	eval "$$(GORUSH=local $(SERVICES) env test | sed 's/^/TEST_/')"; \
+	export TEST_DATABASE_URL TEST_REDIS_ADDR TEST_GORUSH_URL; \
 	$(GO) vet ./...; \
 	$(GO) test -count=1 -timeout 20m ./...; \
 	$(SHELLCHECK)
 
-stop: ## stop the dev and test services
+stop: ## stop the dev and test services (Gorush included)
 	$(SERVICES) stop dev
 	$(SERVICES) stop test
 

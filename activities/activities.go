@@ -14,7 +14,10 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/incident-server/incident-server/internal/cache"
+	"github.com/incident-server/incident-server/internal/directory"
 	"github.com/incident-server/incident-server/internal/incident"
+	"github.com/incident-server/incident-server/internal/metrics"
+	"github.com/incident-server/incident-server/internal/push"
 	"github.com/incident-server/incident-server/internal/store"
 )
 
@@ -26,10 +29,20 @@ const ErrTypeInvalid = "invalid"
 type Activities struct {
 	// Store is the Postgres projection; required.
 	Store *store.Store
+	// Directory reads users and escalation snapshots through the cache;
+	// required.
+	Directory *directory.Directory
 	// Cache is the Redis write-through cache; nil disables it.
 	Cache *cache.Cache
-	// Logger for cache failures, which never fail an activity. Default: discarded.
+	// Logger for cache failures, which never fail an activity, and for the
+	// log sink that stands in for Gorush when none is configured. Default: discarded.
 	Logger *slog.Logger
+	// Push sends push notifications through Gorush; nil sends them to the log sink.
+	Push *push.Gorush
+	// Webhook posts webhook notifications; required when users have webhooks.
+	Webhook *push.Webhook
+	// Metrics counts deliveries; nil counts nothing.
+	Metrics *metrics.Registry
 }
 
 // RecordChange writes a new incident version and the event that explains it,

@@ -237,30 +237,40 @@ func (s *Server) transition(action incident.Action) gin.HandlerFunc {
 			s.abort(c, incident.CanTransition(inc.Status, target))
 			return
 		}
-		updateID := ""
-		if key != "" {
-			updateID = update + "/" + key
-		}
-		ctx, cancel := context.WithTimeout(c.Request.Context(), s.updateTTL)
-		defer cancel()
-		handle, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-			WorkflowID:   inc.WorkflowID,
-			UpdateID:     updateID,
-			UpdateName:   update,
-			Args:         []any{workflows.TransitionRequest{IncidentID: inc.ID, Actor: body.Actor, Note: body.Note}},
-			WaitForStage: client.WorkflowUpdateStageCompleted,
-		})
-		if err != nil {
-			s.abort(c, fmt.Errorf("%s incident: %w", action, err))
-			return
-		}
 		var out incident.Incident
-		if err := handle.Get(ctx, &out); err != nil {
-			s.abort(c, fmt.Errorf("%s incident: %w", action, err))
+		arg := workflows.TransitionRequest{IncidentID: inc.ID, Actor: body.Actor, Note: body.Note}
+		if err := s.update(c, inc, update, key, arg, &out); err != nil {
+			s.abort(c, err)
 			return
 		}
 		c.JSON(http.StatusOK, out)
 	}
+}
+
+// update sends one update to an incident's workflow and waits for its
+// answer, at most updateTTL. idemKey, when set, becomes the update ID, so a
+// retried request gets the first answer back.
+func (s *Server) update(c *gin.Context, inc incident.Incident, name, idemKey string, arg, out any) error {
+	updateID := ""
+	if idemKey != "" {
+		updateID = name + "/" + idemKey
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.updateTTL)
+	defer cancel()
+	handle, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   inc.WorkflowID,
+		UpdateID:     updateID,
+		UpdateName:   name,
+		Args:         []any{arg},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		return fmt.Errorf("%s incident: %w", name, err)
+	}
+	if err := handle.Get(ctx, out); err != nil {
+		return fmt.Errorf("%s incident: %w", name, err)
+	}
+	return nil
 }
 
 // lookup finds an incident in the cache, then in Postgres. A cache failure

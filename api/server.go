@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/incident-server/incident-server/internal/cache"
+	"github.com/incident-server/incident-server/internal/directory"
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/metrics"
 	"github.com/incident-server/incident-server/internal/store"
@@ -29,6 +30,9 @@ type Options struct {
 	Store    *store.Store
 	// Cache serves single-incident reads before Postgres. Nil disables it.
 	Cache *cache.Cache
+	// Directory is told when on-call configuration changes, to retire what
+	// it cached. Nil when nothing caches it.
+	Directory *directory.Directory
 	// Metrics records request counts and latencies and serves /metrics.
 	// Nil creates a private registry.
 	Metrics *metrics.Registry
@@ -51,6 +55,7 @@ type Server struct {
 	temporal  client.Client
 	store     *store.Store
 	cache     *cache.Cache
+	directory *directory.Directory
 	metrics   *metrics.Registry
 	log       *slog.Logger
 	taskQueue string
@@ -65,6 +70,7 @@ func New(opts Options) http.Handler {
 		temporal:  opts.Temporal,
 		store:     opts.Store,
 		cache:     opts.Cache,
+		directory: opts.Directory,
 		metrics:   opts.Metrics,
 		log:       opts.Logger,
 		taskQueue: opts.TaskQueue,
@@ -114,6 +120,10 @@ func (s *Server) routes() *gin.Engine {
 	v1.POST("/incidents/:id/acknowledge", s.transition(incident.ActionAcknowledge))
 	v1.POST("/incidents/:id/mitigate", s.transition(incident.ActionMitigate))
 	v1.POST("/incidents/:id/resolve", s.transition(incident.ActionResolve))
+	v1.POST("/incidents/:id/escalate", s.escalate)
+	v1.POST("/incidents/:id/snooze", s.snooze)
+	v1.POST("/incidents/:id/reassign", s.reassign)
+	s.oncallRoutes(v1)
 	return r
 }
 

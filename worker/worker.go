@@ -22,9 +22,10 @@ import (
 // The embedded server creates them with the namespace; on a cluster the
 // worker adds whichever are missing at start-up.
 var SearchAttributes = map[string]enumspb.IndexedValueType{
-	workflows.SearchStatus.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	workflows.SearchSeverity.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	workflows.SearchService.GetName():  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	workflows.SearchStatus.GetName():          enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	workflows.SearchSeverity.GetName():        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	workflows.SearchService.GetName():         enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	workflows.SearchEscalationLevel.GetName(): enumspb.INDEXED_VALUE_TYPE_INT,
 }
 
 // New returns a worker for taskQueue with every workflow and activity
@@ -34,6 +35,9 @@ func New(c client.Client, taskQueue string, acts *activities.Activities) sdkwork
 	workflows.Register(w)
 	w.RegisterActivityWithOptions(acts.RecordChange, activity.RegisterOptions{Name: workflows.ActivityRecordChange})
 	w.RegisterActivityWithOptions(acts.RecordEvent, activity.RegisterOptions{Name: workflows.ActivityRecordEvent})
+	w.RegisterActivityWithOptions(acts.LoadEscalation, activity.RegisterOptions{Name: workflows.ActivityLoadEscalation})
+	w.RegisterActivityWithOptions(acts.LoadPolicy, activity.RegisterOptions{Name: workflows.ActivityLoadPolicy})
+	w.RegisterActivityWithOptions(acts.NotifyUser, activity.RegisterOptions{Name: workflows.ActivityNotifyUser})
 	return w
 }
 

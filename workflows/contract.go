@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/incident-server/incident-server/internal/incident"
+	"github.com/incident-server/incident-server/internal/oncall"
 )
 
 // DefaultTaskQueue is the task queue incident workflows and activities run on
@@ -33,6 +34,13 @@ const (
 	UpdateAcknowledge = "acknowledge"
 	UpdateMitigate    = "mitigate"
 	UpdateResolve     = "resolve"
+	// UpdateEscalate pages the next escalation step now.
+	UpdateEscalate = "escalate"
+	// UpdateSnooze stops paging for a while; paging resumes when it ends.
+	UpdateSnooze = "snooze"
+	// UpdateReassign replaces the escalation policy and starts paging it
+	// from its first step.
+	UpdateReassign = "reassign"
 
 	// QueryState returns the workflow's live State.
 	QueryState = "state"
@@ -42,6 +50,13 @@ const (
 	ActivityRecordChange = "RecordChange"
 	// ActivityRecordEvent appends a timeline event that changes no state.
 	ActivityRecordEvent = "RecordEvent"
+	// ActivityLoadEscalation returns the escalation snapshot of a service.
+	ActivityLoadEscalation = "LoadEscalation"
+	// ActivityLoadPolicy returns the snapshot of one escalation policy.
+	ActivityLoadPolicy = "LoadPolicy"
+	// ActivityNotifyUser pages one user on every contact method, each
+	// delivery claimed once in the notification ledger.
+	ActivityNotifyUser = "NotifyUser"
 )
 
 // Search attributes the workflow keeps current, so that the Temporal Web UI
@@ -51,6 +66,8 @@ var (
 	SearchStatus   = temporal.NewSearchAttributeKeyKeyword("IncidentStatus")
 	SearchSeverity = temporal.NewSearchAttributeKeyKeyword("IncidentSeverity")
 	SearchService  = temporal.NewSearchAttributeKeyKeyword("IncidentService")
+	// SearchEscalationLevel is the 1-based escalation step last paged.
+	SearchEscalationLevel = temporal.NewSearchAttributeKeyInt64("EscalationLevel")
 )
 
 // Error types carried by the application errors that validators and handlers
@@ -86,6 +103,104 @@ type IncidentInput struct {
 	Duplicates int
 	// Seq is the sequence number of the last timeline event written.
 	Seq int64
+	// Escalation is the paging state carried over from the previous run.
+	Escalation *Escalation
+}
+
+// Escalation is where an incident's paging stands. It is part of the
+// workflow's state, shown by QueryState and carried across continue-as-new.
+type Escalation struct {
+	Policy oncall.Snapshot `json:"policy"`
+	// Step is the 0-based index of the step paged last; -1 before the first page.
+	Step int `json:"step"`
+	// Round counts completed passes over the policy's steps.
+	Round int `json:"round"`
+	// PageCount numbers the pages so far; each page is one more.
+	PageCount int `json:"page_count"`
+	// NextPageAt is when the next step is due while the incident is open and
+	// not snoozed; zero when no step is left.
+	NextPageAt time.Time `json:"next_page_at,omitzero"`
+	// SnoozedUntil stops paging until then.
+	SnoozedUntil time.Time `json:"snoozed_until,omitzero"`
+	// AckExpiresAt is when an acknowledgement that was neither mitigated nor
+	// resolved lapses and the incident returns to open.
+	AckExpiresAt time.Time `json:"ack_expires_at,omitzero"`
+	// Exhausted is set once every step of every round has been paged.
+	Exhausted bool `json:"exhausted"`
+	// Pages lists who was paged, oldest first (the most recent 100).
+	Pages []Page `json:"pages"`
+}
+
+// Page records one user paged at one step.
+type Page struct {
+	Step  int `json:"step"`
+	Round int `json:"round"`
+	// No is the page's number within the incident, from 1.
+	No     int       `json:"no"`
+	UserID string    `json:"user_id"`
+	At     time.Time `json:"at"`
+	// Delivered counts contact methods that took the page; Failed those that did not.
+	Delivered int `json:"delivered"`
+	Failed    int `json:"failed"`
+}
+
+// EscalateRequest is the argument of UpdateEscalate.
+type EscalateRequest struct {
+	IncidentID string
+	Actor      string
+	Note       string
+}
+
+// SnoozeRequest is the argument of UpdateSnooze.
+type SnoozeRequest struct {
+	IncidentID string
+	Actor      string
+	Duration   time.Duration
+}
+
+// ReassignRequest is the argument of UpdateReassign: a policy, or users
+// paged together as a one-step policy.
+type ReassignRequest struct {
+	IncidentID string
+	Actor      string
+	PolicyID   string
+	UserIDs    []string
+}
+
+// NotifyInput is the argument of ActivityNotifyUser.
+type NotifyInput struct {
+	IncidentID string
+	Title      string
+	Severity   incident.Severity
+	Service    string
+	// Step and Round identify the page; with the user and contact method
+	// they form the delivery's idempotency key.
+	Step  int
+	Round int
+	// Page numbers the page within the incident: a step paged again (after
+	// a snooze or a reassignment) is a new delivery, not a retry.
+	Page   int
+	UserID string
+	// Reason says why the user is paged: "escalation", "escalate", "snooze_ended", "ack_timeout".
+	Reason string
+}
+
+// NotifyResult is what ActivityNotifyUser returns.
+type NotifyResult struct {
+	UserID     string
+	Deliveries []Delivery
+}
+
+// Delivery is the outcome of one contact method.
+type Delivery struct {
+	ContactMethodID string
+	Channel         string
+	// Status is "sent" or "failed".
+	Status string
+	Detail string
+	// Repeat is set when the ledger already held this delivery: a retried
+	// activity that found it done and did not send again.
+	Repeat bool
 }
 
 // OpenRequest is the argument of UpdateOpen.
@@ -120,6 +235,9 @@ type State struct {
 	// Recorded is false until the opening of the incident is in Postgres.
 	Recorded bool `json:"recorded"`
 	// PendingWrites counts projection writes not yet acknowledged by Postgres.
-	PendingWrites int       `json:"pending_writes"`
-	AsOf          time.Time `json:"as_of"`
+	PendingWrites int         `json:"pending_writes"`
+	Escalation    *Escalation `json:"escalation,omitempty"`
+	// AsOf is the workflow time of the run's last workflow task: the state
+	// is current as of then (a query does not advance it).
+	AsOf time.Time `json:"as_of"`
 }

@@ -29,6 +29,7 @@ var projectionOptions = workflow.ActivityOptions{
 // activities. It returns the resolved incident.
 func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (incident.Incident, error) {
 	r := &incidentRun{inc: in.Incident, duplicates: in.Duplicates, recorded: in.Continued, seq: in.Seq}
+	r.esc = &escalator{r: r}
 	if !in.Continued {
 		at := now(ctx)
 		r.inc.Status = incident.StatusOpen
@@ -39,6 +40,8 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (incident.Incident
 	if err := r.register(ctx); err != nil {
 		return r.inc, err
 	}
+	escalates := in.Continued && in.Escalation != nil ||
+		!in.Continued && workflow.GetVersion(ctx, changeEscalation, workflow.DefaultVersion, escalationVersion1) >= escalationVersion1
 	if err := r.upsertSearch(ctx); err != nil {
 		return r.inc, err
 	}
@@ -58,9 +61,19 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (incident.Incident
 		r.recorded = true
 	}
 
-	if err := workflow.Await(ctx, func() bool {
+	stop := func() bool {
 		return r.inc.Status == incident.StatusResolved || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
-	}); err != nil {
+	}
+	if escalates {
+		if in.Escalation != nil {
+			r.esc.e = in.Escalation
+		} else if err := r.startEscalation(ctx); err != nil {
+			return r.inc, err
+		}
+		if err := r.esc.run(ctx, stop); err != nil {
+			return r.inc, err
+		}
+	} else if err := workflow.Await(ctx, stop); err != nil {
 		return r.inc, err
 	}
 	// Let every accepted update finish its projection write before the run
@@ -74,6 +87,7 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (incident.Incident
 			Continued:  true,
 			Duplicates: r.duplicates,
 			Seq:        r.seq,
+			Escalation: r.esc.e,
 		})
 	}
 	return r.inc, nil
@@ -87,23 +101,23 @@ type incidentRun struct {
 	recorded   bool
 	pending    int
 	seq        int64
+	// esc drives paging; esc.e is nil until the policy is loaded, and stays
+	// nil for runs recorded before escalation existed.
+	esc *escalator
 }
 
 func (r *incidentRun) register(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (State, error) {
-		return State{
-			Incident:      r.inc,
-			Duplicates:    r.duplicates,
-			Recorded:      r.recorded,
-			PendingWrites: r.pending,
-			AsOf:          workflow.Now(ctx).UTC(),
-		}, nil
+		return r.state(ctx), nil
 	}); err != nil {
 		return fmt.Errorf("register query %s: %w", QueryState, err)
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateOpen, r.open,
 		workflow.UpdateHandlerOptions{Validator: r.validateOpen}); err != nil {
 		return fmt.Errorf("register update %s: %w", UpdateOpen, err)
+	}
+	if err := r.registerEscalation(ctx); err != nil {
+		return err
 	}
 	for _, u := range []struct {
 		name   string
@@ -126,6 +140,23 @@ func (r *incidentRun) register(ctx workflow.Context) error {
 		}
 	}
 	return nil
+}
+
+// state is a copy of the run's state, safe to hand out while the run goes on.
+func (r *incidentRun) state(ctx workflow.Context) State {
+	st := State{
+		Incident:      r.inc,
+		Duplicates:    r.duplicates,
+		Recorded:      r.recorded,
+		PendingWrites: r.pending,
+		AsOf:          workflow.Now(ctx).UTC(),
+	}
+	if r.esc.e != nil {
+		e := *r.esc.e
+		e.Pages = append([]Page(nil), e.Pages...)
+		st.Escalation = &e
+	}
+	return st
 }
 
 func (r *incidentRun) validateOpen(ctx workflow.Context, req OpenRequest) error {
@@ -202,6 +233,13 @@ func (r *incidentRun) transition(ctx workflow.Context, action incident.Action, r
 	case incident.StatusResolved:
 		r.inc.ResolvedAt, r.inc.ResolvedBy = &at, req.Actor
 	}
+	if e := r.esc.e; e != nil {
+		e.AckExpiresAt = time.Time{}
+		if to == incident.StatusAcknowledged && e.Policy.AckTimeout > 0 {
+			e.AckExpiresAt = at.Add(e.Policy.AckTimeout.D())
+		}
+		r.esc.wake = true
+	}
 	snapshot := r.inc
 	ev := incident.Event{
 		ID:         fmt.Sprintf("v%d/%s", snapshot.Version, incident.EventFor(to)),
@@ -236,6 +274,10 @@ func (r *incidentRun) record(ctx workflow.Context, c incident.Change) error {
 func (r *incidentRun) recordEvent(ctx workflow.Context, ev incident.Event) error {
 	r.seq++
 	ev.Seq = r.seq
+	if ev.ID == "" {
+		// Unique within the incident: the sequence never repeats.
+		ev.ID = fmt.Sprintf("%s/%d", ev.Type, ev.Seq)
+	}
 	r.pending++
 	defer func() { r.pending-- }()
 	ctx = workflow.WithActivityOptions(ctx, projectionOptions)

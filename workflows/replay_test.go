@@ -13,13 +13,23 @@ import (
 // against the current workflow code. A change that would break running
 // incidents fails here: put it behind workflow.GetVersion instead.
 //
-// testdata/incident_lifecycle.json is an open → acknowledge → mitigate →
-// resolve run recorded by the end-to-end test (RECORD_HISTORY=1 go test
-// ./internal/e2e -run TestIncidentLifecycle). Keep old recordings when
-// adding new ones.
+// The files are runs recorded by the end-to-end tests (RECORD_HISTORY=1
+// go test ./internal/e2e, inside make test's environment). Keep old
+// recordings when adding new ones:
+//
+//   - incident_lifecycle.json: open → acknowledge → mitigate → resolve,
+//     recorded before escalation existed (no version marker);
+//   - incident_lifecycle_v1.json: the same with escalation (a service
+//     without a policy);
+//   - incident_escalation_v1.json: a two-step policy paging both steps,
+//     then acknowledge and resolve.
 func TestReplayRecordedHistories(t *testing.T) {
 	t.Parallel()
-	for _, file := range []string{"testdata/incident_lifecycle.json"} {
+	for _, file := range []string{
+		"testdata/incident_lifecycle.json",
+		"testdata/incident_lifecycle_v1.json",
+		"testdata/incident_escalation_v1.json",
+	} {
 		t.Run(file, func(t *testing.T) {
 			t.Parallel()
 			r := worker.NewWorkflowReplayer()

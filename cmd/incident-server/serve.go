@@ -66,12 +66,20 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
   Temporal Web UI  %s
   Postgres         %s
   Redis            %s
+  Push             %s
 Press Ctrl-C to stop.
 `, cfg.Version, l.Addr(), l.Addr(), l.Addr(), srv.HostPort(), cfg.Temporal.Namespace, srv.UIAddress(),
-		redactURL(cfg.Database.URL), cfg.Redis.Addr)
+		redactURL(cfg.Database.URL), cfg.Redis.Addr, pushTarget(cfg.Push.GorushURL))
 	err = p.serve(ctx, l, p.handler(tc))
 	fmt.Fprintln(out, "incident-server stopped")
 	return err
+}
+
+func pushTarget(gorushURL string) string {
+	if gorushURL == "" {
+		return "log sink (no GORUSH_URL: pages are logged; make run GORUSH=local runs Gorush)"
+	}
+	return "Gorush at " + gorushURL
 }
 
 // runAPI serves the REST API against the configured Temporal cluster.

@@ -19,8 +19,10 @@ import (
 	"github.com/incident-server/incident-server/api"
 	"github.com/incident-server/incident-server/internal/cache"
 	"github.com/incident-server/incident-server/internal/config"
+	"github.com/incident-server/incident-server/internal/directory"
 	"github.com/incident-server/incident-server/internal/logging"
 	"github.com/incident-server/incident-server/internal/metrics"
+	"github.com/incident-server/incident-server/internal/push"
 	"github.com/incident-server/incident-server/internal/store"
 )
 
@@ -32,6 +34,7 @@ type process struct {
 	log     *slog.Logger
 	store   *store.Store
 	cache   *cache.Cache
+	dir     *directory.Directory
 	metrics *metrics.Registry
 	closers []func()
 }
@@ -88,6 +91,7 @@ func (p *process) openData(ctx context.Context) error {
 	})
 	p.closers = append(p.closers, func() { _ = rdb.Close() })
 	p.cache = cache.New(rdb, r.KeyPrefix, r.IncidentCacheTTL)
+	p.dir = directory.New(p.store, p.cache, r.UserCacheTTL, r.ConfigCacheTTL, p.logs.Component("cache"))
 	pingCtx, cancel := context.WithTimeout(ctx, r.DialTimeout)
 	defer cancel()
 	if err := p.cache.Ping(pingCtx); err != nil {
@@ -109,8 +113,21 @@ func (p *process) dialTemporal(ctx context.Context, hostPort string) (client.Cli
 	return c, nil
 }
 
+// activities wires the worker's side effects. Without a Gorush URL, push
+// pages go to the log sink, so a laptop run still shows every page.
 func (p *process) activities() *activities.Activities {
-	return &activities.Activities{Store: p.store, Cache: p.cache, Logger: p.logs.Component("cache")}
+	acts := &activities.Activities{
+		Store:     p.store,
+		Cache:     p.cache,
+		Directory: p.dir,
+		Logger:    p.logs.Component("connectors"),
+		Webhook:   push.NewWebhook(p.cfg.Push.WebhookTimeout),
+		Metrics:   p.metrics,
+	}
+	if p.cfg.Push.GorushURL != "" {
+		acts.Push = push.NewGorush(p.cfg.Push.GorushURL, p.cfg.Push.Timeout)
+	}
+	return acts
 }
 
 func (p *process) handler(tc client.Client) http.Handler {
@@ -118,6 +135,7 @@ func (p *process) handler(tc client.Client) http.Handler {
 		Temporal:     tc,
 		Store:        p.store,
 		Cache:        p.cache,
+		Directory:    p.dir,
 		Metrics:      p.metrics,
 		Logger:       p.logs.Component("api"),
 		TaskQueue:    p.cfg.Temporal.TaskQueue,

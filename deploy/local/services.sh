@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Local Postgres and Redis for `make run` and `make test`, bound to 127.0.0.1 only.
+# Local Postgres and Redis for `make run` and `make test`, bound to 127.0.0.1
+# only, and Gorush (push notifications) when GORUSH=local is set.
 #
 # usage: deploy/local/services.sh start|stop|status|env|clean dev|test
 #
-#   profile  data          Postgres  Redis  durability
-#   dev      .data/dev     55432     56379  fsync on, Redis AOF
-#   test     .data/test    55433     56380  fsync off, Redis in memory only
+#   profile  data          Postgres  Redis  Gorush  durability
+#   dev      .data/dev     55432     56379  58088   fsync on, Redis AOF
+#   test     .data/test    55433     56380  58089   fsync off, Redis in memory only
 #
-# PG_PORT and REDIS_PORT override the ports (pass the same values to every
-# command of one profile). PG_BIN points at the PostgreSQL server binaries
-# (default /usr/lib/postgresql/15/bin, else `pg_config --bindir`).
+# PG_PORT, REDIS_PORT and GORUSH_PORT override the ports (pass the same values
+# to every command of one profile). PG_BIN points at the PostgreSQL server
+# binaries (default /usr/lib/postgresql/15/bin, else `pg_config --bindir`).
 #
 # Postgres refuses to run as root. Run as root, this script runs it as
 # PG_OS_USER (default: `postgres` if that user exists, else the system user
@@ -17,8 +18,17 @@
 # (a checkout under a private directory), the cluster lives under
 # /var/tmp/incident-server-<hash>/<profile> instead; `clean` removes it too.
 #
-# `env` prints DATABASE_URL=… and REDIS_ADDR=… lines for eval; every other
-# message goes to stderr. `status` exits 0 when both services run, 3 otherwise.
+# Gorush is opt-in: `start` and `env` include it only when GORUSH=local (any
+# other non-empty value is an error). It runs bin/gorush (`make bin/gorush`)
+# with iOS enabled against a P-256 key generated once per data directory, so
+# it starts offline: APNs is unreachable, and every push is accepted and
+# reported failed in the response. `stop`, `status` and `clean` handle a
+# running Gorush whatever GORUSH says.
+#
+# `env` prints DATABASE_URL=…, REDIS_ADDR=… and, with GORUSH=local,
+# GORUSH_URL=… lines for eval; every other message goes to stderr. `status`
+# exits 0 when every requested service runs (Postgres, Redis, and Gorush with
+# GORUSH=local), 3 otherwise.
 set -euo pipefail
 
 log() { printf 'services.sh: %s\n' "$*" >&2; }
@@ -39,10 +49,12 @@ case $profile in
 dev)
 	pg_port=${PG_PORT:-55432}
 	redis_port=${REDIS_PORT:-56379}
+	gorush_port=${GORUSH_PORT:-58088}
 	;;
 test)
 	pg_port=${PG_PORT:-55433}
 	redis_port=${REDIS_PORT:-56380}
+	gorush_port=${GORUSH_PORT:-58089}
 	;;
 *) usage ;;
 esac
@@ -53,6 +65,12 @@ data=$repo/.data/$profile
 alt_home=/var/tmp/incident-server-$(printf '%s' "$repo" | cksum | cut -d' ' -f1)/$profile
 is_root=false
 [[ $(id -u) -eq 0 ]] && is_root=true
+
+case ${GORUSH:-} in
+"") gorush_wanted=false ;;
+local) gorush_wanted=true ;;
+*) die "GORUSH=${GORUSH} is not understood: set GORUSH=local to run a local Gorush, or leave it unset" ;;
+esac
 
 # ---------------------------------------------------------------- Postgres
 
@@ -378,31 +396,270 @@ redis_status() {
 	return 3
 }
 
+# ------------------------------------------------------------------ Gorush
+
+gorush_bin=$repo/bin/gorush
+gorush_home=$data/gorush
+gorush_pidfile=$gorush_home/gorush.pid
+gorush_log=$gorush_home/gorush.log
+
+# gorush_pid prints the pid of our Gorush when it is alive; a pidfile left by
+# a killed run, or whose pid now belongs to another program, does not count.
+gorush_pid() {
+	local pid
+	[[ -s $gorush_pidfile ]] || return 1
+	pid=$(<"$gorush_pidfile")
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	pid_alive "$pid" || return 1
+	[[ $(ps -o comm= -p "$pid" 2>/dev/null) == gorush* ]] || return 1
+	printf '%s\n' "$pid"
+}
+
+gorush_healthy() {
+	curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$gorush_port/healthz" 2>/dev/null
+}
+
+# gorush_running_port prints the port of the config the running Gorush read.
+gorush_running_port() {
+	sed -n 's/^  port: "\([0-9]*\)"$/\1/p' "$gorush_home/config.yml" 2>/dev/null | head -n 1
+}
+
+# The logs are appended to across starts; gorush_log_tail shows only what
+# the current start wrote, from the sizes gorush_mark_logs recorded.
+gorush_log_files=()
+gorush_log_sizes=()
+gorush_mark_logs() {
+	gorush_log_files=("$gorush_log" "$gorush_home/error.log")
+	gorush_log_sizes=()
+	local f
+	for f in "${gorush_log_files[@]}"; do
+		if [[ -f $f ]]; then
+			gorush_log_sizes+=("$(wc -c <"$f")")
+		else
+			gorush_log_sizes+=(0)
+		fi
+	done
+}
+
+gorush_log_tail() {
+	local i f
+	for i in "${!gorush_log_files[@]}"; do
+		f=${gorush_log_files[$i]}
+		if [[ -f $f && $(wc -c <"$f") -gt ${gorush_log_sizes[$i]} ]]; then
+			log "last lines of $f:"
+			tail -c +"$((gorush_log_sizes[i] + 1))" "$f" | tail -n 20 >&2
+		fi
+	done
+}
+
+# port_in_use succeeds when something accepts connections on 127.0.0.1:$1.
+port_in_use() {
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# yaml_str quotes a string for a double-quoted YAML scalar.
+yaml_str() {
+	local s=${1//\\/\\\\}
+	printf '"%s"' "${s//\"/\\\"}"
+}
+
+# gorush_configure writes the APNs key (once per data directory) and the
+# config (on every start, so GORUSH_PORT applies).
+# Keys are those of Gorush v1.22.0's config package. Android is enabled by
+# Gorush's defaults and needs credentials, so it is switched off explicitly.
+gorush_configure() {
+	mkdir -p "$gorush_home"
+	local key=$gorush_home/apns.p8
+	if [[ ! -s $key ]]; then
+		command -v openssl >/dev/null 2>&1 || die "openssl is needed to generate Gorush's APNs key; install it with: sudo apt-get install openssl"
+		log "generating a local APNs key (P-256, PKCS#8) in $key"
+		(
+			umask 077
+			openssl ecparam -name prime256v1 -genkey -noout |
+				openssl pkcs8 -topk8 -nocrypt -out "$key.tmp"
+		) || die "could not generate $key"
+		mv "$key.tmp" "$key"
+	fi
+	# sync: true makes /api/push wait for every push and answer its result.
+	# One worker and one concurrent iOS push: Gorush v1.22.0 appends those
+	# results from concurrent pushes without a lock and can lose some.
+	# hide_token: false lets the caller match a failed push to its device;
+	# these are local, fake devices.
+	cat >"$gorush_home/config.yml" <<-EOF
+		# Written by deploy/local/services.sh on every start; edits are lost.
+		core:
+		  enabled: true
+		  address: "127.0.0.1"
+		  port: "$gorush_port"
+		  shutdown_timeout: 5
+		  worker_num: 1
+		  queue_num: 64
+		  max_notification: 100
+		  sync: true
+		  feedback_hook_url: ""
+		  mode: "release"
+		  ssl: false
+		  pid:
+		    enabled: false
+		grpc:
+		  enabled: false
+		stat:
+		  engine: "memory"
+		ios:
+		  enabled: true
+		  key_path: $(yaml_str "$key")
+		  key_type: "p8"
+		  key_id: "ABC123DEFG"
+		  team_id: "DEF123GHIJ"
+		  production: false
+		  max_concurrent_pushes: 1
+		  max_retry: 0
+		android:
+		  enabled: false
+		huawei:
+		  enabled: false
+		log:
+		  format: "json"
+		  access_log: $(yaml_str "$gorush_home/access.log")
+		  access_level: "info"
+		  error_log: $(yaml_str "$gorush_home/error.log")
+		  error_level: "error"
+		  hide_token: false
+		  hide_messages: false
+	EOF
+}
+
+gorush_start() {
+	if [[ ! -x $gorush_bin ]]; then
+		die "$gorush_bin is missing: run make bin/gorush (or start without GORUSH=local)"
+	fi
+	command -v curl >/dev/null 2>&1 || die "curl is needed to check Gorush's health; install it with: sudo apt-get install curl"
+	local pid
+	if pid=$(gorush_pid); then
+		local running
+		running=$(gorush_running_port)
+		if [[ -n $running && $running != "$gorush_port" ]]; then
+			die "the $profile Gorush already runs on port $running, not $gorush_port; stop it first"
+		fi
+		log "Gorush ($profile) already running on 127.0.0.1:$gorush_port"
+		return 0
+	fi
+	if port_in_use "$gorush_port"; then
+		die "port $gorush_port is already in use by another program; stop it or set GORUSH_PORT"
+	fi
+	gorush_configure
+	gorush_mark_logs
+	rm -f "$gorush_pidfile"
+	# Gorush reads GORUSH_<SECTION>_<KEY> variables over its config file;
+	# ones exported for docker-compose must not reach the local server.
+	(
+		cd "$gorush_home"
+		for v in $(compgen -e); do
+			if [[ $v == GORUSH_* ]]; then unset "$v"; fi
+		done
+		exec nohup "$gorush_bin" -c "$gorush_home/config.yml" >>"$gorush_log" 2>&1 </dev/null
+	) &
+	pid=$!
+	printf '%s\n' "$pid" >"$gorush_pidfile"
+	local i
+	for ((i = 0; i < 150; i++)); do
+		if gorush_healthy; then
+			log "Gorush ($profile) running on 127.0.0.1:$gorush_port"
+			return 0
+		fi
+		if ! pid_alive "$pid"; then
+			gorush_log_tail
+			rm -f "$gorush_pidfile"
+			die "Gorush ($profile) exited while starting; its logs are in $gorush_home"
+		fi
+		sleep 0.1
+	done
+	gorush_log_tail
+	gorush_stop >/dev/null 2>&1 || true
+	die "Gorush ($profile) did not answer GET /healthz on 127.0.0.1:$gorush_port within 15 s"
+}
+
+gorush_stop() {
+	local pid i
+	pid=$(gorush_pid) || {
+		rm -f "$gorush_pidfile"
+		return 0
+	}
+	kill -TERM "$pid"
+	for ((i = 0; i < 100; i++)); do
+		pid_alive "$pid" || break
+		sleep 0.1
+	done
+	if pid_alive "$pid"; then
+		# It keeps no state worth a graceful shutdown: statistics are in memory.
+		log "Gorush ($profile, pid $pid) ignored SIGTERM for 10 s; killing it"
+		kill -KILL "$pid"
+		for ((i = 0; i < 50; i++)); do
+			pid_alive "$pid" || break
+			sleep 0.1
+		done
+	fi
+	pid_alive "$pid" && die "Gorush ($profile, pid $pid) did not stop"
+	rm -f "$gorush_pidfile"
+	log "Gorush ($profile) stopped"
+}
+
+gorush_status() {
+	local pid
+	if pid=$(gorush_pid); then
+		printf 'gorush %s: running on 127.0.0.1:%s (pid %s, data %s)\n' \
+			"$profile" "$(gorush_running_port)" "$pid" "$gorush_home"
+		return 0
+	fi
+	if $gorush_wanted; then
+		printf 'gorush %s: stopped\n' "$profile"
+	else
+		printf 'gorush %s: stopped (started only with GORUSH=local)\n' "$profile"
+	fi
+	return 3
+}
+
 # -------------------------------------------------------------------- main
 
 case $cmd in
 start)
+	if $gorush_wanted && [[ ! -x $gorush_bin ]]; then
+		die "$gorush_bin is missing: run make bin/gorush (or start without GORUSH=local)"
+	fi
 	ensure_redis_installed
 	pg_start
 	redis_start
+	if $gorush_wanted; then
+		gorush_start
+	fi
 	;;
 stop)
 	pg_stop
 	redis_stop
+	gorush_stop
 	;;
 status)
 	rc=0
 	pg_status || rc=$?
 	redis_status || rc=$?
+	if $gorush_wanted; then
+		gorush_status || rc=$?
+	else
+		gorush_status || true
+	fi
 	exit "$rc"
 	;;
 env)
 	printf 'DATABASE_URL=postgres://postgres@127.0.0.1:%s/incidents?sslmode=disable\n' "$pg_port"
 	printf 'REDIS_ADDR=127.0.0.1:%s\n' "$redis_port"
+	if $gorush_wanted; then
+		printf 'GORUSH_URL=http://127.0.0.1:%s\n' "$gorush_port"
+	fi
 	;;
 clean)
 	pg_stop
 	redis_stop
+	gorush_stop
 	rm -rf "$data" "$alt_home"
 	rmdir "$(dirname "$alt_home")" 2>/dev/null || true
 	log "removed the $profile data"

@@ -184,3 +184,62 @@ func (c *Cache) DeleteIncident(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// Key returns the full key of name under the cache's prefix.
+func (c *Cache) Key(name string) string { return c.prefix + name }
+
+// GetJSON reads the JSON value at name into v. ok is false on a miss; ttl is
+// the entry's remaining lifetime.
+func (c *Cache) GetJSON(ctx context.Context, name string, v any) (ok bool, ttl time.Duration, err error) {
+	key := c.Key(name)
+	pipe := c.rdb.Pipeline()
+	get := pipe.Get(ctx, key)
+	pttl := pipe.PTTL(ctx, key)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return false, 0, fmt.Errorf("get cached %s: %w", name, err)
+	}
+	body, err := get.Bytes()
+	if errors.Is(err, redis.Nil) {
+		return false, 0, nil
+	}
+	if err != nil {
+		return false, 0, fmt.Errorf("get cached %s: %w", name, err)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return false, 0, fmt.Errorf("get cached %s: decode: %w", name, err)
+	}
+	return true, pttl.Val(), nil
+}
+
+// SetJSON stores v as JSON at name for ttl.
+func (c *Cache) SetJSON(ctx context.Context, name string, v any, ttl time.Duration) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("cache %s: encode: %w", name, err)
+	}
+	if err := c.rdb.Set(ctx, c.Key(name), body, ttl).Err(); err != nil {
+		return fmt.Errorf("cache %s: %w", name, err)
+	}
+	return nil
+}
+
+// Incr increments the counter at name and returns its new value.
+func (c *Cache) Incr(ctx context.Context, name string) (int64, error) {
+	n, err := c.rdb.Incr(ctx, c.Key(name)).Result()
+	if err != nil {
+		return 0, fmt.Errorf("increment %s: %w", name, err)
+	}
+	return n, nil
+}
+
+// Counter reads the counter at name; a missing counter is zero.
+func (c *Cache) Counter(ctx context.Context, name string) (int64, error) {
+	n, err := c.rdb.Get(ctx, c.Key(name)).Int64()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", name, err)
+	}
+	return n, nil
+}

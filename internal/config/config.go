@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"sort"
@@ -42,6 +43,7 @@ var standardEnv = map[string]string{
 	"ENVIRONMENT":        "environment",
 	"LOG_LEVEL":          "logging.level",
 	"LOG_FORMAT":         "logging.format",
+	"GORUSH_URL":         "push.gorush_url",
 }
 
 // Config is the whole configuration of one process.
@@ -60,6 +62,7 @@ type Config struct {
 	Cache    Cache    `yaml:"cache"`
 	Redis    Redis    `yaml:"redis"`
 	Temporal Temporal `yaml:"temporal"`
+	Push     Push     `yaml:"push"`
 	Dev      Dev      `yaml:"dev"`
 	Logging  Logging  `yaml:"logging"`
 }
@@ -152,6 +155,18 @@ type Temporal struct {
 	TaskQueue string `yaml:"task_queue"`
 }
 
+// Push configures deliveries to push devices (through Gorush) and webhooks.
+type Push struct {
+	// GorushURL is the base URL of the Gorush server, e.g.
+	// "http://127.0.0.1:58088". Default "": no Gorush, and push deliveries
+	// go to a log sink instead of devices.
+	GorushURL string `yaml:"gorush_url"`
+	// Timeout bounds one request to Gorush. Default 10s.
+	Timeout time.Duration `yaml:"timeout"`
+	// WebhookTimeout bounds one webhook delivery. Default 5s.
+	WebhookTimeout time.Duration `yaml:"webhook_timeout"`
+}
+
 // Dev configures the embedded runtime of `incident-server dev` and is ignored
 // by every other subcommand.
 type Dev struct {
@@ -221,6 +236,10 @@ func Default() Config {
 			Address:   "127.0.0.1:7233",
 			Namespace: "default",
 			TaskQueue: "incidents",
+		},
+		Push: Push{
+			Timeout:        10 * time.Second,
+			WebhookTimeout: 5 * time.Second,
 		},
 		Dev: Dev{
 			DataDir:      ".data/dev",
@@ -497,6 +516,15 @@ func (c Config) Validate() error {
 	hostPort("temporal.address", c.Temporal.Address)
 	nonEmpty("temporal.namespace", c.Temporal.Namespace)
 	nonEmpty("temporal.task_queue", c.Temporal.TaskQueue)
+
+	if c.Push.GorushURL != "" {
+		u, err := url.Parse(c.Push.GorushURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("push.gorush_url", "%q is not an absolute http or https URL (or empty for no Gorush)", c.Push.GorushURL)
+		}
+	}
+	positiveDur("push.timeout", c.Push.Timeout)
+	positiveDur("push.webhook_timeout", c.Push.WebhookTimeout)
 
 	nonEmpty("dev.data_dir", c.Dev.DataDir)
 	port("dev.temporal_port", c.Dev.TemporalPort)

@@ -63,6 +63,7 @@ func TestDefaultMatchesGuide(t *testing.T) {
 			WriteTimeout:     time.Second,
 		},
 		Temporal: Temporal{Address: "127.0.0.1:7233", Namespace: "default", TaskQueue: "incidents"},
+		Push:     Push{GorushURL: "", Timeout: 10 * time.Second, WebhookTimeout: 5 * time.Second},
 		Dev:      Dev{DataDir: ".data/dev", TemporalPort: 7233, UIPort: 8233},
 		Logging: Logging{
 			Format: "json",
@@ -156,6 +157,16 @@ func TestYAMLOverrides(t *testing.T) {
 			},
 		},
 		{
+			name: "push section",
+			yaml: "push:\n  gorush_url: https://gorush.internal:8088\n  timeout: 3s\n  webhook_timeout: 1500ms\n",
+			check: func(t *testing.T, c Config) {
+				want := Push{GorushURL: "https://gorush.internal:8088", Timeout: 3 * time.Second, WebhookTimeout: 1500 * time.Millisecond}
+				if c.Push != want {
+					t.Errorf("push = %+v, want %+v", c.Push, want)
+				}
+			},
+		},
+		{
 			name: "component levels merge over the defaults",
 			yaml: "logging:\n  format: text\n  components:\n    database: debug\n    escalation: error\n",
 			check: func(t *testing.T, c Config) {
@@ -200,12 +211,13 @@ func TestEnvOverrides(t *testing.T) {
 				"ENVIRONMENT":        "staging",
 				"LOG_LEVEL":          "debug",
 				"LOG_FORMAT":         "text",
+				"GORUSH_URL":         "http://127.0.0.1:58088",
 			},
 			check: func(t *testing.T, c Config) {
 				got := []string{c.Temporal.Address, c.Temporal.Namespace, c.Database.URL, c.Redis.Addr,
-					c.Redis.Password, c.Environment, c.Logging.Level, c.Logging.Format}
+					c.Redis.Password, c.Environment, c.Logging.Level, c.Logging.Format, c.Push.GorushURL}
 				want := []string{"temporal.example:7233", "incidents-prod", "postgres://app@db.example:5432/incidents",
-					"redis.example:6379", "s3cret", "staging", "debug", "text"}
+					"redis.example:6379", "s3cret", "staging", "debug", "text", "http://127.0.0.1:58088"}
 				if !reflect.DeepEqual(got, want) {
 					t.Errorf("got %q, want %q", got, want)
 				}
@@ -224,12 +236,15 @@ func TestEnvOverrides(t *testing.T) {
 				"INCIDENT_CACHE_DEFAULT_EXPIRATION":   "1h",
 				"INCIDENT_DATABASE_CONN_MAX_LIFETIME": "30m",
 				"INCIDENT_LOGGING_COMPONENTS":         "database=debug, cache=info,,",
+				"INCIDENT_PUSH_TIMEOUT":               "2s",
+				"INCIDENT_PUSH_WEBHOOK_TIMEOUT":       "750ms",
 			},
 			check: func(t *testing.T, c Config) {
 				if c.Service != "pager" || c.Server.Addr != "127.0.0.1:9999" || c.Server.MaxBodyBytes != 4096 ||
 					c.Server.ShutdownTimeout != 90*time.Second || c.Redis.IncidentCacheTTL != 42*time.Second ||
 					c.Redis.DB != 3 || c.Dev.UIPort != 18233 || c.Cache.DefaultExpiration != time.Hour ||
-					c.Database.ConnMaxLifetime != 30*time.Minute {
+					c.Database.ConnMaxLifetime != 30*time.Minute || c.Push.Timeout != 2*time.Second ||
+					c.Push.WebhookTimeout != 750*time.Millisecond {
 					t.Errorf("scalar overrides not applied: %+v", c)
 				}
 				want := map[string]string{"database": "debug", "cache": "info", "connectors": "info", "api": "info", "websocket": "debug", "temporal_server": "warn"}
@@ -259,6 +274,25 @@ func TestEnvOverrides(t *testing.T) {
 			check: func(t *testing.T, c Config) {
 				if c.Redis.Addr != "127.0.0.1:1234" || c.Server.MaxConnections != 7 || c.Redis.KeyPrefix != "file:" {
 					t.Errorf("got addr=%q max_connections=%d key_prefix=%q", c.Redis.Addr, c.Server.MaxConnections, c.Redis.KeyPrefix)
+				}
+			},
+		},
+		{
+			name: "systematic gorush URL beats GORUSH_URL",
+			vars: map[string]string{"GORUSH_URL": "http://standard:1", "INCIDENT_PUSH_GORUSH_URL": "http://systematic:2"},
+			check: func(t *testing.T, c Config) {
+				if c.Push.GorushURL != "http://systematic:2" {
+					t.Errorf("gorush_url = %q", c.Push.GorushURL)
+				}
+			},
+		},
+		{
+			name: "empty GORUSH_URL turns Gorush off",
+			yaml: "push:\n  gorush_url: http://gorush:8088\n",
+			vars: map[string]string{"GORUSH_URL": ""},
+			check: func(t *testing.T, c Config) {
+				if c.Push.GorushURL != "" {
+					t.Errorf("gorush_url = %q, want empty", c.Push.GorushURL)
 				}
 			},
 		},
@@ -355,6 +389,15 @@ func TestLoadErrors(t *testing.T) {
 		{name: "unknown log level", vars: map[string]string{"LOG_LEVEL": "verbose"}, want: []string{"logging.level:", `"verbose"`}},
 		{name: "unknown log format", vars: map[string]string{"LOG_FORMAT": "xml"}, want: []string{"logging.format:", `"xml"`}},
 		{name: "unknown component level", yaml: "logging:\n  components:\n    api: loud\n", want: []string{"logging.components.api:", `"loud"`}},
+		{name: "gorush url without scheme", vars: map[string]string{"GORUSH_URL": "127.0.0.1:58088"},
+			want: []string{"push.gorush_url:", `"127.0.0.1:58088" is not an absolute http or https URL`}},
+		{name: "gorush url with another scheme", yaml: "push:\n  gorush_url: ftp://gorush:21\n",
+			want: []string{"push.gorush_url:", "ftp://gorush:21"}},
+		{name: "gorush url without host", vars: map[string]string{"GORUSH_URL": "http://"}, want: []string{"push.gorush_url:"}},
+		{name: "gorush url relative", vars: map[string]string{"GORUSH_URL": "/gorush"}, want: []string{"push.gorush_url:"}},
+		{name: "zero push timeout", yaml: "push:\n  timeout: 0s\n", want: []string{"push.timeout: must be a positive duration"}},
+		{name: "negative webhook timeout", vars: map[string]string{"INCIDENT_PUSH_WEBHOOK_TIMEOUT": "-1s"},
+			want: []string{"push.webhook_timeout: must be a positive duration"}},
 		{name: "every problem is reported", yaml: "temporal:\n  namespace: \"\"\n  task_queue: \"\"\n",
 			want: []string{"temporal.namespace: must not be empty", "temporal.task_queue: must not be empty"}},
 	}
@@ -396,6 +439,7 @@ func TestEveryFieldHasAnEnvironmentVariable(t *testing.T) {
 		"INCIDENT_SERVICE", "INCIDENT_ENVIRONMENT", "INCIDENT_SERVER_ADDR", "INCIDENT_SERVER_MAX_BODY_BYTES",
 		"INCIDENT_DATABASE_CONN_MAX_IDLE_TIME", "INCIDENT_CACHE_CLEANUP_INTERVAL", "INCIDENT_REDIS_CONFIG_CACHE_TTL",
 		"INCIDENT_TEMPORAL_TASK_QUEUE", "INCIDENT_DEV_TEMPORAL_PORT", "INCIDENT_LOGGING_COMPONENTS",
+		"INCIDENT_PUSH_GORUSH_URL", "INCIDENT_PUSH_TIMEOUT", "INCIDENT_PUSH_WEBHOOK_TIMEOUT",
 	} {
 		if !seen[name] {
 			t.Errorf("no field answers to %s", name)
@@ -404,9 +448,9 @@ func TestEveryFieldHasAnEnvironmentVariable(t *testing.T) {
 	if seen["INCIDENT_VERSION"] {
 		t.Error("version must not be settable from the environment")
 	}
-	// 2 top-level + 7 server + 5 database + 2 cache + 13 redis + 3 temporal + 3 dev + 3 logging.
-	if len(fs) != 38 {
-		t.Errorf("walk found %d fields, want 38", len(fs))
+	// 2 top-level + 7 server + 5 database + 2 cache + 13 redis + 3 temporal + 3 push + 3 dev + 3 logging.
+	if len(fs) != 41 {
+		t.Errorf("walk found %d fields, want 41", len(fs))
 	}
 }
 

@@ -15,11 +15,15 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/incident-server/incident-server/activities"
 	"github.com/incident-server/incident-server/api"
 	"github.com/incident-server/incident-server/internal/cache"
 	"github.com/incident-server/incident-server/internal/devtemporal"
+	"github.com/incident-server/incident-server/internal/directory"
+	"github.com/incident-server/incident-server/internal/metrics"
+	"github.com/incident-server/incident-server/internal/push"
 	"github.com/incident-server/incident-server/internal/store"
 	"github.com/incident-server/incident-server/internal/testenv"
 	"github.com/incident-server/incident-server/worker"
@@ -35,11 +39,16 @@ type stack struct {
 	cache    *cache.Cache
 	prefix   string
 	temporal client.Client
+	gorush   *push.Gorush
+	dir      *directory.Directory
+	metrics  *metrics.Registry
 }
 
 const taskQueue = "incidents-e2e"
 
-func newStack(t *testing.T) *stack {
+// newStack starts a stack. configure, if given, runs on the worker before it
+// starts, to replace an activity.
+func newStack(t *testing.T, configure ...func(sdkworker.Worker, *activities.Activities)) *stack {
 	t.Helper()
 	ctx := context.Background()
 	pool := testenv.Postgres(t)
@@ -59,11 +68,20 @@ func newStack(t *testing.T) *stack {
 	t.Cleanup(tc.Close)
 	s.temporal = tc
 
-	w := worker.New(tc, taskQueue, &activities.Activities{Store: s.store, Cache: s.cache})
+	s.gorush = push.NewGorush(testenv.GorushURL(t), 5*time.Second)
+	s.metrics = metrics.New()
+	s.dir = directory.New(s.store, s.cache, 0, 0, nil)
+	acts := &activities.Activities{
+		Store: s.store, Cache: s.cache, Directory: s.dir, Push: s.gorush, Webhook: push.NewWebhook(5 * time.Second), Metrics: s.metrics,
+	}
+	w := worker.New(tc, taskQueue, acts)
+	for _, c := range configure {
+		c(w, acts)
+	}
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 
-	s.url = s.serve(api.Options{Temporal: tc, Store: s.store, Cache: s.cache, TaskQueue: taskQueue})
+	s.url = s.serve(api.Options{Temporal: tc, Store: s.store, Cache: s.cache, Directory: s.dir, TaskQueue: taskQueue, Metrics: s.metrics})
 	return s
 }
 

@@ -249,6 +249,17 @@ const (
 	EventMitigated    EventType = "mitigated"
 	EventResolved     EventType = "resolved"
 	EventDuplicate    EventType = "duplicate"
+
+	// Escalation events.
+	EventPolicy       EventType = "escalation_policy"    // the policy snapshot the incident pages with
+	EventNotified     EventType = "notified"             // a contact method took a page
+	EventNotifyFailed EventType = "notify_failed"        // a contact method (or a user) could not be paged
+	EventEscalated    EventType = "escalated"            // a responder asked for the next step now
+	EventSnoozed      EventType = "snoozed"              // paging paused
+	EventSnoozeEnded  EventType = "snooze_ended"         // paging resumed
+	EventReassigned   EventType = "reassigned"           // a new policy or set of users took over
+	EventAckTimeout   EventType = "ack_timeout"          // an acknowledgement lapsed; the incident is open again
+	EventExhausted    EventType = "escalation_exhausted" // every step of every round was paged
 )
 
 // EventFor returns the timeline event type that records a move to status s.

@@ -16,8 +16,9 @@ import (
 type Registry struct {
 	reg *prometheus.Registry
 
-	httpRequests *prometheus.CounterVec
-	httpDuration *prometheus.HistogramVec
+	httpRequests  *prometheus.CounterVec
+	httpDuration  *prometheus.HistogramVec
+	notifications *prometheus.CounterVec
 }
 
 // New returns a registry with the Go runtime and process collectors and the
@@ -33,7 +34,12 @@ func New() *Registry {
 		Help:    "Time to answer an HTTP request, by method and route template.",
 		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 	}, []string{"method", "route"})
+	r.notifications = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "notifications_sent_total",
+		Help: "Page deliveries by channel (push, webhook, log) and result (sent, failed, retry). A delivery is counted once, when its outcome is recorded; retry counts transient failures that will be tried again.",
+	}, []string{"channel", "result"})
 	r.reg.MustRegister(
+		r.notifications,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		r.httpRequests,
@@ -48,6 +54,14 @@ func (r *Registry) Registerer() prometheus.Registerer { return r.reg }
 // Handler serves the registry in the Prometheus exposition format.
 func (r *Registry) Handler() http.Handler {
 	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{Registry: r.reg})
+}
+
+// Notified counts one delivery outcome. A nil registry counts nothing.
+func (r *Registry) Notified(channel, result string) {
+	if r == nil {
+		return
+	}
+	r.notifications.WithLabelValues(channel, result).Inc()
 }
 
 // ObserveHTTP counts one answered request. route is the route template

@@ -266,8 +266,8 @@ type Target struct {
 }
 
 // Step is one level of an escalation policy: its targets are paged Delay
-// after the previous step was (the first step's delay is counted from the
-// incident opening, and is usually zero).
+// after the previous step was. Step 1 pages at once when an incident opens;
+// its Delay is the wait after the last step before the policy repeats.
 type Step struct {
 	Delay   Duration `json:"delay"`
 	Targets []Target `json:"targets"`
@@ -312,6 +312,10 @@ func (p Policy) Validate() error {
 		return invalid("steps", "holds more than %d steps", MaxSteps)
 	case p.Repeat < 0 || p.Repeat > MaxRepeat:
 		return invalid("repeat", "must be from 0 to %d", MaxRepeat)
+	case p.Repeat > 0 && p.Steps[0].Delay <= 0:
+		// Step 1 pages at once on open; its delay is the wait after the
+		// last step before the policy starts over.
+		return invalid("steps[0].delay", "must be positive when repeat is set: it is the wait before the policy starts over")
 	}
 	for i, s := range p.Steps {
 		f := fmt.Sprintf("steps[%d].", i)

@@ -24,6 +24,7 @@ import (
 const (
 	DatabaseURLEnv = "TEST_DATABASE_URL"
 	RedisAddrEnv   = "TEST_REDIS_ADDR"
+	GorushURLEnv   = "TEST_GORUSH_URL"
 )
 
 // cleanupTimeout bounds teardown, which runs after the test's context is
@@ -132,6 +133,17 @@ func RedisAddr(t testing.TB) string {
 		t.Fatalf("%s is not set: run the tests with `make test`, which starts Postgres and Redis and sets it", RedisAddrEnv)
 	}
 	return addr
+}
+
+// GorushURL returns TEST_GORUSH_URL, the base URL of the test Gorush that
+// `make test` builds and starts on loopback.
+func GorushURL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv(GorushURLEnv)
+	if u == "" {
+		t.Fatalf("%s is not set: run the tests with `make test`, which builds and starts Gorush and sets it", GorushURLEnv)
+	}
+	return u
 }
 
 // Redis returns a client of the test Redis and a key prefix of the form

@@ -1,0 +1,175 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/incident-server/incident-server/internal/oncall"
+	"github.com/incident-server/incident-server/internal/push"
+	"github.com/incident-server/incident-server/internal/store"
+	"github.com/incident-server/incident-server/workflows"
+)
+
+// LoadEscalation returns the escalation snapshot of a service: its policy
+// now and its acknowledgement timeout. A service that is unknown or has no
+// policy gets an empty snapshot (its incidents page nobody).
+func (a *Activities) LoadEscalation(ctx context.Context, service string) (oncall.Snapshot, error) {
+	snap, err := a.Directory.Escalation(ctx, service)
+	if err != nil {
+		return oncall.Snapshot{}, classify(fmt.Errorf("load escalation of %s: %w", service, err))
+	}
+	return snap, nil
+}
+
+// LoadPolicy returns the snapshot of one policy. An unknown policy is a
+// non-retryable invalid error.
+func (a *Activities) LoadPolicy(ctx context.Context, policyID string) (oncall.Snapshot, error) {
+	p, err := a.Store.GetPolicy(ctx, policyID)
+	if errors.Is(err, store.ErrNotFound) {
+		return oncall.Snapshot{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("policy_id: no such policy %s", policyID), ErrTypeInvalid, err)
+	}
+	if err != nil {
+		return oncall.Snapshot{}, classify(fmt.Errorf("load policy %s: %w", policyID, err))
+	}
+	return oncall.SnapshotOf(p, 0), nil
+}
+
+// Delivery channels.
+const (
+	ChannelPush    = "push"
+	ChannelWebhook = "webhook"
+	ChannelLog     = "log"
+)
+
+// NotifyUser pages one user on every contact method they have.
+//
+// Idempotency: each delivery is claimed in the notification ledger under
+// (incident, step, round, page number, user, contact method) before it is sent.
+// A retried activity finds its earlier claims: a delivery already sent or
+// failed is reported, not sent again; a claim left without an outcome (the
+// process died between claiming and recording) is sent again, which is the
+// one case that can page twice.
+//
+// Failures: a provider's permanent refusal (4xx) is recorded as failed and
+// does not stop the other contact methods. A transient failure (5xx,
+// timeout) of any method fails the activity after the others were tried,
+// so the retry sends only what is still owed.
+func (a *Activities) NotifyUser(ctx context.Context, in workflows.NotifyInput) (workflows.NotifyResult, error) {
+	res := workflows.NotifyResult{UserID: in.UserID}
+	user, err := a.Directory.User(ctx, in.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		res.Deliveries = append(res.Deliveries, workflows.Delivery{Channel: ChannelLog, Status: store.NotificationFailed,
+			Detail: "no such user (deleted after the policy was snapshotted)"})
+		return res, nil
+	}
+	if err != nil {
+		return res, classify(fmt.Errorf("load user %s: %w", in.UserID, err))
+	}
+	var transient []error
+	for _, cm := range user.ContactMethods {
+		d, err := a.deliver(ctx, in, user, cm)
+		if err != nil {
+			transient = append(transient, err)
+			continue
+		}
+		res.Deliveries = append(res.Deliveries, d)
+	}
+	if len(transient) > 0 {
+		return res, fmt.Errorf("page %s: %w", in.UserID, errors.Join(transient...))
+	}
+	return res, nil
+}
+
+// deliver sends one contact method its page once. A returned error is
+// transient: the claim stays open for the retry.
+func (a *Activities) deliver(ctx context.Context, in workflows.NotifyInput, user oncall.User, cm oncall.ContactMethod) (workflows.Delivery, error) {
+	channel := ChannelWebhook
+	if cm.Type == oncall.ContactPush {
+		channel = ChannelPush
+		if a.Push == nil {
+			channel = ChannelLog
+		}
+	}
+	key := store.NotificationKey{IncidentID: in.IncidentID, Step: in.Step, Round: in.Round, Page: in.Page,
+		UserID: in.UserID, ContactMethodID: cm.ID}
+	d := workflows.Delivery{ContactMethodID: cm.ID, Channel: channel}
+	prior, claimed, err := a.Store.ClaimNotification(ctx, key, channel)
+	if err != nil {
+		return d, fmt.Errorf("claim %s: %w", key, err)
+	}
+	if !claimed && prior.Status != store.NotificationClaimed {
+		d.Status, d.Detail, d.Repeat = prior.Status, prior.Detail, true
+		return d, nil
+	}
+
+	detail, sendErr := a.send(ctx, channel, in, user, cm)
+	status := store.NotificationSent
+	switch {
+	case sendErr == nil:
+	case push.IsPermanent(sendErr):
+		status, detail = store.NotificationFailed, sendErr.Error()
+	default:
+		a.Metrics.Notified(channel, "retry")
+		return d, fmt.Errorf("%s %s: %w", channel, cm.ID, sendErr)
+	}
+	if err := a.Store.FinishNotification(ctx, key, status, detail); err != nil {
+		return d, fmt.Errorf("finish %s: %w", key, err)
+	}
+	a.Metrics.Notified(channel, status)
+	d.Status, d.Detail = status, detail
+	return d, nil
+}
+
+// send performs one delivery and returns the provider's answer.
+func (a *Activities) send(ctx context.Context, channel string, in workflows.NotifyInput, user oncall.User, cm oncall.ContactMethod) (string, error) {
+	title := fmt.Sprintf("[%s] %s", strings.ToUpper(string(in.Severity)), in.Service)
+	message := in.Title
+	data := map[string]any{
+		"incident_id": in.IncidentID, "service": in.Service, "severity": string(in.Severity),
+		"step": in.Step + 1, "round": in.Round, "reason": in.Reason,
+	}
+	switch channel {
+	case ChannelLog:
+		a.logger().InfoContext(ctx, "page (log sink: no Gorush configured)",
+			"incident_id", in.IncidentID, "user_id", user.ID, "user", user.Name, "contact_method_id", cm.ID,
+			"platform", string(cm.Platform), "title", title, "message", message, "escalation_step", in.Step+1, "round", in.Round)
+		return "logged: no Gorush URL configured", nil
+	case ChannelPush:
+		res, err := a.Push.Send(ctx, push.Notification{
+			Tokens:   []string{cm.Token},
+			Platform: cm.Platform.GorushCode(),
+			Title:    title,
+			Message:  message,
+			Priority: "high",
+			Data:     data,
+		})
+		if err != nil {
+			return "", err
+		}
+		if failed := res.Failed(); len(failed) > 0 {
+			return "", &push.Error{Op: "gorush push", Status: 200, Body: failed[0].Error, Permanent: true}
+		}
+		if res.Counts == 0 {
+			// Gorush drops a push for a platform it has not enabled, and says so only this way.
+			return "", &push.Error{Op: "gorush push", Status: 200, Permanent: true,
+				Body: fmt.Sprintf("gorush took no push: is platform %s enabled there?", cm.Platform)}
+		}
+		return fmt.Sprintf("gorush accepted %d push(es)", res.Counts), nil
+	default:
+		var body any = map[string]any{"type": "incident.page", "title": title, "message": message, "data": data,
+			"user": map[string]string{"id": user.ID, "name": user.Name}}
+		if cm.Format == oncall.WebhookSlack {
+			body = push.SlackBody(fmt.Sprintf("%s %s (incident %s, step %d)", title, message, in.IncidentID, in.Step+1))
+		}
+		status, err := a.Webhook.Post(ctx, cm.URL, body)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("webhook answered %d", status), nil
+	}
+}

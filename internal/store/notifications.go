@@ -1,0 +1,195 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Notification statuses. A notification is claimed before it is sent and
+// finished as sent or failed once the provider has answered.
+const (
+	NotificationClaimed = "claimed"
+	NotificationSent    = "sent"
+	NotificationFailed  = "failed"
+)
+
+// MaxNotificationDetail caps Notification.Detail, in bytes.
+const MaxNotificationDetail = 2048
+
+// NotificationKey is the business key of one page: an incident, its
+// escalation step and round, the user paged and the contact method used
+// (empty when the user had none and the page was only logged). Activities
+// retry under the same key, so it is the idempotency key of sending.
+type NotificationKey struct {
+	IncidentID  string
+	Step, Round int
+	// Page numbers the incident's pages, 1 for the first. A step can be paged
+	// more than once in a round (a snooze ended, the incident was
+	// reassigned): each page is a delivery of its own.
+	Page            int
+	UserID          string
+	ContactMethodID string
+}
+
+// String returns "incident/step/round/user/contact", the ledger's primary
+// key, with "#page" after the round when the page is numbered.
+func (k NotificationKey) String() string {
+	round := strconv.Itoa(k.Round)
+	if k.Page > 0 {
+		round += "#" + strconv.Itoa(k.Page)
+	}
+	return k.IncidentID + "/" + strconv.Itoa(k.Step) + "/" + round + "/" + k.UserID + "/" + k.ContactMethodID
+}
+
+// check rejects keys whose string form would be ambiguous or that name no
+// incident.
+func (k NotificationKey) check() error {
+	switch {
+	case k.IncidentID == "":
+		return errors.New("notification key has no incident id")
+	case k.Step < 0 || k.Round < 0 || k.Page < 0:
+		return errors.New("notification key has a negative step or round")
+	case strings.Contains(k.IncidentID, "/") || strings.Contains(k.UserID, "/") || strings.Contains(k.ContactMethodID, "/"):
+		return errors.New("notification key part contains '/'")
+	}
+	return nil
+}
+
+// Notification is one row of the delivery ledger.
+type Notification struct {
+	Key NotificationKey
+	// Channel is push, webhook or log.
+	Channel string
+	// Status is NotificationClaimed, NotificationSent or NotificationFailed.
+	Status string
+	// Detail is the provider's answer or the error, at most
+	// MaxNotificationDetail bytes.
+	Detail string
+	// Attempts counts the claims of the key: 1 for the first.
+	Attempts  int
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+const notificationColumns = `incident_id, step, round, page, user_id, contact_method_id, channel, status, detail, attempts, created_at, updated_at`
+
+// ClaimNotification records that the page under key is about to be sent on
+// channel (push, webhook or log). The first claim of a key inserts it with
+// status claimed and returns claimed=true: the caller sends. Every later
+// claim returns the existing row with claimed=false and attempts raised by
+// one; the caller must not send again when its status is sent, and decides
+// by its own policy when it is failed or still claimed (an earlier attempt
+// that stopped between claiming and finishing). The error wraps ErrNotFound
+// when the incident does not exist.
+func (s *Store) ClaimNotification(ctx context.Context, key NotificationKey, channel string) (Notification, bool, error) {
+	if err := key.check(); err != nil {
+		return Notification{}, false, fmt.Errorf("claim notification: %w", err)
+	}
+	switch channel {
+	case "push", "webhook", "log":
+	default:
+		return Notification{}, false, fmt.Errorf("claim notification %s: unknown channel %q", key, channel)
+	}
+	rows, err := s.pool.Query(ctx, `
+		INSERT INTO notifications (key, incident_id, step, round, page, user_id, contact_method_id, channel, status)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		ON CONFLICT (key) DO NOTHING
+		RETURNING `+notificationColumns,
+		key.String(), key.IncidentID, key.Step, key.Round, key.Page, key.UserID, key.ContactMethodID, channel, NotificationClaimed)
+	if err != nil {
+		return Notification{}, false, fmt.Errorf("claim notification %s: %w", key, err)
+	}
+	n, err := pgx.CollectExactlyOneRow(rows, scanNotification)
+	if err == nil {
+		return n, true, nil
+	}
+	if pgErr, ok := pgErrorCode(err); ok && pgErr.Code == pgForeignKeyError {
+		return Notification{}, false, fmt.Errorf("claim notification %s: incident %s: %w", key, key.IncidentID, ErrNotFound)
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return Notification{}, false, fmt.Errorf("claim notification %s: %w", key, err)
+	}
+	rows, err = s.pool.Query(ctx, `
+		UPDATE notifications SET attempts = attempts + 1, updated_at = now()
+		WHERE key = $1
+		RETURNING `+notificationColumns, key.String())
+	if err != nil {
+		return Notification{}, false, fmt.Errorf("claim notification %s: %w", key, err)
+	}
+	n, err = pgx.CollectExactlyOneRow(rows, scanNotification)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// The incident, and its ledger with it, was deleted in between.
+		return Notification{}, false, fmt.Errorf("claim notification %s: %w", key, ErrNotFound)
+	}
+	if err != nil {
+		return Notification{}, false, fmt.Errorf("claim notification %s: %w", key, err)
+	}
+	return n, false, nil
+}
+
+// FinishNotification records the outcome of a claimed page: status is
+// NotificationSent or NotificationFailed, detail the provider's answer or
+// the error, cut to MaxNotificationDetail bytes. The error wraps ErrNotFound
+// when the key was never claimed.
+func (s *Store) FinishNotification(ctx context.Context, key NotificationKey, status, detail string) error {
+	if status != NotificationSent && status != NotificationFailed {
+		return fmt.Errorf("finish notification %s: status must be %s or %s, not %q", key, NotificationSent, NotificationFailed, status)
+	}
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE notifications SET status = $2, detail = $3, updated_at = now()
+		WHERE key = $1`, key.String(), status, truncateUTF8(detail, MaxNotificationDetail))
+	if err != nil {
+		return fmt.Errorf("finish notification %s: %w", key, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("finish notification %s: %w", key, ErrNotFound)
+	}
+	return nil
+}
+
+// ListNotifications returns an incident's ledger, oldest first (by creation
+// time, then key). An incident without notifications, or that does not
+// exist, gives an empty list.
+func (s *Store) ListNotifications(ctx context.Context, incidentID string) ([]Notification, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+notificationColumns+` FROM notifications
+		WHERE incident_id = $1 ORDER BY created_at, key`, incidentID)
+	if err != nil {
+		return nil, fmt.Errorf("list notifications %s: %w", incidentID, err)
+	}
+	ns, err := pgx.CollectRows(rows, scanNotification)
+	if err != nil {
+		return nil, fmt.Errorf("list notifications %s: %w", incidentID, err)
+	}
+	return ns, nil
+}
+
+func scanNotification(row pgx.CollectableRow) (Notification, error) {
+	var n Notification
+	err := row.Scan(&n.Key.IncidentID, &n.Key.Step, &n.Key.Round, &n.Key.Page, &n.Key.UserID, &n.Key.ContactMethodID,
+		&n.Channel, &n.Status, &n.Detail, &n.Attempts, &n.CreatedAt, &n.UpdatedAt)
+	if err != nil {
+		return Notification{}, err
+	}
+	n.CreatedAt, n.UpdatedAt = n.CreatedAt.UTC(), n.UpdatedAt.UTC()
+	return n, nil
+}
+
+// truncateUTF8 returns s as valid UTF-8 without NUL bytes (Postgres text
+// rejects both), cut to at most n bytes without splitting a character.
+func truncateUTF8(s string, n int) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
