@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -33,13 +33,7 @@ type reassignBody struct {
 // escalate pages the incident's next escalation step now.
 func (s *Server) escalate(c *gin.Context) {
 	var body escalateBody
-	if err := s.decode(c, &body); err != nil {
-		s.abort(c, err)
-		return
-	}
-	body.Actor = strings.TrimSpace(body.Actor)
-	if err := incident.ValidateActor(body.Actor, body.Note); err != nil {
-		s.abort(c, err)
+	if !s.bindCommand(c, &body, &body.Actor, &body.Note) {
 		return
 	}
 	s.escalationUpdate(c, workflows.UpdateEscalate, func(id string) any {
@@ -50,13 +44,7 @@ func (s *Server) escalate(c *gin.Context) {
 // snooze stops paging for a while; paging resumes when it ends.
 func (s *Server) snooze(c *gin.Context) {
 	var body snoozeBody
-	if err := s.decode(c, &body); err != nil {
-		s.abort(c, err)
-		return
-	}
-	body.Actor = strings.TrimSpace(body.Actor)
-	if err := incident.ValidateActor(body.Actor, ""); err != nil {
-		s.abort(c, err)
+	if !s.bindCommand(c, &body, &body.Actor, nil) {
 		return
 	}
 	if d := body.Duration.D(); d < workflows.MinSnooze || d > workflows.MaxSnooze {
@@ -72,13 +60,7 @@ func (s *Server) snooze(c *gin.Context) {
 // together, and pages them now.
 func (s *Server) reassign(c *gin.Context) {
 	var body reassignBody
-	if err := s.decode(c, &body); err != nil {
-		s.abort(c, err)
-		return
-	}
-	body.Actor = strings.TrimSpace(body.Actor)
-	if err := incident.ValidateActor(body.Actor, ""); err != nil {
-		s.abort(c, err)
+	if !s.bindCommand(c, &body, &body.Actor, nil) {
 		return
 	}
 	ctx := c.Request.Context()
@@ -119,9 +101,9 @@ func (s *Server) reassign(c *gin.Context) {
 // escalationUpdate finds the incident, sends it the update built by arg
 // and answers with the incident's state, escalation included.
 func (s *Server) escalationUpdate(c *gin.Context, name string, arg func(incidentID string) any) {
-	key := c.GetHeader("Idempotency-Key")
-	if len(key) > 255 {
-		s.abort(c, errorf(CodeInvalid, "Idempotency-Key: is longer than 255 characters"))
+	key, err := idempotencyKey(c)
+	if err != nil {
+		s.abort(c, err)
 		return
 	}
 	inc, err := s.lookup(c.Request.Context(), c.Param("id"))
@@ -139,4 +121,44 @@ func (s *Server) escalationUpdate(c *gin.Context, name string, arg func(incident
 		return
 	}
 	c.JSON(http.StatusOK, incidentView{Incident: st.Incident, Live: &st})
+}
+
+// notificationView is one delivery of the ledger as the API shows it.
+type notificationView struct {
+	Step            int       `json:"step"`
+	Round           int       `json:"round"`
+	Page            int       `json:"page"`
+	UserID          string    `json:"user_id"`
+	ContactMethodID string    `json:"contact_method_id,omitempty"`
+	Channel         string    `json:"channel"`
+	Status          string    `json:"status"`
+	Detail          string    `json:"detail,omitempty"`
+	Attempts        int       `json:"attempts"`
+	ClaimedAt       time.Time `json:"claimed_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
+}
+
+// notifications lists the incident's deliveries from the ledger, oldest
+// first: who was paged, on which contact method, with what outcome.
+func (s *Server) notifications(c *gin.Context) {
+	ctx := c.Request.Context()
+	inc, err := s.lookup(ctx, c.Param("id"))
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	ns, err := s.store.ListNotifications(ctx, inc.ID)
+	if err != nil {
+		s.abort(c, storeErr("list notifications", err))
+		return
+	}
+	out := make([]notificationView, len(ns))
+	for i, n := range ns {
+		out[i] = notificationView{
+			Step: n.Key.Step + 1, Round: n.Key.Round, Page: n.Key.Page, UserID: n.Key.UserID,
+			ContactMethodID: n.Key.ContactMethodID, Channel: n.Channel, Status: n.Status, Detail: n.Detail,
+			Attempts: n.Attempts, ClaimedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt,
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"incident_id": inc.ID, "notifications": out})
 }

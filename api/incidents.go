@@ -214,18 +214,12 @@ func (s *Server) transition(action incident.Action) gin.HandlerFunc {
 	target, _ := action.Target()
 	return func(c *gin.Context) {
 		var body transitionBody
-		if err := s.decode(c, &body); err != nil {
-			s.abort(c, err)
+		if !s.bindCommand(c, &body, &body.Actor, &body.Note) {
 			return
 		}
-		body.Actor = strings.TrimSpace(body.Actor)
-		if err := incident.ValidateActor(body.Actor, body.Note); err != nil {
+		key, err := idempotencyKey(c)
+		if err != nil {
 			s.abort(c, err)
-			return
-		}
-		key := c.GetHeader("Idempotency-Key")
-		if len(key) > 255 {
-			s.abort(c, errorf(CodeInvalid, "Idempotency-Key: is longer than 255 characters"))
 			return
 		}
 		inc, err := s.lookup(c.Request.Context(), c.Param("id"))
@@ -245,6 +239,35 @@ func (s *Server) transition(action incident.Action) gin.HandlerFunc {
 		}
 		c.JSON(http.StatusOK, out)
 	}
+}
+
+// bindCommand decodes a responder's command into body and checks the actor
+// (trimmed in place) and note fields it points into; note may be nil. It
+// answers the request itself and returns false when the body is unusable.
+func (s *Server) bindCommand(c *gin.Context, body any, actor, note *string) bool {
+	if err := s.decode(c, body); err != nil {
+		s.abort(c, err)
+		return false
+	}
+	*actor = strings.TrimSpace(*actor)
+	n := ""
+	if note != nil {
+		n = *note
+	}
+	if err := incident.ValidateActor(*actor, n); err != nil {
+		s.abort(c, err)
+		return false
+	}
+	return true
+}
+
+// idempotencyKey returns the request's Idempotency-Key header, if any.
+func idempotencyKey(c *gin.Context) (string, error) {
+	key := c.GetHeader("Idempotency-Key")
+	if len(key) > 255 {
+		return "", errorf(CodeInvalid, "Idempotency-Key: is longer than 255 characters")
+	}
+	return key, nil
 }
 
 // update sends one update to an incident's workflow and waits for its

@@ -123,6 +123,7 @@ func (s *Server) routes() *gin.Engine {
 	v1.POST("/incidents/:id/escalate", s.escalate)
 	v1.POST("/incidents/:id/snooze", s.snooze)
 	v1.POST("/incidents/:id/reassign", s.reassign)
+	v1.GET("/incidents/:id/notifications", s.notifications)
 	s.oncallRoutes(v1)
 	return r
 }

@@ -163,6 +163,19 @@ func TestTwoStepPolicyPagesEachStepOnceInOrderUntilAcknowledged(t *testing.T) {
 	require.Equal(t, 1, v.Live.Escalation.Step, "bob's step paged last")
 	pages := v.Live.Escalation.Pages
 	require.Len(t, pages, 2)
+	r = do(t, http.MethodGet, s.url+"/api/v1/incidents/"+inc.ID+"/notifications", nil)
+	require.Equal(t, http.StatusOK, r.status)
+	var nv struct {
+		Notifications []struct {
+			Step   int    `json:"step"`
+			UserID string `json:"user_id"`
+			Status string `json:"status"`
+		} `json:"notifications"`
+	}
+	r.json(t, &nv)
+	require.Len(t, nv.Notifications, 2)
+	require.Equal(t, 1, nv.Notifications[0].Step, "steps are 1-based in the API")
+	require.Equal(t, bob, nv.Notifications[1].UserID)
 	// Workflow time: a timer never fires early, however slow the machine.
 	require.GreaterOrEqual(t, pages[1].At.Sub(pages[0].At), stepDelay, "bob waits for the step delay")
 

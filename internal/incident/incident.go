@@ -168,7 +168,7 @@ func (n NewIncident) Validate() error {
 		return &ValidationError{"service", "is required"}
 	case utf8.RuneCountInString(n.Service) > MaxServiceLen:
 		return &ValidationError{"service", fmt.Sprintf("is longer than %d characters", MaxServiceLen)}
-	case !validName(n.Service):
+	case !ValidServiceName(n.Service):
 		return &ValidationError{"service", "may hold only letters, digits, '.', '_' and '-'"}
 	case n.Severity == "":
 		return &ValidationError{"severity", "is required"}
@@ -195,7 +195,10 @@ func ValidateActor(actor, note string) error {
 	return nil
 }
 
-func validName(s string) bool {
+// ValidServiceName reports whether s is usable as a service name: letters,
+// digits, '.', '_' and '-', at least one. The name appears in workflow IDs
+// and URLs, so nothing else is allowed.
+func ValidServiceName(s string) bool {
 	for _, r := range s {
 		switch {
 		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
@@ -203,7 +206,7 @@ func validName(s string) bool {
 			return false
 		}
 	}
-	return true
+	return s != ""
 }
 
 func joinSeverities() string {

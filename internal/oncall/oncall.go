@@ -1,7 +1,7 @@
 // Package oncall holds who gets paged and how: users and their contact
-// methods, services, and escalation policies. Like package incident it
-// imports only the standard library, so workflows, activities, the store and
-// the API share one definition and one set of validation rules.
+// methods, services, and escalation policies. It imports only the standard
+// library and package incident, so workflows, activities, the store and the
+// API share one definition and one set of validation rules.
 package oncall
 
 import (
@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/incident-server/incident-server/internal/incident"
 )
 
 // Duration is a time.Duration that reads and writes JSON as a Go duration
@@ -390,7 +392,7 @@ func (s Service) Validate() error {
 	switch {
 	case s.ID == "":
 		return invalid("id", "is required")
-	case len(s.ID) > 128 || !validSlug(s.ID):
+	case len(s.ID) > incident.MaxServiceLen || !incident.ValidServiceName(s.ID):
 		return invalid("id", "may hold only letters, digits, '.', '_' and '-' (at most 128)")
 	case utf8.RuneCountInString(s.Name) > MaxNameLen:
 		return invalid("name", "is longer than %d characters", MaxNameLen)
@@ -402,17 +404,6 @@ func (s Service) Validate() error {
 		return invalid("ack_timeout", "must be at most 168h")
 	}
 	return nil
-}
-
-func validSlug(s string) bool {
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
-		default:
-			return false
-		}
-	}
-	return s != ""
 }
 
 // Snapshot is the escalation an incident runs: its service's policy as it

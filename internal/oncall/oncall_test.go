@@ -1,0 +1,140 @@
+package oncall_test
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/incident-server/incident-server/internal/oncall"
+)
+
+func TestDurationJSON(t *testing.T) {
+	t.Parallel()
+	var d oncall.Duration
+	require.NoError(t, json.Unmarshal([]byte(`"1h30m"`), &d))
+	require.Equal(t, 90*time.Minute, d.D())
+	require.NoError(t, json.Unmarshal([]byte(`300`), &d))
+	require.Equal(t, 5*time.Minute, d.D())
+	require.Error(t, json.Unmarshal([]byte(`"soon"`), &d))
+	require.Error(t, json.Unmarshal([]byte(`true`), &d))
+	out, err := json.Marshal(oncall.Duration(90 * time.Second))
+	require.NoError(t, err)
+	require.Equal(t, `"1m30s"`, string(out))
+}
+
+func user(id string) oncall.Target { return oncall.Target{Type: oncall.TargetUser, ID: id} }
+
+func TestPolicyValidation(t *testing.T) {
+	t.Parallel()
+	valid := func() oncall.Policy {
+		return oncall.Policy{Name: "primary", Repeat: 1, Steps: []oncall.Step{
+			{Delay: oncall.Duration(10 * time.Minute), Targets: []oncall.Target{user("usr_a")}},
+			{Delay: oncall.Duration(5 * time.Minute), Targets: []oncall.Target{user("usr_b")}},
+		}}
+	}
+	cases := []struct {
+		name  string
+		edit  func(*oncall.Policy)
+		field string
+	}{
+		{"valid", func(*oncall.Policy) {}, ""},
+		{"no name", func(p *oncall.Policy) { p.Name = " " }, "name"},
+		{"empty steps", func(p *oncall.Policy) { p.Steps = nil }, "steps"},
+		{"negative delay", func(p *oncall.Policy) { p.Steps[1].Delay = -1 }, "steps[1].delay"},
+		{"delay over a day", func(p *oncall.Policy) { p.Steps[1].Delay = oncall.Duration(25 * time.Hour) }, "steps[1].delay"},
+		{"step without targets", func(p *oncall.Policy) { p.Steps[0].Targets = nil }, "steps[0].targets"},
+		{"unknown target type", func(p *oncall.Policy) { p.Steps[0].Targets[0].Type = "team" }, "steps[0].targets[0].type"},
+		{"target without id", func(p *oncall.Policy) { p.Steps[0].Targets[0].ID = "" }, "steps[0].targets[0].id"},
+		{"negative repeat", func(p *oncall.Policy) { p.Repeat = -1 }, "repeat"},
+		{"repeat without a wait", func(p *oncall.Policy) { p.Steps[0].Delay = 0 }, "steps[0].delay"},
+		{"no repeat, no wait", func(p *oncall.Policy) { p.Repeat, p.Steps[0].Delay = 0, 0 }, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			p := valid()
+			c.edit(&p)
+			p.Normalize()
+			assertField(t, p.Validate(), c.field)
+		})
+	}
+}
+
+func TestUserValidation(t *testing.T) {
+	t.Parallel()
+	valid := func() oncall.User {
+		return oncall.User{Name: "Ann", Email: "Ann@Example.com", ContactMethods: []oncall.ContactMethod{
+			{Type: "push", Platform: "iOS", Token: "tok"},
+			{Type: "webhook", URL: "https://hooks.example.com/x"},
+		}}
+	}
+	cases := []struct {
+		name  string
+		edit  func(*oncall.User)
+		field string
+	}{
+		{"valid", func(*oncall.User) {}, ""},
+		{"no email", func(u *oncall.User) { u.Email = "" }, "email"},
+		{"bad email", func(u *oncall.User) { u.Email = "ann at example" }, "email"},
+		{"unknown role", func(u *oncall.User) { u.Role = "owner" }, "role"},
+		{"unknown time zone", func(u *oncall.User) { u.TimeZone = "Mars/Olympus" }, "time_zone"},
+		{"unknown platform", func(u *oncall.User) { u.ContactMethods[0].Platform = "blackberry" }, "contact_methods[0].platform"},
+		{"push without token", func(u *oncall.User) { u.ContactMethods[0].Token = "" }, "contact_methods[0].token"},
+		{"ftp webhook", func(u *oncall.User) { u.ContactMethods[1].URL = "ftp://example.com" }, "contact_methods[1].url"},
+		{"unknown webhook format", func(u *oncall.User) { u.ContactMethods[1].Format = "xml" }, "contact_methods[1].format"},
+		{"unknown contact type", func(u *oncall.User) { u.ContactMethods[1].Type = "pager" }, "contact_methods[1].type"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			u := valid()
+			c.edit(&u)
+			u.Normalize()
+			assertField(t, u.Validate(), c.field)
+		})
+	}
+	u := valid()
+	u.Normalize()
+	require.Equal(t, "ann@example.com", u.Email)
+	require.Equal(t, oncall.RoleResponder, u.Role, "default role")
+	require.Equal(t, "UTC", u.TimeZone, "default time zone")
+	require.Equal(t, oncall.WebhookJSON, u.ContactMethods[1].Format, "default webhook format")
+	require.Equal(t, 1, u.ContactMethods[0].Platform.GorushCode())
+}
+
+func TestServiceValidation(t *testing.T) {
+	t.Parallel()
+	s := oncall.Service{ID: "checkout-api"}
+	s.Normalize()
+	require.NoError(t, s.Validate())
+	require.Equal(t, "checkout-api", s.Name, "the name defaults to the id")
+	bad := oncall.Service{ID: "check out"}
+	assertField(t, bad.Validate(), "id")
+	neg := oncall.Service{ID: "x", AckTimeout: -1}
+	assertField(t, neg.Validate(), "ack_timeout")
+}
+
+func TestSnapshotIsACopy(t *testing.T) {
+	t.Parallel()
+	p := oncall.Policy{ID: "pol_1", Version: 4, Steps: []oncall.Step{{Targets: []oncall.Target{user("usr_a")}}}}
+	snap := oncall.SnapshotOf(p, oncall.Duration(time.Minute))
+	p.Steps[0].Targets[0].ID = "usr_changed"
+	require.Equal(t, "usr_a", snap.Steps[0].Targets[0].ID, "editing the policy never changes a snapshot")
+	require.Equal(t, int64(4), snap.Version)
+	require.False(t, snap.Empty())
+	require.True(t, oncall.Snapshot{}.Empty())
+}
+
+func assertField(t *testing.T, err error, field string) {
+	t.Helper()
+	if field == "" {
+		require.NoError(t, err)
+		return
+	}
+	var ve *oncall.ValidationError
+	require.True(t, errors.As(err, &ve), "want a validation error on %s, got %v", field, err)
+	require.Equal(t, field, ve.Field)
+}
