@@ -1,0 +1,84 @@
+// Command incident-bench drives a running incident-server over its REST API
+// and measures it from the outside, the way an alerting source and a pager
+// would see it.
+//
+// Each scenario is a subcommand with its own flags:
+//
+//	incident-bench page-latency [flags]   how soon pages go out after an incident opens or a step falls due
+//
+// Scenarios print a table of results and write the raw samples, the
+// parameters and the machine they ran on as JSON under -out, so that runs
+// can be compared later. They never start the engine themselves: point -url
+// at one (`make run GORUSH=local` starts one on http://127.0.0.1:8080).
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+// scenario is one subcommand. run gets the arguments after the scenario's
+// name and returns an error to report on exit.
+type scenario struct {
+	name    string
+	summary string
+	run     func(args []string) error
+}
+
+// scenarios lists every subcommand, in the order usage shows them.
+var scenarios = []scenario{
+	{name: "page-latency", summary: "open incidents at a steady rate and measure open→first page and step due→page", run: runPageLatency},
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: incident-bench <scenario> [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Drives a running incident-server over HTTP and reports latencies.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "scenarios:")
+	for _, s := range scenarios {
+		fmt.Fprintf(w, "  %-14s %s\n", s.name, s.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "`incident-bench <scenario> -h` lists a scenario's flags.")
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		usage(os.Stderr)
+		os.Exit(2)
+	}
+	name := os.Args[1]
+	switch name {
+	case "-h", "-help", "--help", "help":
+		usage(os.Stdout)
+		return
+	}
+	for _, s := range scenarios {
+		if s.name != name {
+			continue
+		}
+		err := s.run(os.Args[2:])
+		switch {
+		case err == nil:
+			return
+		case errors.Is(err, flag.ErrHelp):
+			return
+		case errors.Is(err, errUsage):
+			os.Exit(2)
+		default:
+			fmt.Fprintf(os.Stderr, "incident-bench %s: %v\n", name, err)
+			os.Exit(1)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "incident-bench: unknown scenario %q\n\n", name)
+	usage(os.Stderr)
+	os.Exit(2)
+}
+
+// errUsage reports bad flags whose message the flag package has already
+// printed, so main only sets the exit status.
+var errUsage = errors.New("usage")
