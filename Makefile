@@ -31,6 +31,31 @@ SHELLCHECK = if ! command -v shellcheck >/dev/null 2>&1; then \
 	fi; \
 	shellcheck $$(find deploy -type f -name '*.sh') .ci/run
 
+# Validates the Prometheus config and alert rules and runs the rules' unit
+# tests. promtool comes from Debian's prometheus package, installed when
+# missing and we are root; without recommends, so no node exporter comes
+# along. The package starts its server on install unless a policy-rc.d
+# forbids it, and a test run must leave no server behind, so it is stopped
+# and awaited. Only processes of the package's own prometheus account are
+# touched: a Prometheus someone runs themselves (say the compose stack's)
+# is left alone.
+PROMTOOL = if ! command -v promtool >/dev/null 2>&1; then \
+		if [ "$$(id -u)" -ne 0 ]; then \
+			echo "promtool is not installed; install it with: sudo apt-get install --no-install-recommends prometheus" >&2; \
+			exit 1; \
+		fi; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; \
+		service prometheus stop >/dev/null 2>&1 || pkill -x -u prometheus prometheus || true; \
+		if ! timeout 30 sh -c 'while pgrep -x -u prometheus prometheus >/dev/null 2>&1; do sleep 0.2; done'; then \
+			echo "the prometheus server installed with promtool is still running; stop it with: service prometheus stop" >&2; \
+			exit 1; \
+		fi; \
+	fi; \
+	promtool check config deploy/prometheus/prometheus.yml; \
+	promtool check rules deploy/prometheus/rules/*.yml; \
+	promtool test rules deploy/prometheus/tests/*.yml
+
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
@@ -67,14 +92,15 @@ run: build $(DEV_GORUSH) services-dev ## migrate, then run the embedded stack (`
 
 # The test services are stopped on every exit path, Ctrl-C included; the
 # recipe's exit status stays that of the first failing step.
-test: $(GORUSH_BIN) ## go vet, go test against fresh test services (Postgres, Redis, Gorush), shellcheck
+test: $(GORUSH_BIN) ## go vet, go test against fresh test services (Postgres, Redis, Gorush), shellcheck, promtool
 	@trap '$(SERVICES) stop test || true' EXIT; \
 	GORUSH=local $(SERVICES) start test; \
 	eval "$$(GORUSH=local $(SERVICES) env test | sed 's/^/TEST_/')"; \
 	export TEST_DATABASE_URL TEST_REDIS_ADDR TEST_GORUSH_URL; \
 	$(GO) vet ./...; \
 	$(GO) test -count=1 -timeout 20m ./...; \
-	$(SHELLCHECK)
+	$(SHELLCHECK); \
+	$(PROMTOOL)
 
 stop: ## stop the dev and test services (Gorush included)
 	$(SERVICES) stop dev

@@ -53,8 +53,12 @@ type Activities struct {
 // for data it rejects as invalid. A Redis failure is logged and dropped:
 // Redis is never the source of truth.
 func (a *Activities) RecordChange(ctx context.Context, c incident.Change) error {
-	if err := a.Store.ApplyTransition(ctx, c.Incident, c.Event); err != nil {
+	inserted, err := a.Store.ApplyTransition(ctx, c.Incident, c.Event)
+	if err != nil {
 		return classify(fmt.Errorf("record %s of %s: %w", c.Event.Type, c.Incident.ID, err))
+	}
+	if inserted {
+		a.count(c.Incident, c.Event)
 	}
 	if a.Cache != nil {
 		if err := a.Cache.SetIncident(ctx, c.Incident); err != nil {
@@ -69,10 +73,33 @@ func (a *Activities) RecordChange(ctx context.Context, c incident.Change) error 
 // RecordEvent appends a timeline event that changes no state. Idempotent by
 // (incident, event ID); retried while the incident's row does not exist yet.
 func (a *Activities) RecordEvent(ctx context.Context, ev incident.Event) error {
-	if err := a.Store.AppendEvent(ctx, ev); err != nil {
+	inserted, err := a.Store.AppendEvent(ctx, ev)
+	if err != nil {
 		return classify(fmt.Errorf("record %s of %s: %w", ev.Type, ev.IncidentID, err))
 	}
+	if inserted && ev.Type == incident.EventSLABreached {
+		sev, _ := ev.Data["severity"].(string)
+		typ, _ := ev.Data["sla_type"].(string)
+		a.Metrics.SLABreached(sev, typ)
+	}
 	return nil
+}
+
+// count turns a change recorded for the first time into metrics.
+func (a *Activities) count(inc incident.Incident, ev incident.Event) {
+	sev := string(inc.Severity)
+	switch ev.Type {
+	case incident.EventOpened:
+		a.Metrics.IncidentOpened(sev, inc.Service)
+	case incident.EventAcknowledged:
+		if inc.AcknowledgedAt != nil {
+			a.Metrics.Responded(sev, inc.AcknowledgedAt.Sub(inc.CreatedAt))
+		}
+	case incident.EventResolved:
+		if inc.ResolvedAt != nil {
+			a.Metrics.Resolved(sev, inc.ResolvedAt.Sub(inc.CreatedAt))
+		}
+	}
 }
 
 func (a *Activities) logger() *slog.Logger {

@@ -25,6 +25,16 @@ func (a *Activities) LoadEscalation(ctx context.Context, service string) (oncall
 	return snap, nil
 }
 
+// LoadSLA returns the SLA targets of a service and severity: the
+// service's policy, the default policy or the built-in targets.
+func (a *Activities) LoadSLA(ctx context.Context, in workflows.LoadSLAInput) (oncall.SLA, error) {
+	sla, err := a.Store.SLAFor(ctx, in.Service, in.Severity)
+	if err != nil {
+		return oncall.SLA{}, classify(fmt.Errorf("load sla of %s/%s: %w", in.Service, in.Severity, err))
+	}
+	return sla, nil
+}
+
 // LoadPolicy returns the snapshot of one policy. An unknown policy is a
 // non-retryable invalid error.
 func (a *Activities) LoadPolicy(ctx context.Context, policyID string) (oncall.Snapshot, error) {

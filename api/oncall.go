@@ -40,6 +40,17 @@ func (s *Server) oncallRoutes(v1 *gin.RouterGroup) {
 		update:  s.store.UpdatePolicy,
 		delete:  s.store.DeletePolicy,
 	})
+	register(s, v1, resource[oncall.SLAPolicy, *oncall.SLAPolicy]{
+		noun:    "sla policy",
+		path:    "/sla-policies",
+		listKey: "sla_policies",
+		id:      func(p *oncall.SLAPolicy) *string { return &p.ID },
+		create:  s.store.CreateSLAPolicy,
+		get:     s.store.GetSLAPolicy,
+		list:    s.store.ListSLAPolicies,
+		update:  s.store.UpdateSLAPolicy,
+		delete:  s.store.DeleteSLAPolicy,
+	})
 	register(s, v1, resource[oncall.Service, *oncall.Service]{
 		noun:    "service",
 		path:    "/services",

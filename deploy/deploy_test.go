@@ -670,8 +670,9 @@ func TestPrometheusScrapesComposeServices(t *testing.T) {
 			require.Equal(t, "/metrics", sc.MetricsPath)
 		}
 	}
-	// The guide's alert rules select up{job="incident-server-metrics"}.
-	require.Equal(t, []string{"api:8080"}, jobs["incident-server-metrics"])
+	// The guide's alert rules select up{job="incident-server-metrics"}: the
+	// API and the worker, which counts incidents, breaches and deliveries.
+	require.Equal(t, []string{"api:8080", "worker:8080"}, jobs["incident-server-metrics"])
 }
 
 // ---------------------------------------------------------------- Dockerfile

@@ -26,6 +26,7 @@ var SearchAttributes = map[string]enumspb.IndexedValueType{
 	workflows.SearchSeverity.GetName():        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	workflows.SearchService.GetName():         enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	workflows.SearchEscalationLevel.GetName(): enumspb.INDEXED_VALUE_TYPE_INT,
+	workflows.SearchSLADeadline.GetName():     enumspb.INDEXED_VALUE_TYPE_DATETIME,
 }
 
 // New returns a worker for taskQueue with every workflow and activity
@@ -37,6 +38,7 @@ func New(c client.Client, taskQueue string, acts *activities.Activities) sdkwork
 	w.RegisterActivityWithOptions(acts.RecordEvent, activity.RegisterOptions{Name: workflows.ActivityRecordEvent})
 	w.RegisterActivityWithOptions(acts.LoadEscalation, activity.RegisterOptions{Name: workflows.ActivityLoadEscalation})
 	w.RegisterActivityWithOptions(acts.LoadPolicy, activity.RegisterOptions{Name: workflows.ActivityLoadPolicy})
+	w.RegisterActivityWithOptions(acts.LoadSLA, activity.RegisterOptions{Name: workflows.ActivityLoadSLA})
 	w.RegisterActivityWithOptions(acts.NotifyUser, activity.RegisterOptions{Name: workflows.ActivityNotifyUser})
 	return w
 }

@@ -54,6 +54,8 @@ const (
 	ActivityLoadEscalation = "LoadEscalation"
 	// ActivityLoadPolicy returns the snapshot of one escalation policy.
 	ActivityLoadPolicy = "LoadPolicy"
+	// ActivityLoadSLA returns the SLA targets of a service and severity.
+	ActivityLoadSLA = "LoadSLA"
 	// ActivityNotifyUser pages one user on every contact method, each
 	// delivery claimed once in the notification ledger.
 	ActivityNotifyUser = "NotifyUser"
@@ -68,6 +70,8 @@ var (
 	SearchService  = temporal.NewSearchAttributeKeyKeyword("IncidentService")
 	// SearchEscalationLevel is the 1-based escalation step last paged.
 	SearchEscalationLevel = temporal.NewSearchAttributeKeyInt64("EscalationLevel")
+	// SearchSLADeadline is the next SLA deadline not yet met or missed.
+	SearchSLADeadline = temporal.NewSearchAttributeKeyTime("SLADeadline")
 )
 
 // Error types carried by the application errors that validators and handlers
@@ -105,6 +109,34 @@ type IncidentInput struct {
 	Seq int64
 	// Escalation is the paging state carried over from the previous run.
 	Escalation *Escalation
+	// SLA is the deadline state carried over from the previous run.
+	SLA *SLAState
+}
+
+// SLAState is an incident's SLA: its targets and where each deadline stands.
+type SLAState struct {
+	Targets    oncall.SLA `json:"targets"`
+	Response   Deadline   `json:"response"`
+	Resolution Deadline   `json:"resolution"`
+}
+
+// Deadline is one SLA target of one incident.
+type Deadline struct {
+	DueAt  time.Time `json:"due_at,omitzero"`
+	WarnAt time.Time `json:"warn_at,omitzero"`
+	// MetAt is when the target was met, zero until then.
+	MetAt    time.Time `json:"met_at,omitzero"`
+	Warned   bool      `json:"warned"`
+	Breached bool      `json:"breached"`
+	// Status is derived: none (no target), pending, at_risk (past the
+	// warning), met or breached.
+	Status string `json:"status"`
+}
+
+// LoadSLAInput is the argument of ActivityLoadSLA.
+type LoadSLAInput struct {
+	Service  string
+	Severity incident.Severity
 }
 
 // Escalation is where an incident's paging stands. It is part of the
@@ -237,6 +269,7 @@ type State struct {
 	// PendingWrites counts projection writes not yet acknowledged by Postgres.
 	PendingWrites int         `json:"pending_writes"`
 	Escalation    *Escalation `json:"escalation,omitempty"`
+	SLA           *SLAState   `json:"sla,omitempty"`
 	// AsOf is the workflow time of the run's last workflow task: the state
 	// is current as of then (a query does not advance it).
 	AsOf time.Time `json:"as_of"`

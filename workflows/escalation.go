@@ -93,6 +93,9 @@ func (x *escalator) run(ctx workflow.Context, stop func() bool) error {
 			continue
 		}
 		at, action := x.due()
+		if sat, saction := x.r.slaDue(); !sat.IsZero() && (at.IsZero() || sat.Before(at)) {
+			at, action = sat, saction
+		}
 		if at.IsZero() {
 			if err := workflow.Await(ctx, func() bool { return x.wake || stop() }); err != nil {
 				return err
@@ -116,6 +119,8 @@ func (x *escalator) run(ctx workflow.Context, stop func() bool) error {
 			err = x.endSnooze(ctx)
 		case "ack_timeout":
 			err = x.expireAck(ctx)
+		default:
+			err = x.r.fireSLA(ctx, action)
 		}
 		if err != nil {
 			return err
@@ -171,7 +176,26 @@ func (x *escalator) page(ctx workflow.Context, step, round int, reason string) e
 	if err := workflow.UpsertTypedSearchAttributes(ctx, SearchEscalationLevel.ValueSet(int64(step+1))); err != nil {
 		return err
 	}
+	return x.notifyStep(ctx, step, round, pageNo, at, reason)
+}
 
+// alert pages the current step's targets again without moving the
+// escalation (an SLA warning or breach). Nobody is paged before the first
+// step or without a policy.
+func (x *escalator) alert(ctx workflow.Context, reason string) error {
+	e := x.e
+	if e == nil || e.Policy.Empty() {
+		return nil
+	}
+	step := max(e.Step, 0)
+	e.PageCount++
+	return x.notifyStep(ctx, step, e.Round, e.PageCount, now(ctx), reason)
+}
+
+// notifyStep pages every target user of one step in parallel and records
+// each outcome. pageNo keys the deliveries in the ledger.
+func (x *escalator) notifyStep(ctx workflow.Context, step, round, pageNo int, at time.Time, reason string) error {
+	e := x.e
 	var users []string
 	seen := map[string]bool{}
 	for _, t := range e.Policy.Steps[step].Targets {

@@ -28,7 +28,7 @@ var projectionOptions = workflow.ActivityOptions{
 // the order the workflow accepts it, and projected to Postgres and Redis by
 // activities. It returns the resolved incident.
 func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (incident.Incident, error) {
-	r := &incidentRun{inc: in.Incident, duplicates: in.Duplicates, recorded: in.Continued, seq: in.Seq}
+	r := &incidentRun{inc: in.Incident, duplicates: in.Duplicates, recorded: in.Continued, seq: in.Seq, sla: in.SLA}
 	r.esc = &escalator{r: r}
 	if !in.Continued {
 		at := now(ctx)
@@ -42,8 +42,18 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (incident.Incident
 	}
 	escalates := in.Continued && in.Escalation != nil ||
 		!in.Continued && workflow.GetVersion(ctx, changeEscalation, workflow.DefaultVersion, escalationVersion1) >= escalationVersion1
+	tracksSLA := !in.Continued && escalates &&
+		workflow.GetVersion(ctx, changeSLA, workflow.DefaultVersion, slaVersion1) >= slaVersion1
 	if err := r.upsertSearch(ctx); err != nil {
 		return r.inc, err
+	}
+	if tracksSLA {
+		if err := r.startSLA(ctx); err != nil {
+			return r.inc, err
+		}
+		if err := r.upsertSLASearch(ctx); err != nil {
+			return r.inc, err
+		}
 	}
 
 	if !in.Continued {
@@ -88,6 +98,7 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (incident.Incident
 			Duplicates: r.duplicates,
 			Seq:        r.seq,
 			Escalation: r.esc.e,
+			SLA:        r.sla,
 		})
 	}
 	return r.inc, nil
@@ -104,6 +115,8 @@ type incidentRun struct {
 	// esc drives paging; esc.e is nil until the policy is loaded, and stays
 	// nil for runs recorded before escalation existed.
 	esc *escalator
+	// sla holds the deadlines; nil for runs recorded before SLAs existed.
+	sla *SLAState
 }
 
 func (r *incidentRun) register(ctx workflow.Context) error {
@@ -156,6 +169,7 @@ func (r *incidentRun) state(ctx workflow.Context) State {
 		e.Pages = append([]Page(nil), e.Pages...)
 		st.Escalation = &e
 	}
+	st.SLA = r.slaView(workflow.Now(ctx))
 	return st
 }
 
@@ -232,6 +246,9 @@ func (r *incidentRun) transition(ctx workflow.Context, action incident.Action, r
 		r.inc.MitigatedAt = &at
 	case incident.StatusResolved:
 		r.inc.ResolvedAt, r.inc.ResolvedBy = &at, req.Actor
+	}
+	if err := r.meetSLA(ctx, from, to, at); err != nil {
+		return r.inc, err
 	}
 	if e := r.esc.e; e != nil {
 		e.AckExpiresAt = time.Time{}

@@ -27,6 +27,7 @@ type projection struct {
 	events  []incident.Event
 
 	policy   oncall.Snapshot            // what LoadEscalation returns
+	sla      oncall.SLA                 // what LoadSLA returns
 	policies map[string]oncall.Snapshot // what LoadPolicy returns
 	now      func() time.Time           // the test environment's clock
 	pages    []paged
@@ -45,6 +46,10 @@ type paged struct {
 
 func (p *projection) LoadEscalation(_ context.Context, _ string) (oncall.Snapshot, error) {
 	return p.policy, nil
+}
+
+func (p *projection) LoadSLA(_ context.Context, _ workflows.LoadSLAInput) (oncall.SLA, error) {
+	return p.sla, nil
 }
 
 func (p *projection) LoadPolicy(_ context.Context, id string) (oncall.Snapshot, error) {
@@ -108,6 +113,7 @@ func (s *incidentSuite) SetupTest() {
 	s.env.RegisterActivityWithOptions(s.proj.RecordEvent, activity.RegisterOptions{Name: workflows.ActivityRecordEvent})
 	s.env.RegisterActivityWithOptions(s.proj.LoadEscalation, activity.RegisterOptions{Name: workflows.ActivityLoadEscalation})
 	s.env.RegisterActivityWithOptions(s.proj.LoadPolicy, activity.RegisterOptions{Name: workflows.ActivityLoadPolicy})
+	s.env.RegisterActivityWithOptions(s.proj.LoadSLA, activity.RegisterOptions{Name: workflows.ActivityLoadSLA})
 	s.env.RegisterActivityWithOptions(s.proj.NotifyUser, activity.RegisterOptions{Name: workflows.ActivityNotifyUser})
 }
 

@@ -22,13 +22,17 @@ import (
 //   - incident_lifecycle_v1.json: the same with escalation (a service
 //     without a policy);
 //   - incident_escalation_v1.json: a two-step policy paging both steps,
-//     then acknowledge and resolve.
+//     then acknowledge and resolve;
+//   - incident_lifecycle_v2.json, incident_escalation_v2.json: the same two
+//     runs with SLA deadlines (the "sla" version marker).
 func TestReplayRecordedHistories(t *testing.T) {
 	t.Parallel()
 	for _, file := range []string{
 		"testdata/incident_lifecycle.json",
 		"testdata/incident_lifecycle_v1.json",
 		"testdata/incident_escalation_v1.json",
+		"testdata/incident_lifecycle_v2.json",
+		"testdata/incident_escalation_v2.json",
 	} {
 		t.Run(file, func(t *testing.T) {
 			t.Parallel()

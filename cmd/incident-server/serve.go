@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"path/filepath"
 
 	"github.com/incident-server/incident-server/internal/devtemporal"
@@ -130,6 +131,24 @@ func runWorker(ctx context.Context, args []string, out io.Writer) error {
 	if err := worker.EnsureSearchAttributes(ctx, tc, cfg.Temporal.Namespace); err != nil {
 		return err
 	}
-	p.log.Info("worker polling", "task_queue", cfg.Temporal.TaskQueue, "temporal", cfg.Temporal.Address)
-	return worker.Run(ctx, tc, cfg.Temporal.TaskQueue, p.activities())
+	// The worker knows the incident facts (opened, responded, breached):
+	// it serves them, with its health, on the server address.
+	l, err := p.listen()
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", p.metrics.Handler())
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+	errc := make(chan error, 1)
+	go func() { errc <- p.serve(ctx, l, mux) }()
+	p.log.Info("worker polling", "task_queue", cfg.Temporal.TaskQueue, "temporal", cfg.Temporal.Address,
+		"metrics", "http://"+l.Addr().String()+"/metrics")
+	if err := worker.Run(ctx, tc, cfg.Temporal.TaskQueue, p.activities()); err != nil {
+		return err
+	}
+	return <-errc
 }

@@ -79,6 +79,7 @@ func (p *process) openData(ctx context.Context) error {
 	}
 	p.store = st
 	p.closers = append(p.closers, st.Close)
+	p.metrics.Gauges(st.ActiveCount, st.ResponseOverdueCount)
 
 	r := p.cfg.Redis
 	rdb := cache.NewClient(r.Addr, r.Password, r.DB, cache.ClientOptions{
@@ -103,8 +104,9 @@ func (p *process) openData(ctx context.Context) error {
 func (p *process) dialTemporal(ctx context.Context, hostPort string) (client.Client, error) {
 	c, err := client.DialContext(ctx, client.Options{
 		HostPort:  hostPort,
-		Namespace: p.cfg.Temporal.Namespace,
-		Logger:    sdklog.NewStructuredLogger(p.logs.Component("temporal")),
+		Namespace:      p.cfg.Temporal.Namespace,
+		Logger:         sdklog.NewStructuredLogger(p.logs.Component("temporal")),
+		MetricsHandler: p.metrics.TemporalHandler(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connect to temporal at %s: %w", hostPort, err)

@@ -91,22 +91,23 @@ func (s *stack) ledger(t *testing.T, incidentID string) []store.Notification {
 	return ns
 }
 
-// pendingTimers counts the workflow's timers that neither fired nor were
-// cancelled.
-func (s *stack) pendingTimers(t *testing.T, workflowID string) int {
+// pendingTimers returns when each of the workflow's timers that neither
+// fired nor was cancelled is due.
+func (s *stack) pendingTimers(t *testing.T, workflowID string) map[string]time.Time {
 	t.Helper()
-	open := map[string]bool{}
+	open := map[string]time.Time{}
 	for _, ev := range history(t, s.temporal, workflowID).Events {
 		switch ev.GetEventType() {
 		case enumspb.EVENT_TYPE_TIMER_STARTED:
-			open[ev.GetTimerStartedEventAttributes().GetTimerId()] = true
+			a := ev.GetTimerStartedEventAttributes()
+			open[a.GetTimerId()] = ev.GetEventTime().AsTime().Add(a.GetStartToFireTimeout().AsDuration())
 		case enumspb.EVENT_TYPE_TIMER_FIRED:
 			delete(open, ev.GetTimerFiredEventAttributes().GetTimerId())
 		case enumspb.EVENT_TYPE_TIMER_CANCELED:
 			delete(open, ev.GetTimerCanceledEventAttributes().GetTimerId())
 		}
 	}
-	return len(open)
+	return open
 }
 
 func (s *stack) pushes(t *testing.T) int64 {
@@ -145,12 +146,19 @@ func TestTwoStepPolicyPagesEachStepOnceInOrderUntilAcknowledged(t *testing.T) {
 		require.NotEmpty(t, n.Detail)
 	}
 
-	// After the acknowledgement the workflow holds no timer (the one that
-	// would have paged alice again is cancelled, or never started) and runs
-	// no activity: no page can follow.
+	// After the acknowledgement the timer that would have paged alice again
+	// is cancelled (or never started): what is left are the resolution SLA's
+	// (warning at 45 min, deadline at 1 h), and no activity runs, so no page
+	// can follow.
+	repeatDue := ledger[1].CreatedAt.Add(repeatDelay)
 	require.Eventually(t, func() bool {
-		return s.pendingTimers(t, inc.WorkflowID) == 0
-	}, 30*time.Second, 20*time.Millisecond, "no timer left after the acknowledgement")
+		for _, fire := range s.pendingTimers(t, inc.WorkflowID) {
+			if fire.Before(repeatDue.Add(time.Minute)) {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 20*time.Millisecond, "no paging timer left after the acknowledgement")
 	desc, err := s.temporal.DescribeWorkflowExecution(context.Background(), inc.WorkflowID, "")
 	require.NoError(t, err)
 	require.Empty(t, desc.GetPendingActivities())
@@ -199,7 +207,7 @@ func TestTwoStepPolicyPagesEachStepOnceInOrderUntilAcknowledged(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	var final incident.Incident
 	require.NoError(t, s.temporal.GetWorkflow(context.Background(), inc.WorkflowID, "").Get(context.Background(), &final))
-	replayAndRecord(t, s, inc.WorkflowID, "incident_escalation_v1.json")
+	replayAndRecord(t, s, inc.WorkflowID, "incident_escalation_v2.json")
 }
 
 // The worker's reply after a page is lost, so Temporal runs the activity

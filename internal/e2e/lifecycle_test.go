@@ -154,7 +154,7 @@ func TestIncidentLifecycle(t *testing.T) {
 	r.json(t, &list)
 	require.Empty(t, list.Incidents)
 
-	replayAndRecord(t, s, opened.WorkflowID, "incident_lifecycle_v1.json")
+	replayAndRecord(t, s, opened.WorkflowID, "incident_lifecycle_v2.json")
 }
 
 // replayAndRecord replays the run's history against the current workflow

@@ -70,6 +70,7 @@ func newStack(t *testing.T, configure ...func(sdkworker.Worker, *activities.Acti
 
 	s.gorush = push.NewGorush(testenv.GorushURL(t), 5*time.Second)
 	s.metrics = metrics.New()
+	s.metrics.Gauges(s.store.ActiveCount, s.store.ResponseOverdueCount)
 	s.dir = directory.New(s.store, s.cache, 0, 0, nil)
 	acts := &activities.Activities{
 		Store: s.store, Cache: s.cache, Directory: s.dir, Push: s.gorush, Webhook: push.NewWebhook(5 * time.Second), Metrics: s.metrics,

@@ -237,6 +237,10 @@ type Incident struct {
 	MitigatedAt    *time.Time `json:"mitigated_at,omitempty"`
 	ResolvedAt     *time.Time `json:"resolved_at,omitempty"`
 	ResolvedBy     string     `json:"resolved_by,omitempty"`
+	// ResponseDueAt and ResolutionDueAt are the incident's SLA deadlines,
+	// nil when its severity has no target.
+	ResponseDueAt   *time.Time `json:"response_due_at,omitempty"`
+	ResolutionDueAt *time.Time `json:"resolution_due_at,omitempty"`
 	// Version counts the transitions applied; the projection ignores a write
 	// whose version is not newer than the row it holds.
 	Version int64 `json:"version"`
@@ -263,6 +267,10 @@ const (
 	EventReassigned   EventType = "reassigned"           // a new policy or set of users took over
 	EventAckTimeout   EventType = "ack_timeout"          // an acknowledgement lapsed; the incident is open again
 	EventExhausted    EventType = "escalation_exhausted" // every step of every round was paged
+
+	// SLA events; their data names the sla_type (response, resolution).
+	EventSLAWarning  EventType = "sla_warning"  // a target is near
+	EventSLABreached EventType = "sla_breached" // a target was missed
 )
 
 // EventFor returns the timeline event type that records a move to status s.

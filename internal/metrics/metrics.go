@@ -3,8 +3,10 @@
 package metrics
 
 import (
+	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +21,11 @@ type Registry struct {
 	httpRequests  *prometheus.CounterVec
 	httpDuration  *prometheus.HistogramVec
 	notifications *prometheus.CounterVec
+
+	incidents      *prometheus.CounterVec
+	responseTime   *prometheus.HistogramVec
+	resolutionTime *prometheus.HistogramVec
+	slaBreaches    *prometheus.CounterVec
 }
 
 // New returns a registry with the Go runtime and process collectors and the
@@ -38,7 +45,38 @@ func New() *Registry {
 		Name: "notifications_sent_total",
 		Help: "Page deliveries by channel (push, webhook, log) and result (sent, failed, retry). A delivery is counted once, when its outcome is recorded; retry counts transient failures that will be tried again.",
 	}, []string{"channel", "result"})
+	r.incidents = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "incidents_total",
+		Help: "Incidents opened, by severity and service.",
+	}, []string{"severity", "service"})
+	r.responseTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "incident_response_time_seconds",
+		Help:    "Time from an incident opening to its acknowledgement.",
+		Buckets: []float64{30, 60, 300, 600, 1800, 3600},
+	}, []string{"severity"})
+	r.resolutionTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "incident_resolution_time_seconds",
+		Help:    "Time from an incident opening to its resolution.",
+		Buckets: []float64{300, 900, 1800, 3600, 14400, 86400},
+	}, []string{"severity"})
+	r.slaBreaches = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sla_breaches_total",
+		Help: "SLA targets missed, by severity and sla_type (response, resolution).",
+	}, []string{"severity", "sla_type"})
+	// Counters that alerts take increase() of start at zero, so the first
+	// breach or failure is an increase too.
+	for _, sev := range []string{"critical", "high", "medium", "low", "info"} {
+		for _, typ := range []string{"response", "resolution"} {
+			r.slaBreaches.WithLabelValues(sev, typ)
+		}
+	}
+	for _, ch := range []string{"push", "webhook", "log"} {
+		for _, res := range []string{"sent", "failed"} {
+			r.notifications.WithLabelValues(ch, res)
+		}
+	}
 	r.reg.MustRegister(
+		r.incidents, r.responseTime, r.resolutionTime, r.slaBreaches,
 		r.notifications,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -62,6 +100,74 @@ func (r *Registry) Notified(channel, result string) {
 		return
 	}
 	r.notifications.WithLabelValues(channel, result).Inc()
+}
+
+// The incident facts below are counted by the worker when it first records
+// them in Postgres, so a retried activity never counts one twice. A nil
+// registry counts nothing.
+
+// IncidentOpened counts one incident.
+func (r *Registry) IncidentOpened(severity, service string) {
+	if r != nil {
+		r.incidents.WithLabelValues(severity, service).Inc()
+	}
+}
+
+// Responded observes the time from open to acknowledgement.
+func (r *Registry) Responded(severity string, d time.Duration) {
+	if r != nil {
+		r.responseTime.WithLabelValues(severity).Observe(d.Seconds())
+	}
+}
+
+// Resolved observes the time from open to resolution.
+func (r *Registry) Resolved(severity string, d time.Duration) {
+	if r != nil {
+		r.resolutionTime.WithLabelValues(severity).Observe(d.Seconds())
+	}
+}
+
+// SLABreached counts one missed target.
+func (r *Registry) SLABreached(severity, slaType string) {
+	if r != nil {
+		r.slaBreaches.WithLabelValues(severity, slaType).Inc()
+	}
+}
+
+// Counter reads a number the process does not hold itself, such as a count
+// of rows in Postgres.
+type Counter func(ctx context.Context) (int64, error)
+
+// Gauges registers gauges read from Postgres on each scrape, so they are
+// right after any restart and agree across processes: active_incidents
+// (the production guide's autoscaling metric) and incidents_response_overdue.
+// A read that fails or takes over two seconds reports the last value.
+func (r *Registry) Gauges(active, overdue Counter) {
+	r.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "active_incidents",
+			Help: "Incidents not yet resolved.",
+		}, cached(active)),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "incidents_response_overdue",
+			Help: "Open incidents past their response target without a response.",
+		}, cached(overdue)),
+	)
+}
+
+func cached(read Counter) func() float64 {
+	var mu sync.Mutex
+	var last float64
+	return func() float64 {
+		mu.Lock()
+		defer mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if n, err := read(ctx); err == nil {
+			last = float64(n)
+		}
+		return last
+	}
 }
 
 // ObserveHTTP counts one answered request. route is the route template

@@ -431,3 +431,87 @@ func SnapshotOf(p Policy, ackTimeout Duration) Snapshot {
 	}
 	return Snapshot{PolicyID: p.ID, Version: p.Version, Name: p.Name, Steps: steps, Repeat: p.Repeat, AckTimeout: ackTimeout}
 }
+
+// SLA is the response and resolution targets an incident is held to,
+// counted from when it opened. A zero target is not tracked.
+type SLA struct {
+	// Response is met by the first move out of open (acknowledge, mitigate
+	// or resolve).
+	Response Duration `json:"response"`
+	// Resolution is met by resolve.
+	Resolution Duration `json:"resolution"`
+	// WarningFraction of a target raises a warning before the breach, e.g.
+	// 0.75. Zero or one means no warning.
+	WarningFraction float64 `json:"warning_fraction"`
+	// Source says where the targets came from: "service", "default" or "built-in".
+	Source string `json:"source,omitempty"`
+}
+
+// DefaultWarningFraction raises SLA warnings at 75 % of a target.
+const DefaultWarningFraction = 0.75
+
+// BuiltinSLA is the SLA of a severity when no policy says otherwise.
+func BuiltinSLA(s incident.Severity) SLA {
+	m := map[incident.Severity][2]time.Duration{
+		incident.SeverityCritical: {5 * time.Minute, time.Hour},
+		incident.SeverityHigh:     {15 * time.Minute, 4 * time.Hour},
+		incident.SeverityMedium:   {time.Hour, 24 * time.Hour},
+		incident.SeverityLow:      {4 * time.Hour, 72 * time.Hour},
+	}
+	t, ok := m[s]
+	if !ok {
+		return SLA{Source: "built-in"} // info: tracked by nobody
+	}
+	return SLA{Response: Duration(t[0]), Resolution: Duration(t[1]), WarningFraction: DefaultWarningFraction, Source: "built-in"}
+}
+
+// SLAPolicy sets the targets of one severity, for every service (Service
+// empty) or for one service, which then overrides the default.
+type SLAPolicy struct {
+	ID              string            `json:"id"`
+	Severity        incident.Severity `json:"severity"`
+	Service         string            `json:"service,omitempty"`
+	Response        Duration          `json:"response"`
+	Resolution      Duration          `json:"resolution"`
+	WarningFraction float64           `json:"warning_fraction"`
+	CreatedAt       time.Time         `json:"created_at"`
+	UpdatedAt       time.Time         `json:"updated_at"`
+}
+
+// Normalize trims text and applies the default warning fraction.
+func (p *SLAPolicy) Normalize() {
+	p.Severity = incident.Severity(strings.ToLower(strings.TrimSpace(string(p.Severity))))
+	p.Service = strings.TrimSpace(p.Service)
+	if p.WarningFraction == 0 {
+		p.WarningFraction = DefaultWarningFraction
+	}
+}
+
+// Validate checks an SLA policy.
+func (p SLAPolicy) Validate() error {
+	const maxTarget = 30 * 24 * time.Hour
+	switch {
+	case !p.Severity.Valid():
+		return invalid("severity", "must be one of critical, high, medium, low, info")
+	case p.Service != "" && (len(p.Service) > incident.MaxServiceLen || !incident.ValidServiceName(p.Service)):
+		return invalid("service", "may hold only letters, digits, '.', '_' and '-'")
+	case p.Response < 0 || p.Response.D() > maxTarget:
+		return invalid("response", "must be from 0 (not tracked) to 720h")
+	case p.Resolution < 0 || p.Resolution.D() > maxTarget:
+		return invalid("resolution", "must be from 0 (not tracked) to 720h")
+	case p.Response > 0 && p.Resolution > 0 && p.Resolution < p.Response:
+		return invalid("resolution", "must not be shorter than response")
+	case p.WarningFraction <= 0 || p.WarningFraction > 1:
+		return invalid("warning_fraction", "must be above 0 and at most 1")
+	}
+	return nil
+}
+
+// SLA returns the policy's targets, marked with where they came from.
+func (p SLAPolicy) SLA() SLA {
+	src := "default"
+	if p.Service != "" {
+		src = "service"
+	}
+	return SLA{Response: p.Response, Resolution: p.Resolution, WarningFraction: p.WarningFraction, Source: src}
+}

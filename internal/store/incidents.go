@@ -26,7 +26,8 @@ const (
 
 const incidentColumns = `id, workflow_id, title, description, service, severity, status,
 	coalesce(dedup_key, ''), created_at, updated_at, acknowledged_at,
-	coalesce(acknowledged_by, ''), mitigated_at, resolved_at, coalesce(resolved_by, ''), version`
+	coalesce(acknowledged_by, ''), mitigated_at, resolved_at, coalesce(resolved_by, ''), version,
+	response_due_at, resolution_due_at`
 
 // upsertIncident never lets an older write replace a newer one: the update
 // applies only when the row's version is older. created_at is kept from the
@@ -34,9 +35,9 @@ const incidentColumns = `id, workflow_id, title, description, service, severity,
 const upsertIncident = `
 INSERT INTO incidents (id, workflow_id, title, description, service, severity, status,
 	dedup_key, created_at, updated_at, acknowledged_at, acknowledged_by, mitigated_at,
-	resolved_at, resolved_by, version)
+	resolved_at, resolved_by, version, response_due_at, resolution_due_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, nullif($8, ''), $9, $10, $11, nullif($12, ''), $13,
-	$14, nullif($15, ''), $16)
+	$14, nullif($15, ''), $16, $17, $18)
 ON CONFLICT (id) DO UPDATE SET
 	workflow_id = EXCLUDED.workflow_id,
 	title = EXCLUDED.title,
@@ -51,7 +52,9 @@ ON CONFLICT (id) DO UPDATE SET
 	mitigated_at = EXCLUDED.mitigated_at,
 	resolved_at = EXCLUDED.resolved_at,
 	resolved_by = EXCLUDED.resolved_by,
-	version = EXCLUDED.version
+	version = EXCLUDED.version,
+	response_due_at = EXCLUDED.response_due_at,
+	resolution_due_at = EXCLUDED.resolution_due_at
 WHERE incidents.version < EXCLUDED.version`
 
 const insertEvent = `
@@ -65,52 +68,59 @@ ON CONFLICT (incident_id, event_key) DO NOTHING`
 // stores nothing twice, and a call whose incident version is not newer than
 // the stored row leaves the row as it is but still records its event.
 // An event with no IncidentID belongs to inc.
-func (s *Store) ApplyTransition(ctx context.Context, inc incident.Incident, ev incident.Event) error {
+//
+// inserted reports whether this call stored the event, false when an
+// earlier call had: callers count a fact once by counting only then.
+func (s *Store) ApplyTransition(ctx context.Context, inc incident.Incident, ev incident.Event) (inserted bool, err error) {
 	if ev.IncidentID == "" {
 		ev.IncidentID = inc.ID
 	}
 	if ev.IncidentID != inc.ID {
-		return fmt.Errorf("apply transition: event belongs to incident %q, not %q", ev.IncidentID, inc.ID)
+		return false, fmt.Errorf("apply transition: event belongs to incident %q, not %q", ev.IncidentID, inc.ID)
 	}
 	evArgs, err := eventArgs(ev)
 	if err != nil {
-		return fmt.Errorf("apply transition: %w", err)
+		return false, fmt.Errorf("apply transition: %w", err)
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, upsertIncident,
 			inc.ID, inc.WorkflowID, inc.Title, inc.Description, inc.Service,
 			string(inc.Severity), string(inc.Status), inc.DedupKey, inc.CreatedAt,
 			inc.UpdatedAt, inc.AcknowledgedAt, inc.AcknowledgedBy, inc.MitigatedAt,
-			inc.ResolvedAt, inc.ResolvedBy, inc.Version,
+			inc.ResolvedAt, inc.ResolvedBy, inc.Version, inc.ResponseDueAt, inc.ResolutionDueAt,
 		); err != nil {
 			return fmt.Errorf("upsert incident: %w", err)
 		}
-		if _, err := tx.Exec(ctx, insertEvent, evArgs...); err != nil {
+		tag, err := tx.Exec(ctx, insertEvent, evArgs...)
+		if err != nil {
 			return fmt.Errorf("insert event: %w", err)
 		}
+		inserted = tag.RowsAffected() == 1
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("apply transition %s: %w", inc.ID, err)
+		return false, fmt.Errorf("apply transition %s: %w", inc.ID, err)
 	}
-	return nil
+	return inserted, nil
 }
 
 // AppendEvent adds an event to an existing incident's timeline without
 // changing the incident. A repeated call with the same event ID stores it
-// once. The error wraps ErrNotFound when the incident does not exist.
-func (s *Store) AppendEvent(ctx context.Context, ev incident.Event) error {
+// once; inserted is false for the repeats. The error wraps ErrNotFound when
+// the incident does not exist.
+func (s *Store) AppendEvent(ctx context.Context, ev incident.Event) (inserted bool, err error) {
 	args, err := eventArgs(ev)
 	if err != nil {
-		return fmt.Errorf("append event: %w", err)
+		return false, fmt.Errorf("append event: %w", err)
 	}
-	if _, err := s.pool.Exec(ctx, insertEvent, args...); err != nil {
+	tag, err := s.pool.Exec(ctx, insertEvent, args...)
+	if err != nil {
 		if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == pgForeignKeyError {
-			return fmt.Errorf("append event: incident %s: %w", ev.IncidentID, ErrNotFound)
+			return false, fmt.Errorf("append event: incident %s: %w", ev.IncidentID, ErrNotFound)
 		}
-		return fmt.Errorf("append event: %w", err)
+		return false, fmt.Errorf("append event: %w", err)
 	}
-	return nil
+	return tag.RowsAffected() == 1, nil
 }
 
 func eventArgs(ev incident.Event) ([]any, error) {
@@ -300,7 +310,7 @@ func scanIncident(row pgx.CollectableRow) (incident.Incident, error) {
 	err := row.Scan(&inc.ID, &inc.WorkflowID, &inc.Title, &inc.Description, &inc.Service,
 		&inc.Severity, &inc.Status, &inc.DedupKey, &inc.CreatedAt, &inc.UpdatedAt,
 		&inc.AcknowledgedAt, &inc.AcknowledgedBy, &inc.MitigatedAt, &inc.ResolvedAt,
-		&inc.ResolvedBy, &inc.Version)
+		&inc.ResolvedBy, &inc.Version, &inc.ResponseDueAt, &inc.ResolutionDueAt)
 	if err != nil {
 		return incident.Incident{}, err
 	}
@@ -309,6 +319,8 @@ func scanIncident(row pgx.CollectableRow) (incident.Incident, error) {
 	inc.AcknowledgedAt = utc(inc.AcknowledgedAt)
 	inc.MitigatedAt = utc(inc.MitigatedAt)
 	inc.ResolvedAt = utc(inc.ResolvedAt)
+	inc.ResponseDueAt = utc(inc.ResponseDueAt)
+	inc.ResolutionDueAt = utc(inc.ResolutionDueAt)
 	return inc, nil
 }
 

@@ -23,7 +23,7 @@ func TestClaimNotificationOnce(t *testing.T) {
 	ctx := t.Context()
 	s := newStore(t)
 	inc, ev := opened("inc_1", t0)
-	require.NoError(t, s.ApplyTransition(ctx, inc, ev))
+	require.NoError(t, errOf(s.ApplyTransition(ctx, inc, ev)))
 	key := store.NotificationKey{IncidentID: "inc_1", Step: 0, Round: 0, UserID: "usr_a", ContactMethodID: "cm_phone"}
 
 	first, claimed, err := s.ClaimNotification(ctx, key, "push")
@@ -79,7 +79,7 @@ func TestFinishNotification(t *testing.T) {
 	ctx := t.Context()
 	s := newStore(t)
 	inc, ev := opened("inc_1", t0)
-	require.NoError(t, s.ApplyTransition(ctx, inc, ev))
+	require.NoError(t, errOf(s.ApplyTransition(ctx, inc, ev)))
 	key := store.NotificationKey{IncidentID: "inc_1", UserID: "usr_a", ContactMethodID: "cm_hook"}
 
 	require.ErrorIs(t, s.FinishNotification(ctx, key, store.NotificationSent, ""), store.ErrNotFound, "never claimed")
@@ -108,7 +108,7 @@ func TestClaimNotificationRejects(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrNotFound)
 
 	inc, ev := opened("inc_1", t0)
-	require.NoError(t, s.ApplyTransition(ctx, inc, ev))
+	require.NoError(t, errOf(s.ApplyTransition(ctx, inc, ev)))
 	for name, key := range map[string]store.NotificationKey{
 		"no incident":    {UserID: "usr_a"},
 		"negative step":  {IncidentID: "inc_1", Step: -1},

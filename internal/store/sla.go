@@ -1,0 +1,160 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/incident-server/incident-server/internal/incident"
+	"github.com/incident-server/incident-server/internal/oncall"
+)
+
+const slaColumns = `id, severity, service, response_ms, resolution_ms, warning_fraction, created_at, updated_at`
+
+func ms(d oncall.Duration) int64 { return d.D().Milliseconds() }
+
+// CreateSLAPolicy stores the targets of one severity, for every service or
+// one. A second policy for the same severity and service is ErrConflict.
+func (s *Store) CreateSLAPolicy(ctx context.Context, p oncall.SLAPolicy) (oncall.SLAPolicy, error) {
+	if err := p.Validate(); err != nil {
+		return oncall.SLAPolicy{}, fmt.Errorf("create sla policy: %w", err)
+	}
+	rows, err := s.pool.Query(ctx, `
+		INSERT INTO sla_policies (id, severity, service, response_ms, resolution_ms, warning_fraction)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		RETURNING `+slaColumns,
+		newID("sla_"), string(p.Severity), p.Service, ms(p.Response), ms(p.Resolution), p.WarningFraction)
+	if err != nil {
+		return oncall.SLAPolicy{}, fmt.Errorf("create sla policy: %w", err)
+	}
+	out, err := pgx.CollectExactlyOneRow(rows, scanSLAPolicy)
+	if pgErr, ok := pgErrorCode(err); ok && pgErr.Code == pgUniqueViolation {
+		return oncall.SLAPolicy{}, fmt.Errorf("create sla policy: %w: severity %s already has a policy%s", ErrConflict, p.Severity, forService(p.Service))
+	}
+	if err != nil {
+		return oncall.SLAPolicy{}, fmt.Errorf("create sla policy: %w", err)
+	}
+	return out, nil
+}
+
+func forService(service string) string {
+	if service == "" {
+		return " for every service"
+	}
+	return " for service " + service
+}
+
+// GetSLAPolicy returns one SLA policy; the error wraps ErrNotFound.
+func (s *Store) GetSLAPolicy(ctx context.Context, id string) (oncall.SLAPolicy, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+slaColumns+` FROM sla_policies WHERE id = $1`, id)
+	if err != nil {
+		return oncall.SLAPolicy{}, fmt.Errorf("get sla policy %s: %w", id, err)
+	}
+	p, err := pgx.CollectExactlyOneRow(rows, scanSLAPolicy)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return oncall.SLAPolicy{}, fmt.Errorf("get sla policy %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return oncall.SLAPolicy{}, fmt.Errorf("get sla policy %s: %w", id, err)
+	}
+	return p, nil
+}
+
+// ListSLAPolicies returns every SLA policy, defaults first, by severity.
+func (s *Store) ListSLAPolicies(ctx context.Context) ([]oncall.SLAPolicy, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+slaColumns+` FROM sla_policies
+		ORDER BY service, array_position(ARRAY['critical','high','medium','low','info'], severity) LIMIT $1`, MaxOncallList)
+	if err != nil {
+		return nil, fmt.Errorf("list sla policies: %w", err)
+	}
+	ps, err := pgx.CollectRows(rows, scanSLAPolicy)
+	if err != nil {
+		return nil, fmt.Errorf("list sla policies: %w", err)
+	}
+	return ps, nil
+}
+
+// UpdateSLAPolicy replaces a policy's targets, severity and service.
+func (s *Store) UpdateSLAPolicy(ctx context.Context, p oncall.SLAPolicy) (oncall.SLAPolicy, error) {
+	if err := p.Validate(); err != nil {
+		return oncall.SLAPolicy{}, fmt.Errorf("update sla policy: %w", err)
+	}
+	rows, err := s.pool.Query(ctx, `
+		UPDATE sla_policies SET severity = $2, service = $3, response_ms = $4, resolution_ms = $5,
+			warning_fraction = $6, updated_at = now()
+		WHERE id = $1
+		RETURNING `+slaColumns,
+		p.ID, string(p.Severity), p.Service, ms(p.Response), ms(p.Resolution), p.WarningFraction)
+	if err != nil {
+		return oncall.SLAPolicy{}, fmt.Errorf("update sla policy %s: %w", p.ID, err)
+	}
+	out, err := pgx.CollectExactlyOneRow(rows, scanSLAPolicy)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return oncall.SLAPolicy{}, fmt.Errorf("update sla policy %s: %w", p.ID, ErrNotFound)
+	case err != nil:
+		if pgErr, ok := pgErrorCode(err); ok && pgErr.Code == pgUniqueViolation {
+			return oncall.SLAPolicy{}, fmt.Errorf("update sla policy: %w: severity %s already has a policy%s", ErrConflict, p.Severity, forService(p.Service))
+		}
+		return oncall.SLAPolicy{}, fmt.Errorf("update sla policy %s: %w", p.ID, err)
+	}
+	return out, nil
+}
+
+// DeleteSLAPolicy removes a policy; its severity falls back to the default
+// policy, then to the built-in targets.
+func (s *Store) DeleteSLAPolicy(ctx context.Context, id string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM sla_policies WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("delete sla policy %s: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("delete sla policy %s: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// SLAFor returns the targets an incident of service and severity is held
+// to: the service's own policy, else the default policy of the severity,
+// else the built-in targets.
+func (s *Store) SLAFor(ctx context.Context, service string, severity incident.Severity) (oncall.SLA, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+slaColumns+` FROM sla_policies
+		WHERE severity = $1 AND service IN ($2, '') ORDER BY service DESC LIMIT 1`, string(severity), service)
+	if err != nil {
+		return oncall.SLA{}, fmt.Errorf("sla for %s/%s: %w", service, severity, err)
+	}
+	p, err := pgx.CollectExactlyOneRow(rows, scanSLAPolicy)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return oncall.BuiltinSLA(severity), nil
+	}
+	if err != nil {
+		return oncall.SLA{}, fmt.Errorf("sla for %s/%s: %w", service, severity, err)
+	}
+	return p.SLA(), nil
+}
+
+// ResponseOverdueCount counts open incidents past their response deadline.
+func (s *Store) ResponseOverdueCount(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM incidents
+		WHERE status = 'open' AND response_due_at IS NOT NULL AND response_due_at < now()`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count overdue incidents: %w", err)
+	}
+	return n, nil
+}
+
+func scanSLAPolicy(row pgx.CollectableRow) (oncall.SLAPolicy, error) {
+	var p oncall.SLAPolicy
+	var resp, res int64
+	if err := row.Scan(&p.ID, &p.Severity, &p.Service, &resp, &res, &p.WarningFraction, &p.CreatedAt, &p.UpdatedAt); err != nil {
+		return oncall.SLAPolicy{}, err
+	}
+	p.Response = oncall.Duration(time.Duration(resp) * time.Millisecond)
+	p.Resolution = oncall.Duration(time.Duration(res) * time.Millisecond)
+	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
+	return p, nil
+}

@@ -1,0 +1,189 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/incident-server/incident-server/internal/incident"
+)
+
+// SLA semantics, in workflow time, from the moment the incident opened:
+//
+//   - response is met by the first move out of open (acknowledge, mitigate
+//     or resolve); resolution is met by resolve;
+//   - at WarningFraction of a target not yet met, an sla_warning event is
+//     recorded and the current escalation step's targets are alerted;
+//   - at the target itself, sla_breached is recorded (counted once in
+//     sla_breaches_total) and the targets are alerted again;
+//   - the targets are snapshotted at open, like the escalation policy.
+//
+// The deadlines are durable timers of the same loop that drives escalation,
+// so they survive any restart and fire even if every worker was down in
+// between (late, then, but never lost).
+
+const (
+	changeSLA   = "sla"
+	slaVersion1 = 1
+)
+
+// Deadline statuses.
+const (
+	SLANone     = "none"
+	SLAPending  = "pending"
+	SLAAtRisk   = "at_risk"
+	SLAMet      = "met"
+	SLABreached = "breached"
+)
+
+// SLA types, as recorded in events and metrics.
+const (
+	SLAResponse   = "response"
+	SLAResolution = "resolution"
+)
+
+// startSLA loads the targets of the incident's service and severity and
+// sets its deadlines, before the incident is first recorded.
+func (r *incidentRun) startSLA(ctx workflow.Context) error {
+	var targets SLAState
+	actx := workflow.WithActivityOptions(ctx, projectionOptions)
+	if err := workflow.ExecuteActivity(actx, ActivityLoadSLA,
+		LoadSLAInput{Service: r.inc.Service, Severity: r.inc.Severity}).Get(ctx, &targets.Targets); err != nil {
+		return fmt.Errorf("load sla: %w", err)
+	}
+	opened := r.inc.CreatedAt
+	set := func(d *Deadline, target time.Duration) *time.Time {
+		if target <= 0 {
+			return nil
+		}
+		d.DueAt = opened.Add(target)
+		if f := targets.Targets.WarningFraction; f > 0 && f < 1 {
+			d.WarnAt = opened.Add(time.Duration(float64(target) * f)).Truncate(time.Microsecond)
+		}
+		due := d.DueAt
+		return &due
+	}
+	r.inc.ResponseDueAt = set(&targets.Response, targets.Targets.Response.D())
+	r.inc.ResolutionDueAt = set(&targets.Resolution, targets.Targets.Resolution.D())
+	r.sla = &targets
+	return nil
+}
+
+// slaDue returns the next SLA moment the loop must act on.
+func (r *incidentRun) slaDue() (time.Time, string) {
+	if r.sla == nil || r.inc.Status == incident.StatusResolved {
+		return time.Time{}, ""
+	}
+	var at time.Time
+	var action string
+	consider := func(t time.Time, a string) {
+		if !t.IsZero() && (at.IsZero() || t.Before(at)) {
+			at, action = t, a
+		}
+	}
+	for _, d := range []struct {
+		typ string
+		dl  *Deadline
+	}{{SLAResponse, &r.sla.Response}, {SLAResolution, &r.sla.Resolution}} {
+		if d.dl.DueAt.IsZero() || !d.dl.MetAt.IsZero() || d.dl.Breached {
+			continue
+		}
+		if !d.dl.Warned && !d.dl.WarnAt.IsZero() {
+			consider(d.dl.WarnAt, "warn/"+d.typ)
+		}
+		consider(d.dl.DueAt, "breach/"+d.typ)
+	}
+	return at, action
+}
+
+// fireSLA records a warning or a breach and alerts the current targets.
+func (r *incidentRun) fireSLA(ctx workflow.Context, action string) error {
+	kind, typ, _ := strings.Cut(action, "/")
+	dl := &r.sla.Response
+	target := r.sla.Targets.Response.D()
+	if typ == SLAResolution {
+		dl, target = &r.sla.Resolution, r.sla.Targets.Resolution.D()
+	}
+	evType, msg, reason := incident.EventSLAWarning,
+		fmt.Sprintf("%s target of %s is near (due %s)", typ, target, dl.DueAt.Format(time.RFC3339)), "sla_warning"
+	if kind == "breach" {
+		dl.Breached = true
+		evType, msg, reason = incident.EventSLABreached, fmt.Sprintf("%s target of %s missed", typ, target), "sla_breach"
+	} else {
+		dl.Warned = true
+	}
+	ev := r.esc.event(ctx, evType, msg, map[string]any{
+		"sla_type": typ, "severity": string(r.inc.Severity), "target": target.String(),
+		"due_at": dl.DueAt.Format(time.RFC3339Nano), "source": r.sla.Targets.Source,
+	})
+	// One event per deadline and kind, whatever retries or replays happen.
+	ev.ID = fmt.Sprintf("%s/%s", evType, typ)
+	if err := r.recordEvent(ctx, ev); err != nil {
+		return err
+	}
+	if err := r.upsertSLASearch(ctx); err != nil {
+		return err
+	}
+	return r.esc.alert(ctx, reason)
+}
+
+// meetSLA marks the targets a transition to status meets.
+func (r *incidentRun) meetSLA(ctx workflow.Context, from, to incident.Status, at time.Time) error {
+	if r.sla == nil {
+		return nil
+	}
+	changed := false
+	if from == incident.StatusOpen && r.sla.Response.MetAt.IsZero() && !r.sla.Response.Breached {
+		r.sla.Response.MetAt, changed = at, true
+	}
+	if to == incident.StatusResolved && r.sla.Resolution.MetAt.IsZero() && !r.sla.Resolution.Breached {
+		r.sla.Resolution.MetAt, changed = at, true
+	}
+	if !changed {
+		return nil
+	}
+	return r.upsertSLASearch(ctx)
+}
+
+// upsertSLASearch keeps SLADeadline at the next deadline still open, so the
+// Web UI can list incidents at risk.
+func (r *incidentRun) upsertSLASearch(ctx workflow.Context) error {
+	if r.sla == nil {
+		return nil
+	}
+	var next time.Time
+	for _, d := range []Deadline{r.sla.Response, r.sla.Resolution} {
+		if !d.DueAt.IsZero() && d.MetAt.IsZero() && !d.Breached && (next.IsZero() || d.DueAt.Before(next)) {
+			next = d.DueAt
+		}
+	}
+	if next.IsZero() || r.inc.Status == incident.StatusResolved {
+		return workflow.UpsertTypedSearchAttributes(ctx, SearchSLADeadline.ValueUnset())
+	}
+	return workflow.UpsertTypedSearchAttributes(ctx, SearchSLADeadline.ValueSet(next))
+}
+
+// slaView is a copy of the SLA state with each deadline's status filled in.
+func (r *incidentRun) slaView(now time.Time) *SLAState {
+	if r.sla == nil {
+		return nil
+	}
+	v := *r.sla
+	for _, d := range []*Deadline{&v.Response, &v.Resolution} {
+		switch {
+		case d.DueAt.IsZero():
+			d.Status = SLANone
+		case !d.MetAt.IsZero():
+			d.Status = SLAMet
+		case d.Breached || !now.Before(d.DueAt):
+			d.Status = SLABreached
+		case d.Warned || (!d.WarnAt.IsZero() && !now.Before(d.WarnAt)):
+			d.Status = SLAAtRisk
+		default:
+			d.Status = SLAPending
+		}
+	}
+	return &v
+}
