@@ -103,7 +103,7 @@ func (p *process) openData(ctx context.Context) error {
 
 func (p *process) dialTemporal(ctx context.Context, hostPort string) (client.Client, error) {
 	c, err := client.DialContext(ctx, client.Options{
-		HostPort:  hostPort,
+		HostPort:       hostPort,
 		Namespace:      p.cfg.Temporal.Namespace,
 		Logger:         sdklog.NewStructuredLogger(p.logs.Component("temporal")),
 		MetricsHandler: p.metrics.TemporalHandler(),
