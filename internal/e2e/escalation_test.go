@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -213,12 +214,12 @@ func TestTwoStepPolicyPagesEachStepOnceInOrderUntilAcknowledged(t *testing.T) {
 // The worker's reply after a page is lost, so Temporal runs the activity
 // again: the ledger keeps the retry from paging a second time.
 func TestRetriedPageIsSentOnce(t *testing.T) {
-	var lost int
+	var lost atomic.Int32
 	s := newStack(t, func(w sdkworker.Worker, acts *activities.Activities) {
 		w.RegisterActivityWithOptions(func(ctx context.Context, in workflows.NotifyInput) (workflows.NotifyResult, error) {
 			res, err := acts.NotifyUser(ctx, in)
 			if err == nil && activity.GetInfo(ctx).Attempt == 1 {
-				lost++
+				lost.Add(1)
 				return res, errors.New("reply lost on the way back to Temporal")
 			}
 			return res, err
@@ -244,7 +245,7 @@ func TestRetriedPageIsSentOnce(t *testing.T) {
 		return false
 	}, 30*time.Second, 20*time.Millisecond)
 
-	require.Equal(t, 1, lost)
+	require.Equal(t, int32(1), lost.Load())
 	require.Equal(t, int64(1), s.pushes(t)-before, "Gorush received one request for alice's step")
 	ns := s.ledger(t, inc.ID)
 	require.Equal(t, alice, ns[0].Key.UserID)
