@@ -159,6 +159,9 @@ type Escalation struct {
 	AckExpiresAt time.Time `json:"ack_expires_at,omitzero"`
 	// Exhausted is set once every step of every round has been paged.
 	Exhausted bool `json:"exhausted"`
+	// EscalateNow holds the reason of an accepted escalate whose page is
+	// still to be sent; it survives a continue-as-new.
+	EscalateNow string `json:"escalate_now,omitempty"`
 	// Pages lists who was paged, oldest first (the most recent 100).
 	Pages []Page `json:"pages"`
 }

@@ -60,9 +60,6 @@ type escalator struct {
 	e *Escalation
 	// wake is set by handlers whenever they change what the loop waits for.
 	wake bool
-	// force asks the loop to page the next step now (escalate).
-	force       bool
-	forceReason string
 }
 
 // due returns the next time the loop must act, and what it must do then.
@@ -83,14 +80,20 @@ func (x *escalator) due() (time.Time, string) {
 
 // run pages until the incident resolves or the run should continue as new.
 func (x *escalator) run(ctx workflow.Context, stop func() bool) error {
-	for !stop() {
+	for {
 		x.wake = false
-		if x.force {
-			x.force = false
-			if err := x.pageNext(ctx, x.forceReason); err != nil {
+		// An accepted escalate pages before the run may end: its answer
+		// promised the page, and it must not be lost to a continue-as-new.
+		if x.e.EscalateNow != "" && x.r.inc.Status != incident.StatusResolved {
+			reason := x.e.EscalateNow
+			x.e.EscalateNow = ""
+			if err := x.pageNext(ctx, reason); err != nil {
 				return err
 			}
 			continue
+		}
+		if stop() {
+			return nil
 		}
 		at, action := x.due()
 		if sat, saction := x.r.slaDue(); !sat.IsZero() && (at.IsZero() || sat.Before(at)) {
@@ -126,7 +129,6 @@ func (x *escalator) run(ctx workflow.Context, stop func() bool) error {
 			return err
 		}
 	}
-	return nil
 }
 
 // pageNext pages the step after the one paged last, wrapping into the next
@@ -408,7 +410,7 @@ func (r *incidentRun) validateEscalation(incidentID, actor, note string, needPol
 func (r *incidentRun) escalate(ctx workflow.Context, req EscalateRequest) (State, error) {
 	x := r.esc
 	x.e.SnoozedUntil = time.Time{}
-	x.force, x.forceReason, x.wake = true, "escalate", true
+	x.e.EscalateNow, x.wake = "escalate", true
 	ev := x.event(ctx, incident.EventEscalated, "escalated to the next step", map[string]any{"note": req.Note})
 	ev.Actor = req.Actor
 	if err := r.recordEvent(ctx, ev); err != nil {

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"time"
 
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/oncall"
@@ -220,4 +222,36 @@ func (s *incidentSuite) TestQueryShowsStepNextPageAndWhoWasPaged() {
 	s.Equal("alice", st.Escalation.Pages[0].UserID)
 	s.Equal("bob", st.Escalation.Pages[1].UserID)
 	s.Equal(1, st.Escalation.Pages[1].Delivered)
+}
+
+// A long incident continues as new when Temporal suggests it: the next run
+// gets the incident, its paging state, its SLA deadlines and its event
+// sequence, after every accepted update finished.
+func (s *incidentSuite) TestContinueAsNewCarriesTheState() {
+	s.proj.policy = twoSteps(1)
+	s.proj.sla = sla(time.Hour, 2*time.Hour, 0)
+	var snooze updateResult
+	s.sendUpdate(7*time.Minute, workflows.UpdateSnooze,
+		workflows.SnoozeRequest{IncidentID: "inc_1", Actor: "alice", Duration: 30 * time.Minute}, &snooze)
+	s.env.RegisterDelayedCallback(func() { s.env.SetContinueAsNewSuggested(true) }, 8*time.Minute)
+	s.env.ExecuteWorkflow(workflows.IncidentWorkflowName, workflows.IncidentInput{Incident: newIncident()})
+	s.Require().True(s.env.IsWorkflowCompleted())
+	s.Require().NoError(snooze.err)
+	s.Require().NotNil(snooze.value)
+
+	var can *workflow.ContinueAsNewError
+	s.Require().True(errors.As(s.env.GetWorkflowError(), &can), "got %v", s.env.GetWorkflowError())
+	s.Equal(workflows.IncidentWorkflowName, can.WorkflowType.Name)
+	var next workflows.IncidentInput
+	s.Require().NoError(converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	s.True(next.Continued)
+	s.Equal("inc_1", next.Incident.ID)
+	s.Equal(incident.StatusOpen, next.Incident.Status)
+	s.Require().NotNil(next.Escalation)
+	s.Equal(2, next.Escalation.PageCount, "alice and bob were paged")
+	s.Equal(1, next.Escalation.Step)
+	s.Equal(start.Add(37*time.Minute), next.Escalation.SnoozedUntil)
+	s.Require().NotNil(next.SLA)
+	s.Equal(start.Add(time.Hour), next.SLA.Response.DueAt)
+	s.Equal(int64(len(s.proj.events)+len(s.proj.changes)), next.Seq, "the next run numbers events on")
 }
