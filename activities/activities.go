@@ -19,6 +19,7 @@ import (
 	"github.com/incident-server/incident-server/internal/metrics"
 	"github.com/incident-server/incident-server/internal/push"
 	"github.com/incident-server/incident-server/internal/store"
+	"github.com/incident-server/incident-server/workflows"
 )
 
 // ErrTypeInvalid marks an error that retrying cannot fix. It matches the
@@ -122,4 +123,20 @@ func classify(err error) error {
 		}
 	}
 	return err
+}
+
+// RecordAlerts upserts an incident's alerts, one row per fingerprint.
+// Idempotent: the rows hold the workflow's absolute values.
+func (a *Activities) RecordAlerts(ctx context.Context, in workflows.RecordAlertsInput) error {
+	rows := make([]store.Alert, len(in.Alerts))
+	for i, al := range in.Alerts {
+		rows[i] = store.Alert{
+			IncidentID: in.IncidentID, Fingerprint: al.Fingerprint, Title: al.Title, Source: al.Source,
+			Status: al.Status, FirstSeen: al.FirstSeen, LastSeen: al.LastSeen, Count: int64(al.Count),
+		}
+	}
+	if err := a.Store.UpsertAlerts(ctx, rows); err != nil {
+		return classify(fmt.Errorf("record alerts of %s: %w", in.IncidentID, err))
+	}
+	return nil
 }

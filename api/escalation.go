@@ -162,3 +162,22 @@ func (s *Server) notifications(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, gin.H{"incident_id": inc.ID, "notifications": out})
 }
+
+// alerts lists the incident's alerts, one per fingerprint.
+func (s *Server) alerts(c *gin.Context) {
+	ctx := c.Request.Context()
+	inc, err := s.lookup(ctx, c.Param("id"))
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	as, err := s.store.ListAlerts(ctx, inc.ID)
+	if err != nil {
+		s.abort(c, storeErr("list alerts", err))
+		return
+	}
+	if as == nil {
+		as = []store.Alert{}
+	}
+	c.JSON(http.StatusOK, gin.H{"incident_id": inc.ID, "alerts": as})
+}

@@ -124,7 +124,10 @@ func (s *Server) routes() *gin.Engine {
 	v1.POST("/incidents/:id/snooze", s.snooze)
 	v1.POST("/incidents/:id/reassign", s.reassign)
 	v1.GET("/incidents/:id/notifications", s.notifications)
+	v1.GET("/incidents/:id/alerts", s.alerts)
 	s.oncallRoutes(v1)
+	s.integrationRoutes(v1)
+	s.ingestRoutes(r, v1)
 	return r
 }
 

@@ -114,7 +114,6 @@ func TestSecretExampleHoldsOnlyPlaceholders(t *testing.T) {
 	}
 }
 
-
 func TestAPIDeploymentFollowsTheGuide(t *testing.T) {
 	t.Parallel()
 	var d deployment

@@ -39,6 +39,7 @@ func New(c client.Client, taskQueue string, acts *activities.Activities) sdkwork
 	w.RegisterActivityWithOptions(acts.LoadEscalation, activity.RegisterOptions{Name: workflows.ActivityLoadEscalation})
 	w.RegisterActivityWithOptions(acts.LoadPolicy, activity.RegisterOptions{Name: workflows.ActivityLoadPolicy})
 	w.RegisterActivityWithOptions(acts.LoadSLA, activity.RegisterOptions{Name: workflows.ActivityLoadSLA})
+	w.RegisterActivityWithOptions(acts.RecordAlerts, activity.RegisterOptions{Name: workflows.ActivityRecordAlerts})
 	w.RegisterActivityWithOptions(acts.NotifyUser, activity.RegisterOptions{Name: workflows.ActivityNotifyUser})
 	return w
 }

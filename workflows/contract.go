@@ -42,6 +42,11 @@ const (
 	// from its first step.
 	UpdateReassign = "reassign"
 
+	// SignalAlert delivers one alert from a monitoring system (Alertmanager,
+	// Events v2, a webhook). Alert storms arrive as signals, never updates:
+	// they need no answer, and a run takes thousands of them.
+	SignalAlert = "alert"
+
 	// QueryState returns the workflow's live State.
 	QueryState = "state"
 
@@ -54,6 +59,9 @@ const (
 	ActivityLoadEscalation = "LoadEscalation"
 	// ActivityLoadPolicy returns the snapshot of one escalation policy.
 	ActivityLoadPolicy = "LoadPolicy"
+	// ActivityRecordAlerts upserts the incident's alerts (one row per
+	// fingerprint) in Postgres.
+	ActivityRecordAlerts = "RecordAlerts"
 	// ActivityLoadSLA returns the SLA targets of a service and severity.
 	ActivityLoadSLA = "LoadSLA"
 	// ActivityNotifyUser pages one user on every contact method, each
@@ -111,6 +119,52 @@ type IncidentInput struct {
 	Escalation *Escalation
 	// SLA is the deadline state carried over from the previous run.
 	SLA *SLAState
+	// AutoResolve resolves the incident once every alert in it has resolved
+	// (the service's setting when the incident opened).
+	AutoResolve bool
+	// Alerts are the alerts the incident holds, carried across runs.
+	Alerts []AlertState
+	// PendingAlerts arrived too late for the previous run to handle them.
+	PendingAlerts []AlertSignal
+}
+
+// Alert actions.
+const (
+	AlertTrigger     = "trigger"
+	AlertAcknowledge = "acknowledge"
+	AlertResolve     = "resolve"
+)
+
+// AlertSignal is the argument of SignalAlert.
+type AlertSignal struct {
+	// ID is unique per received alert. For a trigger it is also the ID of
+	// the incident the alert opens when none is open under its dedup key.
+	ID          string
+	Source      string
+	Action      string
+	Fingerprint string
+	Title       string
+	Description string
+	Severity    incident.Severity
+	Labels      map[string]string `json:",omitempty"`
+	URL         string            `json:",omitempty"`
+}
+
+// AlertState is one alert (fingerprint) of an incident.
+type AlertState struct {
+	Fingerprint string    `json:"fingerprint"`
+	Title       string    `json:"title"`
+	Source      string    `json:"source"`
+	Status      string    `json:"status"` // firing | resolved
+	FirstSeen   time.Time `json:"first_seen"`
+	LastSeen    time.Time `json:"last_seen"`
+	Count       int       `json:"count"`
+}
+
+// RecordAlertsInput is the argument of ActivityRecordAlerts.
+type RecordAlertsInput struct {
+	IncidentID string
+	Alerts     []AlertState
 }
 
 // SLAState is an incident's SLA: its targets and where each deadline stands.
@@ -270,9 +324,10 @@ type State struct {
 	// Recorded is false until the opening of the incident is in Postgres.
 	Recorded bool `json:"recorded"`
 	// PendingWrites counts projection writes not yet acknowledged by Postgres.
-	PendingWrites int         `json:"pending_writes"`
-	Escalation    *Escalation `json:"escalation,omitempty"`
-	SLA           *SLAState   `json:"sla,omitempty"`
+	PendingWrites int          `json:"pending_writes"`
+	Escalation    *Escalation  `json:"escalation,omitempty"`
+	SLA           *SLAState    `json:"sla,omitempty"`
+	Alerts        []AlertState `json:"alerts,omitempty"`
 	// AsOf is the workflow time of the run's last workflow task: the state
 	// is current as of then (a query does not advance it).
 	AsOf time.Time `json:"as_of"`

@@ -40,6 +40,7 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (incident.Incident
 	if err := r.register(ctx); err != nil {
 		return r.inc, err
 	}
+	r.startAlerts(ctx, in)
 	escalates := in.Continued && in.Escalation != nil ||
 		!in.Continued && workflow.GetVersion(ctx, changeEscalation, workflow.DefaultVersion, escalationVersion1) >= escalationVersion1
 	tracksSLA := !in.Continued && escalates &&
@@ -86,19 +87,38 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (incident.Incident
 	} else if err := workflow.Await(ctx, stop); err != nil {
 		return r.inc, err
 	}
-	// Let every accepted update finish its projection write before the run
-	// closes or continues, so no timeline event is lost.
-	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+	// Let every accepted update and the alert batch in hand finish their
+	// writes before the run closes or continues, so no event is lost.
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) && !r.alerts.busy }); err != nil {
 		return r.inc, err
 	}
+	pending := r.drainAlerts()
 	if r.inc.Status != incident.StatusResolved {
 		return r.inc, workflow.NewContinueAsNewError(ctx, IncidentWorkflowName, IncidentInput{
-			Incident:   r.inc,
-			Continued:  true,
-			Duplicates: r.duplicates,
-			Seq:        r.seq,
-			Escalation: r.esc.e,
-			SLA:        r.sla,
+			Incident:      r.inc,
+			Continued:     true,
+			Duplicates:    r.duplicates,
+			Seq:           r.seq,
+			Escalation:    r.esc.e,
+			SLA:           r.sla,
+			AutoResolve:   r.alerts.autoResolve,
+			Alerts:        r.alerts.list(),
+			PendingAlerts: pending,
+		})
+	}
+	// Triggers that came after the resolution open the next incident under
+	// the same dedup key.
+	for i, sig := range pending {
+		if sig.Action != AlertTrigger {
+			continue
+		}
+		return r.inc, workflow.NewContinueAsNewError(ctx, IncidentWorkflowName, IncidentInput{
+			Incident: incident.Incident{
+				ID: sig.ID, WorkflowID: r.inc.WorkflowID, Title: sig.Title, Description: sig.Description,
+				Service: r.inc.Service, Severity: sig.Severity, DedupKey: r.inc.DedupKey,
+			},
+			AutoResolve:   r.alerts.autoResolve,
+			PendingAlerts: pending[i:],
 		})
 	}
 	return r.inc, nil
@@ -117,6 +137,9 @@ type incidentRun struct {
 	esc *escalator
 	// sla holds the deadlines; nil for runs recorded before SLAs existed.
 	sla *SLAState
+	// alerts tracks the incident's alerts, fed by alertCh.
+	alerts  *alertBook
+	alertCh workflow.ReceiveChannel
 }
 
 func (r *incidentRun) register(ctx workflow.Context) error {
@@ -170,6 +193,7 @@ func (r *incidentRun) state(ctx workflow.Context) State {
 		st.Escalation = &e
 	}
 	st.SLA = r.slaView(workflow.Now(ctx))
+	st.Alerts = r.alerts.list()
 	return st
 }
 

@@ -31,6 +31,7 @@ type projection struct {
 	policies map[string]oncall.Snapshot // what LoadPolicy returns
 	now      func() time.Time           // the test environment's clock
 	pages    []paged
+	alerts   map[string]workflows.AlertState // the alerts table
 	notify   func(workflows.NotifyInput) (workflows.NotifyResult, error)
 }
 
@@ -46,6 +47,18 @@ type paged struct {
 
 func (p *projection) LoadEscalation(_ context.Context, _ string) (oncall.Snapshot, error) {
 	return p.policy, nil
+}
+
+func (p *projection) RecordAlerts(_ context.Context, in workflows.RecordAlertsInput) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.alerts == nil {
+		p.alerts = map[string]workflows.AlertState{}
+	}
+	for _, a := range in.Alerts {
+		p.alerts[a.Fingerprint] = a
+	}
+	return nil
 }
 
 func (p *projection) LoadSLA(_ context.Context, _ workflows.LoadSLAInput) (oncall.SLA, error) {
@@ -114,6 +127,7 @@ func (s *incidentSuite) SetupTest() {
 	s.env.RegisterActivityWithOptions(s.proj.LoadEscalation, activity.RegisterOptions{Name: workflows.ActivityLoadEscalation})
 	s.env.RegisterActivityWithOptions(s.proj.LoadPolicy, activity.RegisterOptions{Name: workflows.ActivityLoadPolicy})
 	s.env.RegisterActivityWithOptions(s.proj.LoadSLA, activity.RegisterOptions{Name: workflows.ActivityLoadSLA})
+	s.env.RegisterActivityWithOptions(s.proj.RecordAlerts, activity.RegisterOptions{Name: workflows.ActivityRecordAlerts})
 	s.env.RegisterActivityWithOptions(s.proj.NotifyUser, activity.RegisterOptions{Name: workflows.ActivityNotifyUser})
 }
 

@@ -271,6 +271,10 @@ const (
 	// SLA events; their data names the sla_type (response, resolution).
 	EventSLAWarning  EventType = "sla_warning"  // a target is near
 	EventSLABreached EventType = "sla_breached" // a target was missed
+
+	// Alert events: a new fingerprint joined the incident, or one resolved.
+	EventAlert         EventType = "alert"
+	EventAlertResolved EventType = "alert_resolved"
 )
 
 // EventFor returns the timeline event type that records a move to status s.

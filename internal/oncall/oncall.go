@@ -371,10 +371,16 @@ type Service struct {
 	// AckTimeout returns an acknowledged incident to open, and resumes
 	// paging, when it is neither mitigated nor resolved this long after the
 	// acknowledgement. Zero disables it.
-	AckTimeout Duration  `json:"ack_timeout"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	AckTimeout Duration `json:"ack_timeout"`
+	// AutoResolve resolves an incident of this service once every alert in
+	// it has resolved. Default true.
+	AutoResolve *bool     `json:"auto_resolve,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
+
+// ResolvesItself reports the AutoResolve setting, true when unset.
+func (s Service) ResolvesItself() bool { return s.AutoResolve == nil || *s.AutoResolve }
 
 // Normalize trims text.
 func (s *Service) Normalize() {

@@ -478,7 +478,7 @@ func scanPolicy(row pgx.CollectableRow) (oncall.Policy, error) {
 	return p, nil
 }
 
-const serviceColumns = `id, name, description, coalesce(escalation_policy_id, ''), ack_timeout_ms, created_at, updated_at`
+const serviceColumns = `id, name, description, coalesce(escalation_policy_id, ''), ack_timeout_ms, auto_resolve, created_at, updated_at`
 
 // CreateService stores a new service under the caller's ID and returns it as
 // stored; the acknowledgement timeout is kept in whole milliseconds. sv
@@ -491,11 +491,13 @@ func (s *Store) CreateService(ctx context.Context, sv oncall.Service) (oncall.Se
 	}
 	ackMS := sv.AckTimeout.D().Milliseconds()
 	sv.AckTimeout = oncall.Duration(time.Duration(ackMS) * time.Millisecond)
+	autoResolve := sv.ResolvesItself()
+	sv.AutoResolve = &autoResolve
 	err := s.pool.QueryRow(ctx, `
-		INSERT INTO services (id, name, description, escalation_policy_id, ack_timeout_ms)
-		VALUES ($1, $2, $3, nullif($4, ''), $5)
+		INSERT INTO services (id, name, description, escalation_policy_id, ack_timeout_ms, auto_resolve)
+		VALUES ($1, $2, $3, nullif($4, ''), $5, $6)
 		RETURNING created_at, updated_at`,
-		sv.ID, sv.Name, sv.Description, sv.EscalationPolicyID, ackMS,
+		sv.ID, sv.Name, sv.Description, sv.EscalationPolicyID, ackMS, sv.ResolvesItself(),
 	).Scan(&sv.CreatedAt, &sv.UpdatedAt)
 	if pgErr, ok := pgErrorCode(err); ok && pgErr.Code == pgUniqueViolation {
 		return oncall.Service{}, fmt.Errorf("create service: %w: a service with id %s exists", ErrConflict, sv.ID)
@@ -547,12 +549,15 @@ func (s *Store) UpdateService(ctx context.Context, sv oncall.Service) (oncall.Se
 	}
 	ackMS := sv.AckTimeout.D().Milliseconds()
 	sv.AckTimeout = oncall.Duration(time.Duration(ackMS) * time.Millisecond)
+	autoResolve := sv.ResolvesItself()
+	sv.AutoResolve = &autoResolve
 	err := s.pool.QueryRow(ctx, `
 		UPDATE services
-		SET name = $2, description = $3, escalation_policy_id = nullif($4, ''), ack_timeout_ms = $5, updated_at = now()
+		SET name = $2, description = $3, escalation_policy_id = nullif($4, ''), ack_timeout_ms = $5,
+			auto_resolve = $6, updated_at = now()
 		WHERE id = $1
 		RETURNING created_at, updated_at`,
-		sv.ID, sv.Name, sv.Description, sv.EscalationPolicyID, ackMS,
+		sv.ID, sv.Name, sv.Description, sv.EscalationPolicyID, ackMS, sv.ResolvesItself(),
 	).Scan(&sv.CreatedAt, &sv.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return oncall.Service{}, fmt.Errorf("update service %s: %w", sv.ID, ErrNotFound)
@@ -589,9 +594,11 @@ func serviceWriteErr(err error) error {
 func scanService(row pgx.CollectableRow) (oncall.Service, error) {
 	var sv oncall.Service
 	var ackMS int64
-	if err := row.Scan(&sv.ID, &sv.Name, &sv.Description, &sv.EscalationPolicyID, &ackMS, &sv.CreatedAt, &sv.UpdatedAt); err != nil {
+	var autoResolve bool
+	if err := row.Scan(&sv.ID, &sv.Name, &sv.Description, &sv.EscalationPolicyID, &ackMS, &autoResolve, &sv.CreatedAt, &sv.UpdatedAt); err != nil {
 		return oncall.Service{}, err
 	}
+	sv.AutoResolve = &autoResolve
 	sv.AckTimeout = oncall.Duration(time.Duration(ackMS) * time.Millisecond)
 	sv.CreatedAt, sv.UpdatedAt = sv.CreatedAt.UTC(), sv.UpdatedAt.UTC()
 	return sv, nil

@@ -1,0 +1,98 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/incident-server/incident-server/internal/oncall"
+	"github.com/incident-server/incident-server/internal/store"
+)
+
+// integrationRoutes registers a service's integration keys: create, list and
+// revoke. The key itself is in the create answer only; the store keeps a
+// hash of it, so a lost key is revoked and replaced, never read back.
+func (s *Server) integrationRoutes(v1 *gin.RouterGroup) {
+	v1.POST("/services/:id/integration-keys", s.createIntegrationKey)
+	v1.GET("/services/:id/integration-keys", s.listIntegrationKeys)
+	v1.DELETE("/services/:id/integration-keys/:key_id", s.revokeIntegrationKey)
+}
+
+// createdIntegrationKey is the create answer: the key's metadata and, this
+// one time, the key.
+type createdIntegrationKey struct {
+	store.IntegrationKey
+	Key string `json:"key"`
+}
+
+func (s *Server) createIntegrationKey(c *gin.Context) {
+	var req struct {
+		Name string `json:"name"`
+	}
+	if err := s.decode(c, &req); err != nil {
+		s.abort(c, err)
+		return
+	}
+	k, key, err := s.store.CreateIntegrationKey(c.Request.Context(), c.Param("id"), req.Name)
+	if err != nil {
+		s.abort(c, integrationErr("create integration key", "service not found", err))
+		return
+	}
+	// The body holds a credential: no cache along the way may keep it.
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusCreated, createdIntegrationKey{IntegrationKey: k, Key: key})
+}
+
+func (s *Server) listIntegrationKeys(c *gin.Context) {
+	keys, err := s.store.ListIntegrationKeys(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		s.abort(c, integrationErr("list integration keys", "service not found", err))
+		return
+	}
+	if keys == nil {
+		keys = []store.IntegrationKey{}
+	}
+	c.JSON(http.StatusOK, gin.H{"integration_keys": keys})
+}
+
+// revokeIntegrationKey answers 204 for a key already revoked too, so a
+// retried DELETE succeeds; the key stays listed with its revocation time.
+func (s *Server) revokeIntegrationKey(c *gin.Context) {
+	if err := s.store.RevokeIntegrationKey(c.Request.Context(), c.Param("id"), c.Param("key_id")); err != nil {
+		s.abort(c, integrationErr("revoke integration key", "integration key not found", err))
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// integrationService authenticates an integration key sent with an alert
+// and returns the one service the sender may send alerts for. When it
+// returns false it has answered the request: 401 for any key that does not
+// authenticate, with one message whatever was wrong with it, or 503 when
+// the database cannot tell.
+func (s *Server) integrationService(c *gin.Context, key string) (string, bool) {
+	k, err := s.store.AuthenticateIntegrationKey(c.Request.Context(), key)
+	if errors.Is(err, store.ErrUnauthorized) {
+		s.abort(c, errorf(CodeUnauthorized, "invalid integration key"))
+		return "", false
+	}
+	if err != nil {
+		s.abort(c, storeErr("authenticate integration key", err))
+		return "", false
+	}
+	return k.ServiceID, true
+}
+
+// integrationErr answers a missing service or key with notFound, where
+// abort's own mapping would name an incident, passes validation errors
+// through, and marks every other failure as the database being unavailable.
+func integrationErr(op, notFound string, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return errorf(CodeNotFound, notFound)
+	}
+	if _, invalid := errors.AsType[*oncall.ValidationError](err); invalid {
+		return err
+	}
+	return storeErr(op, err)
+}

@@ -1,0 +1,162 @@
+package e2e_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/incident-server/incident-server/internal/incident"
+	"github.com/incident-server/incident-server/internal/store"
+)
+
+// integrationKey creates a service and an integration key for it.
+func integrationKey(t *testing.T, s *stack, service string) string {
+	t.Helper()
+	create(t, s.url, "/api/v1/services", map[string]any{"id": service})
+	r := do(t, http.MethodPost, s.url+"/api/v1/services/"+service+"/integration-keys", map[string]string{"name": "monitoring"})
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	var k struct {
+		Key string `json:"key"`
+	}
+	r.json(t, &k)
+	return k.Key
+}
+
+func amPayload(status string, fingerprints ...string) map[string]any {
+	var alerts []map[string]any
+	for _, fp := range fingerprints {
+		alerts = append(alerts, map[string]any{
+			"status": status, "fingerprint": fp,
+			"labels":      map[string]string{"alertname": "DiskFull", "instance": fp, "severity": "critical"},
+			"annotations": map[string]string{"summary": "disk full on " + fp},
+			"startsAt":    "2026-11-25T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
+			"generatorURL": "http://prometheus.local/graph",
+		})
+	}
+	return map[string]any{
+		"version": "4", "groupKey": `{}:{alertname="DiskFull"}`, "status": status, "receiver": "incident-server",
+		"groupLabels": map[string]string{"alertname": "DiskFull"}, "commonLabels": map[string]string{"alertname": "DiskFull"},
+		"commonAnnotations": map[string]string{}, "externalURL": "http://alertmanager.local", "truncatedAlerts": 0,
+		"alerts": alerts,
+	}
+}
+
+func (s *stack) incidentsOf(t *testing.T, service string) []incident.Incident {
+	t.Helper()
+	items, _, err := s.store.ListIncidents(context.Background(), store.ListFilter{Service: service})
+	require.NoError(t, err)
+	return items
+}
+
+func TestAlertmanagerGroupIsOneIncidentThatResolvesItself(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	service := "am-" + randomID()
+	key := integrationKey(t, s, service)
+	url := s.url + "/api/v1/integrations/alertmanager"
+
+	r := do(t, http.MethodPost, url, amPayload("firing", "fp-a", "fp-b"))
+	require.Equal(t, http.StatusUnauthorized, r.status, "no key")
+	r = do(t, http.MethodPost, url, amPayload("firing", "fp-a", "fp-b"), "Authorization", "Bearer ik_wrong.key")
+	require.Equal(t, http.StatusUnauthorized, r.status)
+	r = do(t, http.MethodPost, url, `{"alerts": "nope"}`, "Authorization", "Bearer "+key)
+	require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+
+	for range 6 {
+		r = do(t, http.MethodPost, url, amPayload("firing", "fp-a", "fp-b"), "Authorization", "Bearer "+key)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	}
+	var inc incident.Incident
+	require.Eventually(t, func() bool {
+		items := s.incidentsOf(t, service)
+		if len(items) == 1 {
+			inc = items[0]
+		}
+		return len(items) == 1
+	}, 30*time.Second, 20*time.Millisecond)
+	require.Equal(t, incident.SeverityCritical, inc.Severity)
+	require.Equal(t, "disk full on fp-a", inc.Title)
+
+	var alerts []store.Alert
+	require.Eventually(t, func() bool {
+		var err error
+		alerts, err = s.store.ListAlerts(context.Background(), inc.ID)
+		require.NoError(t, err)
+		return len(alerts) == 2 && alerts[0].Count == 6 && alerts[1].Count == 6
+	}, 30*time.Second, 20*time.Millisecond, "two fingerprints, each seen six times")
+
+	r = do(t, http.MethodPost, url, amPayload("resolved", "fp-a", "fp-b"), "Authorization", "Bearer "+key)
+	require.Equal(t, http.StatusOK, r.status)
+	var final incident.Incident
+	require.NoError(t, s.temporal.GetWorkflow(context.Background(), inc.WorkflowID, "").Get(context.Background(), &final))
+	require.Equal(t, incident.StatusResolved, final.Status, "every alert resolved")
+	require.Equal(t, "alertmanager", final.ResolvedBy)
+	require.Len(t, s.incidentsOf(t, service), 1, "still one incident")
+}
+
+func TestEventsV2LifecycleByDedupKey(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	service := "pd-" + randomID()
+	key := integrationKey(t, s, service)
+	event := func(action string) map[string]any {
+		return map[string]any{
+			"routing_key": key, "event_action": action, "dedup_key": "db-1/replication",
+			"payload": map[string]any{"summary": "replication lag 5m", "source": "db-1", "severity": "error"},
+		}
+	}
+	send := func(action string) {
+		t.Helper()
+		r := do(t, http.MethodPost, s.url+"/v2/enqueue", event(action))
+		require.Equal(t, http.StatusAccepted, r.status, "%s", r.body)
+		var body struct {
+			Status   string `json:"status"`
+			DedupKey string `json:"dedup_key"`
+		}
+		r.json(t, &body)
+		require.Equal(t, "success", body.Status)
+		require.Equal(t, "db-1/replication", body.DedupKey)
+	}
+	send("trigger")
+	var inc incident.Incident
+	require.Eventually(t, func() bool {
+		items := s.incidentsOf(t, service)
+		if len(items) == 1 {
+			inc = items[0]
+		}
+		return len(items) == 1
+	}, 30*time.Second, 20*time.Millisecond)
+	require.Equal(t, incident.SeverityHigh, inc.Severity, "error maps to high")
+
+	send("acknowledge")
+	require.Eventually(t, func() bool {
+		got, err := s.store.GetIncident(context.Background(), inc.ID)
+		require.NoError(t, err)
+		return got.Status == incident.StatusAcknowledged && got.AcknowledgedBy == "events_v2"
+	}, 30*time.Second, 20*time.Millisecond)
+	send("resolve")
+	var final incident.Incident
+	require.NoError(t, s.temporal.GetWorkflow(context.Background(), inc.WorkflowID, "").Get(context.Background(), &final))
+	require.Equal(t, incident.StatusResolved, final.Status)
+
+	send("trigger")
+	require.Eventually(t, func() bool { return len(s.incidentsOf(t, service)) == 2 }, 30*time.Second, 20*time.Millisecond,
+		"a trigger after resolve opens a second incident")
+
+	// PagerDuty's answers for what can never succeed.
+	r := do(t, http.MethodPost, s.url+"/v2/enqueue", `not json`)
+	require.Equal(t, http.StatusBadRequest, r.status)
+	require.Contains(t, string(r.body), "Unrecognized object")
+	bad := event("trigger")
+	bad["payload"] = map[string]any{"source": "db-1", "severity": "error"}
+	r = do(t, http.MethodPost, s.url+"/v2/enqueue", bad)
+	require.Equal(t, http.StatusBadRequest, r.status)
+	require.Contains(t, string(r.body), `"status":"invalid event"`)
+	wrongKey := event("trigger")
+	wrongKey["routing_key"] = "R0UT1NGKEY0000000000000000000000"
+	r = do(t, http.MethodPost, s.url+"/v2/enqueue", wrongKey)
+	require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+}

@@ -1,0 +1,206 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/incident-server/incident-server/internal/oncall"
+)
+
+// ErrUnauthorized is the one error AuthenticateIntegrationKey gives for a key
+// that does not let its sender in: malformed, unknown, with the wrong secret
+// or revoked. The cases are deliberately indistinguishable, so a caller
+// probing keys learns nothing about which part was wrong.
+var ErrUnauthorized = errors.New("unauthorized")
+
+const integrationKeyIDPrefix = "ik_"
+
+// integrationSecretBytes is the randomness in a key's secret: 256 bits, far
+// beyond guessing, which is why a plain sha256 of it is a safe stored form.
+const integrationSecretBytes = 32
+
+// integrationKeyFormat matches a whole key: the row's ID (newID with the ik_
+// prefix), a dot, and the secret, lowercase base32 of integrationSecretBytes
+// without padding. Neither part can hold a dot, so the split is unambiguous.
+var integrationKeyFormat = regexp.MustCompile(`^(ik_[a-z2-7]{26})\.([a-z2-7]{52})$`)
+
+// IntegrationKey is a credential a monitoring system sends alerts for one
+// service with. Only its metadata is kept: the key itself,
+//
+//	ik_<26 characters>.<52 characters>
+//
+// 82 characters in all, is returned once by CreateIntegrationKey and cannot
+// be read back. PagerDuty routing keys are 32 characters; senders built for
+// PagerDuty's Events API (Alertmanager, Grafana and the like) take the
+// routing key as an opaque string of any length, so ours fit where theirs go.
+type IntegrationKey struct {
+	ID        string    `json:"id"`
+	ServiceID string    `json:"service_id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+	// RevokedAt is absent while the key is usable.
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	// LastUsedAt is absent until the key first authenticates, and then
+	// within a minute of the key's latest use: it is refreshed at most once
+	// a minute.
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+}
+
+const integrationKeyColumns = `id, service_id, name, created_at, revoked_at, last_used_at`
+
+// CreateIntegrationKey makes a key for service serviceID and returns its
+// metadata and the key itself. The key is not stored, only a hash of its
+// secret: whoever creates it must keep it. The name is trimmed; an empty or
+// overlong name gives an *oncall.ValidationError, and a service that does
+// not exist an error wrapping ErrNotFound.
+func (s *Store) CreateIntegrationKey(ctx context.Context, serviceID, name string) (IntegrationKey, string, error) {
+	name = strings.TrimSpace(name)
+	switch {
+	case name == "":
+		return IntegrationKey{}, "", fmt.Errorf("create integration key: %w", &oncall.ValidationError{Field: "name", Message: "is required"})
+	case utf8.RuneCountInString(name) > oncall.MaxNameLen:
+		return IntegrationKey{}, "", fmt.Errorf("create integration key: %w",
+			&oncall.ValidationError{Field: "name", Message: fmt.Sprintf("is longer than %d characters", oncall.MaxNameLen)})
+	}
+	var b [integrationSecretBytes]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	secret := idBase32.EncodeToString(b[:])
+	hash := sha256.Sum256([]byte(secret))
+	k := IntegrationKey{ID: newID(integrationKeyIDPrefix), ServiceID: serviceID, Name: name}
+	err := s.pool.QueryRow(ctx, `
+		INSERT INTO integration_keys (id, service_id, name, secret_hash) VALUES ($1, $2, $3, $4)
+		RETURNING created_at`,
+		k.ID, k.ServiceID, k.Name, hash[:],
+	).Scan(&k.CreatedAt)
+	if pgErr, ok := pgErrorCode(err); ok && pgErr.Code == pgForeignKeyError {
+		return IntegrationKey{}, "", fmt.Errorf("create integration key: service %s: %w", serviceID, ErrNotFound)
+	}
+	if err != nil {
+		return IntegrationKey{}, "", fmt.Errorf("create integration key: %w", err)
+	}
+	k.CreatedAt = k.CreatedAt.UTC()
+	return k, k.ID + "." + secret, nil
+}
+
+// ListIntegrationKeys returns up to MaxOncallList keys of a service, revoked
+// ones included, oldest first. The error wraps ErrNotFound when the service
+// does not exist.
+func (s *Store) ListIntegrationKeys(ctx context.Context, serviceID string) ([]IntegrationKey, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT `+integrationKeyColumns+` FROM integration_keys
+		WHERE service_id = $1 ORDER BY created_at, id LIMIT $2`, serviceID, MaxOncallList)
+	if err != nil {
+		return nil, fmt.Errorf("list integration keys of %s: %w", serviceID, err)
+	}
+	keys, err := pgx.CollectRows(rows, scanIntegrationKey)
+	if err != nil {
+		return nil, fmt.Errorf("list integration keys of %s: %w", serviceID, err)
+	}
+	if len(keys) > 0 {
+		// The foreign key vouches for the service.
+		return keys, nil
+	}
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM services WHERE id = $1)`, serviceID).Scan(&exists); err != nil {
+		return nil, fmt.Errorf("list integration keys of %s: %w", serviceID, err)
+	}
+	if !exists {
+		return nil, fmt.Errorf("list integration keys of %s: service: %w", serviceID, ErrNotFound)
+	}
+	return keys, nil
+}
+
+// RevokeIntegrationKey stops key id of service serviceID from
+// authenticating. Revoking a revoked key succeeds and keeps the first
+// revocation time. The error wraps ErrNotFound when the service has no such
+// key, including when the key belongs to another service.
+func (s *Store) RevokeIntegrationKey(ctx context.Context, serviceID, id string) error {
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE integration_keys SET revoked_at = coalesce(revoked_at, now())
+		WHERE id = $1 AND service_id = $2`, id, serviceID)
+	if err != nil {
+		return fmt.Errorf("revoke integration key %s: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("revoke integration key %s: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// AuthenticateIntegrationKey returns the metadata of a valid, unrevoked key,
+// whose ServiceID is the one service its sender may send alerts for. Any
+// key that does not authenticate gives an error wrapping ErrUnauthorized and
+// saying nothing more; other errors are the database's. Surrounding
+// whitespace is ignored, since keys are often pasted into config files.
+func (s *Store) AuthenticateIntegrationKey(ctx context.Context, key string) (IntegrationKey, error) {
+	unauthorized := fmt.Errorf("authenticate integration key: %w", ErrUnauthorized)
+	m := integrationKeyFormat.FindStringSubmatch(strings.TrimSpace(key))
+	if m == nil {
+		return IntegrationKey{}, unauthorized
+	}
+	id, secret := m[1], m[2]
+	want := sha256.Sum256([]byte(secret))
+	var k IntegrationKey
+	var hash []byte
+	err := s.pool.QueryRow(ctx, `SELECT `+integrationKeyColumns+`, secret_hash FROM integration_keys WHERE id = $1`, id).
+		Scan(&k.ID, &k.ServiceID, &k.Name, &k.CreatedAt, &k.RevokedAt, &k.LastUsedAt, &hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return IntegrationKey{}, unauthorized
+	}
+	if err != nil {
+		return IntegrationKey{}, fmt.Errorf("authenticate integration key: %w", err)
+	}
+	// Constant time, so response times do not reveal how much of a guessed
+	// secret matched.
+	if subtle.ConstantTimeCompare(want[:], hash) != 1 || k.RevokedAt != nil {
+		return IntegrationKey{}, unauthorized
+	}
+	// The condition keeps a sender posting many alerts a second from
+	// rewriting the row on every one; concurrent requests that find it
+	// refreshed after waiting for the row lock write nothing.
+	var used time.Time
+	err = s.pool.QueryRow(ctx, `
+		UPDATE integration_keys SET last_used_at = now()
+		WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+		RETURNING last_used_at`, id).Scan(&used)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		// Refreshed within the last minute: the time read above stands.
+	case err != nil:
+		return IntegrationKey{}, fmt.Errorf("authenticate integration key: record use: %w", err)
+	default:
+		k.LastUsedAt = &used
+	}
+	return normalizeIntegrationKey(k), nil
+}
+
+func scanIntegrationKey(row pgx.CollectableRow) (IntegrationKey, error) {
+	var k IntegrationKey
+	if err := row.Scan(&k.ID, &k.ServiceID, &k.Name, &k.CreatedAt, &k.RevokedAt, &k.LastUsedAt); err != nil {
+		return IntegrationKey{}, err
+	}
+	return normalizeIntegrationKey(k), nil
+}
+
+// normalizeIntegrationKey puts every timestamp in UTC, as the rest of the
+// store returns them.
+func normalizeIntegrationKey(k IntegrationKey) IntegrationKey {
+	k.CreatedAt = k.CreatedAt.UTC()
+	for _, t := range []**time.Time{&k.RevokedAt, &k.LastUsedAt} {
+		if *t != nil {
+			u := (*t).UTC()
+			*t = &u
+		}
+	}
+	return k
+}

@@ -1,0 +1,2 @@
+ALTER TABLE services DROP COLUMN IF EXISTS auto_resolve;
+DROP TABLE IF EXISTS alerts;

@@ -1,0 +1,213 @@
+package workflows
+
+import (
+	"fmt"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/incident-server/incident-server/internal/incident"
+)
+
+// Alert semantics:
+//
+//   - every alert of one dedup key (an Alertmanager group, an Events v2
+//     dedup_key) joins the incident open under it; each alert is tracked by
+//     fingerprint with first and last seen times and a count;
+//   - a new fingerprint (or one firing again) is a timeline event; a repeat
+//     only counts, so a storm of 10,000 alerts writes a handful of rows;
+//   - resolve marks a fingerprint resolved; when every fingerprint has
+//     resolved and the service resolves automatically, the incident
+//     resolves. An Events v2 or webhook resolve resolves the incident
+//     itself, as PagerDuty's does; acknowledge acknowledges it;
+//   - signals are handled in batches: whatever arrived while one batch was
+//     being recorded is the next batch, so bursts cost one flush each;
+//   - triggers that reach a run after its incident resolved open the next
+//     incident under the same dedup key (the run continues as new with it).
+
+const maxAlertBatch = 1000
+
+// alertBook holds a run's alerts in first-seen order.
+type alertBook struct {
+	byFingerprint map[string]*AlertState
+	order         []string
+	dirty         map[string]bool
+	autoResolve   bool
+	// busy is set while a batch is being recorded; the run does not end then.
+	busy bool
+	// leftover holds signals that arrived after the incident resolved.
+	leftover []AlertSignal
+}
+
+func newAlertBook(states []AlertState, autoResolve bool) *alertBook {
+	b := &alertBook{byFingerprint: map[string]*AlertState{}, dirty: map[string]bool{}, autoResolve: autoResolve}
+	for i := range states {
+		st := states[i]
+		b.byFingerprint[st.Fingerprint] = &st
+		b.order = append(b.order, st.Fingerprint)
+	}
+	return b
+}
+
+// list returns the alerts in first-seen order.
+func (b *alertBook) list() []AlertState {
+	out := make([]AlertState, 0, len(b.order))
+	for _, fp := range b.order {
+		out = append(out, *b.byFingerprint[fp])
+	}
+	return out
+}
+
+func (b *alertBook) allResolved() bool {
+	for _, st := range b.byFingerprint {
+		if st.Status != "resolved" {
+			return false
+		}
+	}
+	return len(b.byFingerprint) > 0
+}
+
+// startAlerts receives alert signals for the rest of the run.
+func (r *incidentRun) startAlerts(ctx workflow.Context, in IncidentInput) {
+	r.alerts = newAlertBook(in.Alerts, in.AutoResolve)
+	r.alertCh = workflow.GetSignalChannel(ctx, SignalAlert)
+	pending := in.PendingAlerts
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		// The incident's row must exist before its alerts and events.
+		if err := workflow.Await(ctx, func() bool { return r.recorded }); err != nil {
+			return
+		}
+		batch := pending
+		for {
+			if len(batch) == 0 {
+				var sig AlertSignal
+				r.alertCh.Receive(ctx, &sig)
+				batch = append(batch, sig)
+			}
+			for len(batch) < maxAlertBatch {
+				var sig AlertSignal
+				if !r.alertCh.ReceiveAsync(&sig) {
+					break
+				}
+				batch = append(batch, sig)
+			}
+			r.alerts.busy = true
+			err := r.applyAlerts(ctx, batch)
+			r.alerts.busy = false
+			if err != nil {
+				workflow.GetLogger(ctx).Error("alert batch failed", "incident_id", r.inc.ID, "error", err)
+			}
+			batch = nil
+		}
+	})
+}
+
+// drainAlerts returns every signal received but not handled, for the next run.
+func (r *incidentRun) drainAlerts() []AlertSignal {
+	out := r.alerts.leftover
+	r.alerts.leftover = nil
+	for {
+		var sig AlertSignal
+		if !r.alertCh.ReceiveAsync(&sig) {
+			return out
+		}
+		out = append(out, sig)
+	}
+}
+
+func (r *incidentRun) applyAlerts(ctx workflow.Context, batch []AlertSignal) error {
+	b := r.alerts
+	at := now(ctx)
+	for i, sig := range batch {
+		if r.inc.Status == incident.StatusResolved {
+			b.leftover = append(b.leftover, batch[i:]...)
+			break
+		}
+		st := b.byFingerprint[sig.Fingerprint]
+		switch sig.Action {
+		case AlertTrigger:
+			if st == nil {
+				st = &AlertState{Fingerprint: sig.Fingerprint, Title: sig.Title, Source: sig.Source, FirstSeen: at}
+				b.byFingerprint[sig.Fingerprint] = st
+				b.order = append(b.order, sig.Fingerprint)
+			}
+			refired := st.Status == "resolved"
+			isNew := st.Count == 0
+			st.Status, st.LastSeen = "firing", at
+			st.Count++
+			b.dirty[sig.Fingerprint] = true
+			if isNew || refired {
+				msg := "alert joined: " + sig.Title
+				if refired {
+					msg = "alert firing again: " + sig.Title
+				}
+				if err := r.recordAlertEvent(ctx, incident.EventAlert, sig, msg); err != nil {
+					return err
+				}
+			}
+		case AlertResolve:
+			if st != nil && st.Status != "resolved" {
+				st.Status, st.LastSeen = "resolved", at
+				b.dirty[sig.Fingerprint] = true
+				if err := r.recordAlertEvent(ctx, incident.EventAlertResolved, sig, "alert resolved: "+st.Title); err != nil {
+					return err
+				}
+			}
+			explicit := sig.Source != "alertmanager"
+			if explicit || (b.autoResolve && b.allResolved()) {
+				note := "every alert resolved"
+				if explicit {
+					note = "resolved by " + sig.Source
+				}
+				if err := r.flushAlerts(ctx); err != nil {
+					return err
+				}
+				if err := r.systemTransition(ctx, incident.ActionResolve, sig.Source, note); err != nil {
+					return err
+				}
+			}
+		case AlertAcknowledge:
+			if r.inc.Status == incident.StatusOpen {
+				if err := r.systemTransition(ctx, incident.ActionAcknowledge, sig.Source, "acknowledged by "+sig.Source); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return r.flushAlerts(ctx)
+}
+
+func (r *incidentRun) recordAlertEvent(ctx workflow.Context, typ incident.EventType, sig AlertSignal, msg string) error {
+	ev := r.esc.event(ctx, typ, msg, map[string]any{"fingerprint": sig.Fingerprint, "source": sig.Source, "url": sig.URL})
+	ev.ID = fmt.Sprintf("%s/%s", typ, sig.ID)
+	ev.Actor = sig.Source
+	return r.recordEvent(ctx, ev)
+}
+
+// systemTransition applies an action an alert asked for, when the lifecycle
+// allows it; otherwise it does nothing (a resolve for an incident already
+// resolved, say).
+func (r *incidentRun) systemTransition(ctx workflow.Context, action incident.Action, actor, note string) error {
+	to, _ := action.Target()
+	if incident.CanTransition(r.inc.Status, to) != nil {
+		return nil
+	}
+	_, err := r.transition(ctx, action, TransitionRequest{IncidentID: r.inc.ID, Actor: actor, Note: note})
+	return err
+}
+
+// flushAlerts writes the alerts changed since the last flush.
+func (r *incidentRun) flushAlerts(ctx workflow.Context) error {
+	b := r.alerts
+	if len(b.dirty) == 0 {
+		return nil
+	}
+	var changed []AlertState
+	for _, fp := range b.order {
+		if b.dirty[fp] {
+			changed = append(changed, *b.byFingerprint[fp])
+		}
+	}
+	b.dirty = map[string]bool{}
+	actx := workflow.WithActivityOptions(ctx, projectionOptions)
+	return workflow.ExecuteActivity(actx, ActivityRecordAlerts, RecordAlertsInput{IncidentID: r.inc.ID, Alerts: changed}).Get(ctx, nil)
+}
