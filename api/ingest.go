@@ -54,11 +54,9 @@ func (s *Server) alertmanager(c *gin.Context) {
 		s.abort(c, errorf(CodeInvalid, err.Error()))
 		return
 	}
-	for _, a := range batch.Alerts {
-		if _, err := s.deliverAlert(c.Request.Context(), service, a); err != nil {
-			s.abort(c, err)
-			return
-		}
+	if err := s.deliverAlerts(c.Request.Context(), service, batch.Alerts); err != nil {
+		s.abort(c, err)
+		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "accepted", "alerts": len(batch.Alerts)})
 }
@@ -99,7 +97,7 @@ func (s *Server) eventsV2(c *gin.Context) {
 		ev.DedupKey = strings.TrimPrefix(newIncidentID(time.Now()), "inc_")
 		ev.Fingerprint = ev.DedupKey
 	}
-	if _, err := s.deliverAlert(c.Request.Context(), k.ServiceID, ev.Alert); err != nil {
+	if err := s.deliverAlerts(c.Request.Context(), k.ServiceID, []ingest.Alert{ev.Alert}); err != nil {
 		s.abort(c, err)
 		return
 	}
@@ -131,59 +129,88 @@ func (s *Server) genericAlert(c *gin.Context) {
 		a.DedupKey = strings.TrimPrefix(newIncidentID(time.Now()), "inc_")
 		a.Fingerprint = a.DedupKey
 	}
-	if _, err := s.deliverAlert(c.Request.Context(), service, a); err != nil {
+	if err := s.deliverAlerts(c.Request.Context(), service, []ingest.Alert{a}); err != nil {
 		s.abort(c, err)
 		return
 	}
 	c.JSON(http.StatusAccepted, genericAnswer{Status: "accepted", DedupKey: a.DedupKey})
 }
 
-// deliverAlert signals one alert to the incident open under its dedup key,
-// starting one when a trigger finds none. It answers once Temporal holds
-// the signal durably; the incident and its timeline follow from there.
-func (s *Server) deliverAlert(ctx context.Context, service string, a ingest.Alert) (string, error) {
+// deliverAlerts signals the alerts of one request to the incidents open
+// under their dedup keys: one signal per key, however many alerts it holds,
+// starting the incident (signal-with-start) when a trigger finds none open.
+// It answers once Temporal holds every signal durably; the incidents and
+// their timelines follow from there.
+func (s *Server) deliverAlerts(ctx context.Context, service string, alerts []ingest.Alert) error {
 	ctx, cancel := context.WithTimeout(ctx, s.updateTTL)
 	defer cancel()
-	wfID := workflows.DedupWorkflowID(service, a.DedupKey)
-	sig := workflows.AlertSignal{
-		ID: newIncidentID(time.Now()), Source: a.Source, Action: string(a.Action), Fingerprint: a.Fingerprint,
-		Title: a.Title, Description: a.Description, Severity: a.Severity, Labels: a.Labels, URL: a.URL,
-	}
-	if a.Action != ingest.ActionTrigger {
-		err := s.temporal.SignalWorkflow(ctx, wfID, "", workflows.SignalAlert, sig)
-		var notFound *serviceerror.NotFound
-		if errors.As(err, &notFound) {
-			return "", nil // nothing open under this key: nothing to resolve
+	var keys []string
+	groups := map[string][]workflows.AlertSignal{}
+	firstTrigger := map[string]ingest.Alert{}
+	for _, a := range alerts {
+		if _, seen := groups[a.DedupKey]; !seen {
+			keys = append(keys, a.DedupKey)
 		}
+		groups[a.DedupKey] = append(groups[a.DedupKey], workflows.AlertSignal{
+			ID: newIncidentID(time.Now()), Source: a.Source, Action: string(a.Action), Fingerprint: a.Fingerprint,
+			Title: a.Title, Description: a.Description, Severity: a.Severity, Labels: a.Labels, URL: a.URL,
+		})
+		if _, ok := firstTrigger[a.DedupKey]; !ok && a.Action == ingest.ActionTrigger {
+			firstTrigger[a.DedupKey] = a
+		}
+	}
+	var autoResolve *bool
+	for _, key := range keys {
+		wfID := workflows.DedupWorkflowID(service, key)
+		sigs := groups[key]
+		first, triggers := firstTrigger[key]
+		if !triggers {
+			err := s.temporal.SignalWorkflow(ctx, wfID, "", workflows.SignalAlerts, sigs)
+			var notFound *serviceerror.NotFound
+			if errors.As(err, &notFound) {
+				continue // nothing open under this key: nothing to resolve
+			}
+			if err != nil {
+				return fmt.Errorf("signal %s: %w: %w", wfID, errUnavailable, err)
+			}
+			continue
+		}
+		if autoResolve == nil {
+			ar := true
+			if sv, err := s.store.GetService(ctx, service); err == nil {
+				ar = sv.ResolvesItself()
+			}
+			autoResolve = &ar
+		}
+		// The first trigger's signal ID becomes the new incident's ID.
+		var id string
+		for _, sig := range sigs {
+			if sig.Action == string(ingest.ActionTrigger) {
+				id = sig.ID
+				break
+			}
+		}
+		_, err := s.temporal.SignalWithStartWorkflow(ctx, wfID, workflows.SignalAlerts, sigs, client.StartWorkflowOptions{
+			ID:                    wfID,
+			TaskQueue:             s.taskQueue,
+			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+			TypedSearchAttributes: temporal.NewSearchAttributes(
+				workflows.SearchStatus.ValueSet(string(incident.StatusOpen)),
+				workflows.SearchSeverity.ValueSet(string(first.Severity)),
+				workflows.SearchService.ValueSet(service),
+			),
+		}, workflows.IncidentWorkflowName, workflows.IncidentInput{
+			Incident: incident.Incident{
+				ID: id, WorkflowID: wfID, Title: first.Title, Description: first.Description,
+				Service: service, Severity: first.Severity, DedupKey: key,
+			},
+			AutoResolve: *autoResolve,
+		})
 		if err != nil {
-			return "", fmt.Errorf("signal %s: %w: %w", wfID, errUnavailable, err)
+			return fmt.Errorf("signal-with-start %s: %w: %w", wfID, errUnavailable, err)
 		}
-		return "", nil
 	}
-	autoResolve := true
-	if sv, err := s.store.GetService(ctx, service); err == nil {
-		autoResolve = sv.ResolvesItself()
-	}
-	run, err := s.temporal.SignalWithStartWorkflow(ctx, wfID, workflows.SignalAlert, sig, client.StartWorkflowOptions{
-		ID:                    wfID,
-		TaskQueue:             s.taskQueue,
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.SearchStatus.ValueSet(string(incident.StatusOpen)),
-			workflows.SearchSeverity.ValueSet(string(a.Severity)),
-			workflows.SearchService.ValueSet(service),
-		),
-	}, workflows.IncidentWorkflowName, workflows.IncidentInput{
-		Incident: incident.Incident{
-			ID: sig.ID, WorkflowID: wfID, Title: a.Title, Description: a.Description,
-			Service: service, Severity: a.Severity, DedupKey: a.DedupKey,
-		},
-		AutoResolve: autoResolve,
-	})
-	if err != nil {
-		return "", fmt.Errorf("signal-with-start %s: %w: %w", wfID, errUnavailable, err)
-	}
-	return run.GetRunID(), nil
+	return nil
 }
 
 // bearer returns the token of an "Authorization: Bearer" header.

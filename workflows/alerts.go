@@ -70,6 +70,7 @@ func (b *alertBook) allResolved() bool {
 func (r *incidentRun) startAlerts(ctx workflow.Context, in IncidentInput) {
 	r.alerts = newAlertBook(in.Alerts, in.AutoResolve)
 	r.alertCh = workflow.GetSignalChannel(ctx, SignalAlert)
+	r.alertsCh = workflow.GetSignalChannel(ctx, SignalAlerts)
 	pending := in.PendingAlerts
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		// The incident's row must exist before its alerts and events.
@@ -79,17 +80,20 @@ func (r *incidentRun) startAlerts(ctx workflow.Context, in IncidentInput) {
 		batch := pending
 		for {
 			if len(batch) == 0 {
-				var sig AlertSignal
-				r.alertCh.Receive(ctx, &sig)
-				batch = append(batch, sig)
+				sel := workflow.NewSelector(ctx)
+				sel.AddReceive(r.alertCh, func(c workflow.ReceiveChannel, _ bool) {
+					var sig AlertSignal
+					c.Receive(ctx, &sig)
+					batch = append(batch, sig)
+				})
+				sel.AddReceive(r.alertsCh, func(c workflow.ReceiveChannel, _ bool) {
+					var sigs []AlertSignal
+					c.Receive(ctx, &sigs)
+					batch = append(batch, sigs...)
+				})
+				sel.Select(ctx)
 			}
-			for len(batch) < maxAlertBatch {
-				var sig AlertSignal
-				if !r.alertCh.ReceiveAsync(&sig) {
-					break
-				}
-				batch = append(batch, sig)
-			}
+			batch = r.receiveAlerts(batch, maxAlertBatch)
 			r.alerts.busy = true
 			err := r.applyAlerts(ctx, batch)
 			r.alerts.busy = false
@@ -101,17 +105,29 @@ func (r *incidentRun) startAlerts(ctx workflow.Context, in IncidentInput) {
 	})
 }
 
+// receiveAlerts appends the alerts already waiting on either channel, up
+// to limit (0: no limit), without blocking.
+func (r *incidentRun) receiveAlerts(batch []AlertSignal, limit int) []AlertSignal {
+	for limit == 0 || len(batch) < limit {
+		var sig AlertSignal
+		var sigs []AlertSignal
+		switch {
+		case r.alertCh.ReceiveAsync(&sig):
+			batch = append(batch, sig)
+		case r.alertsCh.ReceiveAsync(&sigs):
+			batch = append(batch, sigs...)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
 // drainAlerts returns every signal received but not handled, for the next run.
 func (r *incidentRun) drainAlerts() []AlertSignal {
-	out := r.alerts.leftover
+	out := r.receiveAlerts(r.alerts.leftover, 0)
 	r.alerts.leftover = nil
-	for {
-		var sig AlertSignal
-		if !r.alertCh.ReceiveAsync(&sig) {
-			return out
-		}
-		out = append(out, sig)
-	}
+	return out
 }
 
 func (r *incidentRun) applyAlerts(ctx workflow.Context, batch []AlertSignal) error {

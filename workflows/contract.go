@@ -46,6 +46,9 @@ const (
 	// Events v2, a webhook). Alert storms arrive as signals, never updates:
 	// they need no answer, and a run takes thousands of them.
 	SignalAlert = "alert"
+	// SignalAlerts delivers several alerts of one dedup key at once (an
+	// Alertmanager group): one signal, however many alerts.
+	SignalAlerts = "alerts"
 
 	// QueryState returns the workflow's live State.
 	QueryState = "state"

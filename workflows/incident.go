@@ -138,8 +138,9 @@ type incidentRun struct {
 	// sla holds the deadlines; nil for runs recorded before SLAs existed.
 	sla *SLAState
 	// alerts tracks the incident's alerts, fed by alertCh.
-	alerts  *alertBook
-	alertCh workflow.ReceiveChannel
+	alerts   *alertBook
+	alertCh  workflow.ReceiveChannel
+	alertsCh workflow.ReceiveChannel
 }
 
 func (r *incidentRun) register(ctx workflow.Context) error {

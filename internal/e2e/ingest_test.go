@@ -2,12 +2,15 @@ package e2e_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/incident-server/incident-server/api"
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/store"
 )
@@ -159,4 +162,86 @@ func TestEventsV2LifecycleByDedupKey(t *testing.T) {
 	wrongKey["routing_key"] = "R0UT1NGKEY0000000000000000000000"
 	r = do(t, http.MethodPost, s.url+"/v2/enqueue", wrongKey)
 	require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+}
+
+// 10,000 firing alerts of one group (100 alerts re-sent 100 times) make one
+// incident, and its one-step policy pages once. Not parallel: it counts
+// Gorush's pushes.
+func TestAlertStormIsOneIncidentAndOnePage(t *testing.T) {
+	s := newStack(t)
+	suffix := randomID()
+	alice := create(t, s.url, "/api/v1/users", map[string]any{
+		"name": "Alice", "email": "alice-" + suffix + "@example.com",
+		"contact_methods": []map[string]string{{"type": "push", "platform": "ios", "token": "tok-storm-" + suffix}},
+	})
+	policy := create(t, s.url, "/api/v1/escalation-policies", map[string]any{
+		"name": "solo", "steps": []map[string]any{{"delay": "0s", "targets": []map[string]string{{"type": "user", "id": alice}}}},
+	})
+	service := "storm-" + suffix
+	key := integrationKey(t, s, service)
+	r := do(t, http.MethodPut, s.url+"/api/v1/services/"+service, map[string]any{"escalation_policy_id": policy})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	before := s.pushes(t)
+
+	fingerprints := make([]string, 100)
+	for i := range fingerprints {
+		fingerprints[i] = fmt.Sprintf("fp-%03d", i)
+	}
+	payload := amPayload("firing", fingerprints...)
+	const posts = 100
+	start := time.Now()
+	for range posts {
+		r := do(t, http.MethodPost, s.url+"/api/v1/integrations/alertmanager", payload, "Authorization", "Bearer "+key)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	}
+	accepted := time.Since(start)
+
+	var inc incident.Incident
+	require.Eventually(t, func() bool {
+		items := s.incidentsOf(t, service)
+		if len(items) == 1 {
+			inc = items[0]
+		}
+		return len(items) == 1
+	}, time.Minute, 50*time.Millisecond)
+	require.Eventually(t, func() bool {
+		alerts, err := s.store.ListAlerts(context.Background(), inc.ID)
+		require.NoError(t, err)
+		total := int64(0)
+		for _, a := range alerts {
+			total += a.Count
+		}
+		return len(alerts) == 100 && total == 100*posts
+	}, 2*time.Minute, 100*time.Millisecond, "every alert is counted on its fingerprint")
+	recorded := time.Since(start)
+	t.Logf("storm: %d alerts accepted in %s (%.0f alerts/s), all recorded after %s",
+		100*posts, accepted, float64(100*posts)/accepted.Seconds(), recorded)
+
+	require.Len(t, s.incidentsOf(t, service), 1, "one incident")
+	require.Len(t, s.ledger(t, inc.ID), 1, "one page for the policy's one step")
+	require.Equal(t, int64(1), s.pushes(t)-before, "Gorush got one push")
+	r = do(t, http.MethodPost, s.url+"/api/v1/incidents/"+inc.ID+"/resolve", map[string]string{"actor": "alice"})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+}
+
+// With Postgres unreachable the Alertmanager endpoint answers 503, which
+// Alertmanager retries; the re-sent post lands once it is back.
+func TestAlertmanagerRetriesWhilePostgresIsDown(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	service := "pgdown-" + randomID()
+	key := integrationKey(t, s, service)
+	pool, err := pgxpool.New(context.Background(), "postgres://postgres@127.0.0.1:1/incidents?sslmode=disable&connect_timeout=1")
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	down := s.serve(api.Options{Temporal: s.temporal, Store: store.New(pool), TaskQueue: taskQueue})
+
+	r := do(t, http.MethodPost, down+"/api/v1/integrations/alertmanager", amPayload("firing", "fp-a"), "Authorization", "Bearer "+key)
+	require.Equal(t, http.StatusServiceUnavailable, r.status, "%s", r.body)
+	require.NotEmpty(t, r.header.Get("Retry-After"))
+	require.Empty(t, s.incidentsOf(t, service), "nothing half-written")
+
+	r = do(t, http.MethodPost, s.url+"/api/v1/integrations/alertmanager", amPayload("firing", "fp-a"), "Authorization", "Bearer "+key)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	require.Eventually(t, func() bool { return len(s.incidentsOf(t, service)) == 1 }, 30*time.Second, 20*time.Millisecond)
 }
