@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -17,7 +18,17 @@ import (
 // LoadEscalation returns the escalation snapshot of a service: its policy
 // now and its acknowledgement timeout. A service that is unknown or has no
 // policy gets an empty snapshot (its incidents page nobody).
+//
+// A service in a maintenance window gets a snapshot that pages nobody and
+// names the window's reason.
 func (a *Activities) LoadEscalation(ctx context.Context, service string) (oncall.Snapshot, error) {
+	w, inMaintenance, err := a.Store.MaintenanceAt(ctx, service, time.Now())
+	if err != nil {
+		return oncall.Snapshot{}, classify(fmt.Errorf("load maintenance of %s: %w", service, err))
+	}
+	if inMaintenance {
+		return oncall.Snapshot{Maintenance: fmt.Sprintf("%s (until %s)", w.Reason, w.EndsAt.Format(time.RFC3339))}, nil
+	}
 	snap, err := a.Directory.Escalation(ctx, service)
 	if err != nil {
 		return oncall.Snapshot{}, classify(fmt.Errorf("load escalation of %s: %w", service, err))

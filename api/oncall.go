@@ -51,6 +51,17 @@ func (s *Server) oncallRoutes(v1 *gin.RouterGroup) {
 		update:  s.store.UpdateSLAPolicy,
 		delete:  s.store.DeleteSLAPolicy,
 	})
+	register(s, v1, resource[oncall.MaintenanceWindow, *oncall.MaintenanceWindow]{
+		noun:    "maintenance window",
+		path:    "/maintenance-windows",
+		listKey: "maintenance_windows",
+		id:      func(w *oncall.MaintenanceWindow) *string { return &w.ID },
+		create:  s.store.CreateMaintenanceWindow,
+		get:     s.store.GetMaintenanceWindow,
+		list:    s.store.ListMaintenanceWindows,
+		update:  s.store.UpdateMaintenanceWindow,
+		delete:  s.store.DeleteMaintenanceWindow,
+	})
 	register(s, v1, resource[oncall.Service, *oncall.Service]{
 		noun:    "service",
 		path:    "/services",

@@ -333,13 +333,20 @@ func (r *incidentRun) startEscalation(ctx workflow.Context) error {
 	}
 	r.esc.e = &Escalation{Policy: snap, Step: -1, NextPageAt: now(ctx)}
 	msg := fmt.Sprintf("paging with policy %q version %d", snap.Name, snap.Version)
-	if snap.Empty() {
+	switch {
+	case snap.Maintenance != "":
+		msg = "opened during maintenance: nobody will be paged; " + snap.Maintenance
+	case snap.Empty():
 		msg = fmt.Sprintf("service %s has no escalation policy: nobody will be paged", r.inc.Service)
 	}
-	return r.recordEvent(ctx, r.esc.event(ctx, incident.EventPolicy, msg, map[string]any{
+	data := map[string]any{
 		"policy_id": snap.PolicyID, "policy_version": snap.Version, "steps": len(snap.Steps),
 		"repeat": snap.Repeat, "ack_timeout": snap.AckTimeout.D().String(),
-	}))
+	}
+	if snap.Maintenance != "" {
+		data["maintenance"] = snap.Maintenance
+	}
+	return r.recordEvent(ctx, r.esc.event(ctx, incident.EventPolicy, msg, data))
 }
 
 // Limits of the escalation updates.

@@ -245,3 +245,63 @@ func TestAlertmanagerRetriesWhilePostgresIsDown(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	require.Eventually(t, func() bool { return len(s.incidentsOf(t, service)) == 1 }, 30*time.Second, 20*time.Millisecond)
 }
+
+func TestAlertDuringMaintenancePagesNobody(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	suffix := randomID()
+	alice := create(t, s.url, "/api/v1/users", map[string]any{
+		"name": "Alice", "email": "alice-" + suffix + "@example.com",
+		"contact_methods": []map[string]string{{"type": "push", "platform": "ios", "token": "tok-mw-" + suffix}},
+	})
+	policy := create(t, s.url, "/api/v1/escalation-policies", map[string]any{
+		"name": "solo", "steps": []map[string]any{{"delay": "0s", "targets": []map[string]string{{"type": "user", "id": alice}}}},
+	})
+	service := "mw-" + suffix
+	key := integrationKey(t, s, service)
+	r := do(t, http.MethodPut, s.url+"/api/v1/services/"+service, map[string]any{"escalation_policy_id": policy})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	now := time.Now().UTC()
+	r = do(t, http.MethodPost, s.url+"/api/v1/maintenance-windows", map[string]any{
+		"service_id": service, "starts_at": now.Add(-time.Minute), "ends_at": now.Add(time.Hour), "reason": "database upgrade",
+	})
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	r = do(t, http.MethodPost, s.url+"/api/v1/maintenance-windows", map[string]any{
+		"service_id": service, "starts_at": now, "ends_at": now.Add(-time.Hour), "reason": "backwards",
+	})
+	require.Equal(t, http.StatusBadRequest, r.status, "a window must end after it starts")
+
+	r = do(t, http.MethodPost, s.url+"/api/v1/integrations/alertmanager", amPayload("firing", "fp-a"), "Authorization", "Bearer "+key)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var inc incident.Incident
+	require.Eventually(t, func() bool {
+		items := s.incidentsOf(t, service)
+		if len(items) == 1 {
+			inc = items[0]
+		}
+		return len(items) == 1
+	}, 30*time.Second, 20*time.Millisecond, "the alert is recorded")
+	var tl timelineBody
+	require.Eventually(t, func() bool {
+		do(t, http.MethodGet, s.url+"/api/v1/incidents/"+inc.ID+"/timeline", nil).json(t, &tl)
+		for _, ev := range tl.Events {
+			if ev.Type == incident.EventPolicy {
+				return true
+			}
+		}
+		return false
+	}, 30*time.Second, 20*time.Millisecond)
+	var policyEvent incident.Event
+	for _, ev := range tl.Events {
+		if ev.Type == incident.EventPolicy {
+			policyEvent = ev
+		}
+	}
+	require.Contains(t, policyEvent.Message, "database upgrade")
+	var v incidentBody
+	do(t, http.MethodGet, s.url+"/api/v1/incidents/"+inc.ID, nil).json(t, &v)
+	require.NotNil(t, v.Live)
+	require.NotNil(t, v.Live.Escalation)
+	require.True(t, v.Live.Escalation.Policy.Empty(), "nobody is paged")
+	require.Empty(t, s.ledger(t, inc.ID))
+}

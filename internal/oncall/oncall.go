@@ -418,12 +418,15 @@ func (s Service) Validate() error {
 // who an open incident pages or when, and the timeline can name the exact
 // version that paged.
 type Snapshot struct {
-	PolicyID   string   `json:"policy_id,omitempty"`
-	Version    int64    `json:"version,omitempty"`
-	Name       string   `json:"name,omitempty"`
-	Steps      []Step   `json:"steps,omitempty"`
-	Repeat     int      `json:"repeat"`
-	AckTimeout Duration `json:"ack_timeout"`
+	// Maintenance is the reason of the maintenance window the incident
+	// opened in; such a snapshot has no steps and pages nobody.
+	Maintenance string   `json:"maintenance,omitempty"`
+	PolicyID    string   `json:"policy_id,omitempty"`
+	Version     int64    `json:"version,omitempty"`
+	Name        string   `json:"name,omitempty"`
+	Steps       []Step   `json:"steps,omitempty"`
+	Repeat      int      `json:"repeat"`
+	AckTimeout  Duration `json:"ack_timeout"`
 }
 
 // Empty reports whether the snapshot pages nobody.
@@ -520,4 +523,44 @@ func (p SLAPolicy) SLA() SLA {
 		src = "service"
 	}
 	return SLA{Response: p.Response, Resolution: p.Resolution, WarningFraction: p.WarningFraction, Source: src}
+}
+
+// MaintenanceWindow silences a service for a while: incidents that open
+// during it are recorded, with their alerts, but page nobody. Incidents
+// already open keep escalating.
+type MaintenanceWindow struct {
+	ID        string    `json:"id"`
+	ServiceID string    `json:"service_id"`
+	StartsAt  time.Time `json:"starts_at"`
+	EndsAt    time.Time `json:"ends_at"`
+	Reason    string    `json:"reason"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Normalize trims text and drops sub-microsecond precision.
+func (w *MaintenanceWindow) Normalize() {
+	w.ServiceID = strings.TrimSpace(w.ServiceID)
+	w.Reason = strings.TrimSpace(w.Reason)
+	w.StartsAt = w.StartsAt.UTC().Truncate(time.Microsecond)
+	w.EndsAt = w.EndsAt.UTC().Truncate(time.Microsecond)
+}
+
+// Validate checks a maintenance window.
+func (w MaintenanceWindow) Validate() error {
+	switch {
+	case w.ServiceID == "":
+		return invalid("service_id", "is required")
+	case w.StartsAt.IsZero():
+		return invalid("starts_at", "is required (RFC 3339)")
+	case !w.EndsAt.After(w.StartsAt):
+		return invalid("ends_at", "must be after starts_at")
+	case w.EndsAt.Sub(w.StartsAt) > 30*24*time.Hour:
+		return invalid("ends_at", "a window lasts at most 30 days")
+	case w.Reason == "":
+		return invalid("reason", "is required")
+	case utf8.RuneCountInString(w.Reason) > 1000:
+		return invalid("reason", "is longer than 1000 characters")
+	}
+	return nil
 }

@@ -138,3 +138,25 @@ func assertField(t *testing.T, err error, field string) {
 	require.True(t, errors.As(err, &ve), "want a validation error on %s, got %v", field, err)
 	require.Equal(t, field, ve.Field)
 }
+
+func TestMaintenanceWindowValidation(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	valid := oncall.MaintenanceWindow{ServiceID: "checkout", StartsAt: at, EndsAt: at.Add(time.Hour), Reason: "upgrade"}
+	require.NoError(t, valid.Validate())
+	cases := map[string]func(*oncall.MaintenanceWindow){
+		"service_id": func(w *oncall.MaintenanceWindow) { w.ServiceID = "" },
+		"starts_at":  func(w *oncall.MaintenanceWindow) { w.StartsAt = time.Time{} },
+		"ends_at":    func(w *oncall.MaintenanceWindow) { w.EndsAt = w.StartsAt },
+		"reason":     func(w *oncall.MaintenanceWindow) { w.Reason = " " },
+	}
+	for field, edit := range cases {
+		w := valid
+		edit(&w)
+		w.Normalize()
+		assertField(t, w.Validate(), field)
+	}
+	long := valid
+	long.EndsAt = long.StartsAt.Add(31 * 24 * time.Hour)
+	assertField(t, long.Validate(), "ends_at")
+}
