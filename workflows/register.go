@@ -11,4 +11,5 @@ type Registry interface {
 // Register registers every workflow of this package under its contract name.
 func Register(r Registry) {
 	r.RegisterWorkflowWithOptions(IncidentWorkflow, workflow.RegisterOptions{Name: IncidentWorkflowName})
+	r.RegisterWorkflowWithOptions(HeartbeatWorkflow, workflow.RegisterOptions{Name: HeartbeatWorkflowName})
 }
