@@ -128,6 +128,7 @@ func (s *Server) routes() *gin.Engine {
 	s.oncallRoutes(v1)
 	s.integrationRoutes(v1)
 	s.ingestRoutes(r, v1)
+	s.heartbeatRoutes(v1)
 	return r
 }
 

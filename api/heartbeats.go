@@ -1,0 +1,184 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/incident-server/incident-server/internal/oncall"
+	"github.com/incident-server/incident-server/internal/store"
+	"github.com/incident-server/incident-server/workflows"
+)
+
+const heartbeatNotFound = "heartbeat monitor not found"
+
+// heartbeatRoutes registers heartbeat monitors and the endpoint their jobs
+// ping. A monitor is a row in Postgres and a workflow in Temporal
+// (heartbeat/<id>) that keeps its deadline: create starts the workflow,
+// delete cancels it, and every ping is a signal that starts it again if it
+// was ever lost.
+func (s *Server) heartbeatRoutes(v1 *gin.RouterGroup) {
+	v1.POST("/heartbeat-monitors", s.createHeartbeatMonitor)
+	v1.GET("/heartbeat-monitors", s.listHeartbeatMonitors)
+	v1.GET("/heartbeat-monitors/:id", s.getHeartbeatMonitor)
+	v1.DELETE("/heartbeat-monitors/:id", s.deleteHeartbeatMonitor)
+	v1.POST("/heartbeats/:id", s.heartbeatPing)
+}
+
+// heartbeatMonitorRequest is the create body: {"service_id", "name",
+// "interval": "5m"}.
+type heartbeatMonitorRequest struct {
+	ServiceID string          `json:"service_id"`
+	Name      string          `json:"name"`
+	Interval  oncall.Duration `json:"interval"`
+}
+
+// createHeartbeatMonitor stores the monitor, then starts its workflow, whose
+// first deadline is one interval from now. If the workflow cannot be
+// started the row is removed again and the answer is 503, so a retried
+// create never leaves a monitor that nothing watches.
+func (s *Server) createHeartbeatMonitor(c *gin.Context) {
+	var req heartbeatMonitorRequest
+	if err := s.decode(c, &req); err != nil {
+		s.abort(c, err)
+		return
+	}
+	m, err := s.store.CreateHeartbeatMonitor(c.Request.Context(), store.HeartbeatMonitor{
+		ServiceID: req.ServiceID, Name: req.Name, Interval: req.Interval,
+	})
+	if err != nil {
+		s.abort(c, integrationErr("create heartbeat monitor", heartbeatNotFound, err))
+		return
+	}
+	wfID := workflows.HeartbeatWorkflowID(m.ID)
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.updateTTL)
+	defer cancel()
+	_, err = s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       wfID,
+		TaskQueue:                s.taskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+	}, workflows.HeartbeatWorkflowName, heartbeatInput(m))
+	if err != nil {
+		// The start may have reached Temporal before the error did: stop
+		// it too, best effort, along with the row.
+		undo := context.WithoutCancel(c.Request.Context())
+		if derr := s.store.DeleteHeartbeatMonitor(undo, m.ID); derr != nil {
+			s.log.WarnContext(undo, "undo heartbeat monitor", "request_id", requestID(c), "monitor_id", m.ID, "error", derr)
+		}
+		_ = s.stopHeartbeat(undo, m.ID)
+		s.abort(c, fmt.Errorf("start %s: %w: %w", wfID, errUnavailable, err))
+		return
+	}
+	c.Header("Location", "/api/v1/heartbeat-monitors/"+url.PathEscape(m.ID))
+	c.JSON(http.StatusCreated, m)
+}
+
+func (s *Server) listHeartbeatMonitors(c *gin.Context) {
+	ms, err := s.store.ListHeartbeatMonitors(c.Request.Context())
+	if err != nil {
+		s.abort(c, integrationErr("list heartbeat monitors", heartbeatNotFound, err))
+		return
+	}
+	if ms == nil {
+		ms = []store.HeartbeatMonitor{}
+	}
+	c.JSON(http.StatusOK, gin.H{"heartbeat_monitors": ms})
+}
+
+func (s *Server) getHeartbeatMonitor(c *gin.Context) {
+	m, err := s.store.GetHeartbeatMonitor(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		s.abort(c, integrationErr("read heartbeat monitor", heartbeatNotFound, err))
+		return
+	}
+	c.JSON(http.StatusOK, m)
+}
+
+// deleteHeartbeatMonitor cancels the monitor's workflow, then deletes the
+// row: if the cancel fails nothing has changed and the DELETE can be
+// retried. An incident the monitor opened stays open for a person to
+// resolve.
+func (s *Server) deleteHeartbeatMonitor(c *gin.Context) {
+	ctx := c.Request.Context()
+	id := c.Param("id")
+	if _, err := s.store.GetHeartbeatMonitor(ctx, id); err != nil {
+		s.abort(c, integrationErr("read heartbeat monitor", heartbeatNotFound, err))
+		return
+	}
+	if err := s.stopHeartbeat(ctx, id); err != nil {
+		s.abort(c, err)
+		return
+	}
+	if err := s.store.DeleteHeartbeatMonitor(ctx, id); err != nil {
+		s.abort(c, integrationErr("delete heartbeat monitor", heartbeatNotFound, err))
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// stopHeartbeat cancels a monitor's workflow. A workflow that does not
+// exist or has already closed is stopped already.
+func (s *Server) stopHeartbeat(ctx context.Context, monitorID string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.updateTTL)
+	defer cancel()
+	wfID := workflows.HeartbeatWorkflowID(monitorID)
+	err := s.temporal.CancelWorkflow(ctx, wfID, "")
+	if _, gone := errors.AsType[*serviceerror.NotFound](err); err == nil || gone {
+		return nil
+	}
+	return fmt.Errorf("cancel %s: %w: %w", wfID, errUnavailable, err)
+}
+
+// heartbeatPing records a ping from a job. It authenticates with an
+// integration key of the monitor's service; a key of another service gets
+// 404, as for a monitor that does not exist, so keys cannot probe other
+// services' monitors. The answer comes once Temporal holds the ping; the
+// last-ping time in Postgres is written after, best effort.
+func (s *Server) heartbeatPing(c *gin.Context) {
+	service, ok := s.integrationService(c, bearer(c))
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	m, err := s.store.GetHeartbeatMonitor(ctx, c.Param("id"))
+	if err == nil && m.ServiceID != service {
+		err = fmt.Errorf("heartbeat monitor %s belongs to another service: %w", m.ID, store.ErrNotFound)
+	}
+	if err != nil {
+		s.abort(c, integrationErr("read heartbeat monitor", heartbeatNotFound, err))
+		return
+	}
+	now := time.Now().UTC()
+	wfID := workflows.HeartbeatWorkflowID(m.ID)
+	tctx, cancel := context.WithTimeout(ctx, s.updateTTL)
+	defer cancel()
+	// Signal-with-start: a monitor whose workflow was lost (terminated by
+	// an operator, or never started) is watched again from this ping on.
+	_, err = s.temporal.SignalWithStartWorkflow(tctx, wfID, workflows.SignalPing, workflows.HeartbeatPing{At: now},
+		client.StartWorkflowOptions{
+			ID:                    wfID,
+			TaskQueue:             s.taskQueue,
+			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		}, workflows.HeartbeatWorkflowName, heartbeatInput(m))
+	if err != nil {
+		s.abort(c, fmt.Errorf("signal-with-start %s: %w: %w", wfID, errUnavailable, err))
+		return
+	}
+	if err := s.store.RecordHeartbeatPing(ctx, m.ID, now); err != nil {
+		s.log.WarnContext(ctx, "record heartbeat ping", "request_id", requestID(c), "monitor_id", m.ID, "error", err)
+	}
+	c.JSON(http.StatusAccepted, gin.H{"status": "ok", "next_due_at": now.Add(m.Interval.D())})
+}
+
+func heartbeatInput(m store.HeartbeatMonitor) workflows.HeartbeatInput {
+	return workflows.HeartbeatInput{MonitorID: m.ID, ServiceID: m.ServiceID, Name: m.Name, Interval: m.Interval.D()}
+}

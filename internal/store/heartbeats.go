@@ -1,0 +1,164 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/incident-server/incident-server/internal/oncall"
+)
+
+const heartbeatIDPrefix = "hb_"
+
+// Bounds of a heartbeat monitor's interval. One second is far shorter than
+// any real job's period and exists so that tests need not wait; seven days
+// covers weekly jobs.
+const (
+	MinHeartbeatInterval = time.Second
+	MaxHeartbeatInterval = 7 * 24 * time.Hour
+)
+
+// HeartbeatMonitor expects a ping from a job of one service at least every
+// Interval; when one is missed an incident opens for the service. The row
+// is the monitor's configuration: the deadline itself is kept by the
+// monitor's workflow.
+type HeartbeatMonitor struct {
+	ID        string          `json:"id"`
+	ServiceID string          `json:"service_id"`
+	Name      string          `json:"name"`
+	Interval  oncall.Duration `json:"interval"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
+	// LastPingAt is absent until the first ping is recorded. It is written
+	// after the ping reached the workflow, best effort, so it may lag.
+	LastPingAt *time.Time `json:"last_ping_at,omitempty"`
+}
+
+const heartbeatColumns = `id, service_id, name, interval_ms, created_at, updated_at, last_ping_at`
+
+// CreateHeartbeatMonitor stores a new monitor under a new hb_ ID and returns
+// it as stored: name and service ID trimmed, the interval in whole
+// milliseconds. A missing name or service, an interval outside
+// [MinHeartbeatInterval, MaxHeartbeatInterval] or a service that does not
+// exist gives an *oncall.ValidationError naming the field.
+func (s *Store) CreateHeartbeatMonitor(ctx context.Context, m HeartbeatMonitor) (HeartbeatMonitor, error) {
+	m.ServiceID = strings.TrimSpace(m.ServiceID)
+	m.Name = strings.TrimSpace(m.Name)
+	intervalMS := m.Interval.D().Milliseconds()
+	m.Interval = oncall.Duration(time.Duration(intervalMS) * time.Millisecond)
+	if err := checkHeartbeatMonitor(m); err != nil {
+		return HeartbeatMonitor{}, fmt.Errorf("create heartbeat monitor: %w", err)
+	}
+	m.ID = newID(heartbeatIDPrefix)
+	m.LastPingAt = nil
+	err := s.pool.QueryRow(ctx, `
+		INSERT INTO heartbeat_monitors (id, service_id, name, interval_ms) VALUES ($1, $2, $3, $4)
+		RETURNING created_at, updated_at`,
+		m.ID, m.ServiceID, m.Name, intervalMS,
+	).Scan(&m.CreatedAt, &m.UpdatedAt)
+	if pgErr, ok := pgErrorCode(err); ok && pgErr.Code == pgForeignKeyError {
+		return HeartbeatMonitor{}, fmt.Errorf("create heartbeat monitor: %w", &oncall.ValidationError{Field: "service_id", Message: "no such service"})
+	}
+	if err != nil {
+		return HeartbeatMonitor{}, fmt.Errorf("create heartbeat monitor: %w", err)
+	}
+	m.CreatedAt, m.UpdatedAt = m.CreatedAt.UTC(), m.UpdatedAt.UTC()
+	return m, nil
+}
+
+func checkHeartbeatMonitor(m HeartbeatMonitor) error {
+	switch {
+	case m.ServiceID == "":
+		return &oncall.ValidationError{Field: "service_id", Message: "is required"}
+	case m.Name == "":
+		return &oncall.ValidationError{Field: "name", Message: "is required"}
+	case utf8.RuneCountInString(m.Name) > oncall.MaxNameLen:
+		return &oncall.ValidationError{Field: "name", Message: fmt.Sprintf("is longer than %d characters", oncall.MaxNameLen)}
+	case m.Interval.D() < MinHeartbeatInterval || m.Interval.D() > MaxHeartbeatInterval:
+		return &oncall.ValidationError{Field: "interval",
+			Message: fmt.Sprintf("must be between %s and %s", MinHeartbeatInterval, MaxHeartbeatInterval)}
+	}
+	return nil
+}
+
+// GetHeartbeatMonitor returns one monitor. The error wraps ErrNotFound when
+// it does not exist.
+func (s *Store) GetHeartbeatMonitor(ctx context.Context, id string) (HeartbeatMonitor, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+heartbeatColumns+` FROM heartbeat_monitors WHERE id = $1`, id)
+	if err != nil {
+		return HeartbeatMonitor{}, fmt.Errorf("get heartbeat monitor %s: %w", id, err)
+	}
+	m, err := pgx.CollectExactlyOneRow(rows, scanHeartbeatMonitor)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return HeartbeatMonitor{}, fmt.Errorf("get heartbeat monitor %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return HeartbeatMonitor{}, fmt.Errorf("get heartbeat monitor %s: %w", id, err)
+	}
+	return m, nil
+}
+
+// ListHeartbeatMonitors returns up to MaxOncallList monitors ordered by
+// service, name, then ID.
+func (s *Store) ListHeartbeatMonitors(ctx context.Context) ([]HeartbeatMonitor, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT `+heartbeatColumns+` FROM heartbeat_monitors
+		ORDER BY service_id, name, id LIMIT $1`, MaxOncallList)
+	if err != nil {
+		return nil, fmt.Errorf("list heartbeat monitors: %w", err)
+	}
+	ms, err := pgx.CollectRows(rows, scanHeartbeatMonitor)
+	if err != nil {
+		return nil, fmt.Errorf("list heartbeat monitors: %w", err)
+	}
+	return ms, nil
+}
+
+// DeleteHeartbeatMonitor deletes a monitor. The error wraps ErrNotFound
+// when it does not exist. Stopping the monitor's workflow is the caller's.
+func (s *Store) DeleteHeartbeatMonitor(ctx context.Context, id string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM heartbeat_monitors WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("delete heartbeat monitor %s: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("delete heartbeat monitor %s: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// RecordHeartbeatPing sets the monitor's last ping time to at, unless a
+// later one is recorded already: pings written out of order never move it
+// back. The error wraps ErrNotFound when the monitor does not exist.
+func (s *Store) RecordHeartbeatPing(ctx context.Context, id string, at time.Time) error {
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE heartbeat_monitors SET last_ping_at = greatest(last_ping_at, $2)
+		WHERE id = $1`, id, at)
+	if err != nil {
+		return fmt.Errorf("record heartbeat ping %s: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("record heartbeat ping %s: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+func scanHeartbeatMonitor(row pgx.CollectableRow) (HeartbeatMonitor, error) {
+	var m HeartbeatMonitor
+	var intervalMS int64
+	if err := row.Scan(&m.ID, &m.ServiceID, &m.Name, &intervalMS, &m.CreatedAt, &m.UpdatedAt, &m.LastPingAt); err != nil {
+		return HeartbeatMonitor{}, err
+	}
+	m.Interval = oncall.Duration(time.Duration(intervalMS) * time.Millisecond)
+	m.CreatedAt, m.UpdatedAt = m.CreatedAt.UTC(), m.UpdatedAt.UTC()
+	if m.LastPingAt != nil {
+		t := m.LastPingAt.UTC()
+		m.LastPingAt = &t
+	}
+	return m, nil
+}
