@@ -154,6 +154,7 @@ func (s *Server) deliverAlerts(ctx context.Context, service string, alerts []ing
 		groups[a.DedupKey] = append(groups[a.DedupKey], workflows.AlertSignal{
 			ID: newIncidentID(time.Now()), Source: a.Source, Action: string(a.Action), Fingerprint: a.Fingerprint,
 			Title: a.Title, Description: a.Description, Severity: a.Severity, Labels: a.Labels, URL: a.URL,
+			Details: a.Details,
 		})
 		if _, ok := firstTrigger[a.DedupKey]; !ok && a.Action == ingest.ActionTrigger {
 			firstTrigger[a.DedupKey] = a

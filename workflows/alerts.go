@@ -193,7 +193,14 @@ func (r *incidentRun) applyAlerts(ctx workflow.Context, batch []AlertSignal) err
 }
 
 func (r *incidentRun) recordAlertEvent(ctx workflow.Context, typ incident.EventType, sig AlertSignal, msg string) error {
-	ev := r.esc.event(ctx, typ, msg, map[string]any{"fingerprint": sig.Fingerprint, "source": sig.Source, "url": sig.URL})
+	data := map[string]any{"fingerprint": sig.Fingerprint, "source": sig.Source, "url": sig.URL}
+	if len(sig.Labels) > 0 {
+		data["labels"] = sig.Labels
+	}
+	if len(sig.Details) > 0 {
+		data["details"] = sig.Details
+	}
+	ev := r.esc.event(ctx, typ, msg, data)
 	ev.ID = fmt.Sprintf("%s/%s", typ, sig.ID)
 	ev.Actor = sig.Source
 	return r.recordEvent(ctx, ev)

@@ -151,6 +151,9 @@ type AlertSignal struct {
 	Severity    incident.Severity
 	Labels      map[string]string `json:",omitempty"`
 	URL         string            `json:",omitempty"`
+	// Details are the sender's extra data (annotations, custom_details,
+	// links, images), kept on the alert's timeline event.
+	Details map[string]any `json:",omitempty"`
 }
 
 // AlertState is one alert (fingerprint) of an incident.

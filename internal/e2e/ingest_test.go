@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,6 +110,7 @@ func TestEventsV2LifecycleByDedupKey(t *testing.T) {
 		return map[string]any{
 			"routing_key": key, "event_action": action, "dedup_key": "db-1/replication",
 			"payload": map[string]any{"summary": "replication lag 5m", "source": "db-1", "severity": "error"},
+			"links":   []map[string]string{{"href": "https://grafana.local/d/db", "text": "dashboard"}},
 		}
 	}
 	send := func(action string) {
@@ -133,6 +135,17 @@ func TestEventsV2LifecycleByDedupKey(t *testing.T) {
 		return len(items) == 1
 	}, 30*time.Second, 20*time.Millisecond)
 	require.Equal(t, incident.SeverityHigh, inc.Severity, "error maps to high")
+	require.Eventually(t, func() bool {
+		var tl timelineBody
+		do(t, http.MethodGet, s.url+"/api/v1/incidents/"+inc.ID+"/timeline", nil).json(t, &tl)
+		for _, ev := range tl.Events {
+			if ev.Type == incident.EventAlert {
+				details, _ := ev.Data["details"].(map[string]any)
+				return strings.Contains(fmt.Sprint(details), "grafana.local/d/db")
+			}
+		}
+		return false
+	}, 30*time.Second, 20*time.Millisecond, "links are kept on the alert's event")
 
 	send("acknowledge")
 	require.Eventually(t, func() bool {
