@@ -24,7 +24,9 @@ import (
 //   - incident_escalation_v1.json: a two-step policy paging both steps,
 //     then acknowledge and resolve;
 //   - incident_lifecycle_v2.json, incident_escalation_v2.json: the same two
-//     runs with SLA deadlines (the "sla" version marker).
+//     runs with SLA deadlines (the "sla" version marker);
+//   - incident_alerts_v2.json: an Alertmanager group of two alerts, re-sent,
+//     then resolved, resolving the incident itself.
 func TestReplayRecordedHistories(t *testing.T) {
 	t.Parallel()
 	for _, file := range []string{
@@ -33,6 +35,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 		"testdata/incident_escalation_v1.json",
 		"testdata/incident_lifecycle_v2.json",
 		"testdata/incident_escalation_v2.json",
+		"testdata/incident_alerts_v2.json",
 	} {
 		t.Run(file, func(t *testing.T) {
 			t.Parallel()
