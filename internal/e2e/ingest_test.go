@@ -48,6 +48,20 @@ func amPayload(status string, fingerprints ...string) map[string]any {
 	}
 }
 
+// onlyIncident waits for the service's one incident to be recorded.
+func (s *stack) onlyIncident(t *testing.T, service string) incident.Incident {
+	t.Helper()
+	var inc incident.Incident
+	require.Eventually(t, func() bool {
+		items := s.incidentsOf(t, service)
+		if len(items) == 1 {
+			inc = items[0]
+		}
+		return len(items) == 1
+	}, time.Minute, 20*time.Millisecond, "one incident of %s", service)
+	return inc
+}
+
 func (s *stack) incidentsOf(t *testing.T, service string) []incident.Incident {
 	t.Helper()
 	items, _, err := s.store.ListIncidents(context.Background(), store.ListFilter{Service: service})
@@ -73,14 +87,7 @@ func TestAlertmanagerGroupIsOneIncidentThatResolvesItself(t *testing.T) {
 		r = do(t, http.MethodPost, url, amPayload("firing", "fp-a", "fp-b"), "Authorization", "Bearer "+key)
 		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	}
-	var inc incident.Incident
-	require.Eventually(t, func() bool {
-		items := s.incidentsOf(t, service)
-		if len(items) == 1 {
-			inc = items[0]
-		}
-		return len(items) == 1
-	}, 30*time.Second, 20*time.Millisecond)
+	inc := s.onlyIncident(t, service)
 	require.Equal(t, incident.SeverityCritical, inc.Severity)
 	require.Equal(t, "disk full on fp-a", inc.Title)
 
@@ -127,14 +134,7 @@ func TestEventsV2LifecycleByDedupKey(t *testing.T) {
 		require.Equal(t, "db-1/replication", body.DedupKey)
 	}
 	send("trigger")
-	var inc incident.Incident
-	require.Eventually(t, func() bool {
-		items := s.incidentsOf(t, service)
-		if len(items) == 1 {
-			inc = items[0]
-		}
-		return len(items) == 1
-	}, 30*time.Second, 20*time.Millisecond)
+	inc := s.onlyIncident(t, service)
 	require.Equal(t, incident.SeverityHigh, inc.Severity, "error maps to high")
 	require.Eventually(t, func() bool {
 		var tl timelineBody
@@ -183,18 +183,7 @@ func TestEventsV2LifecycleByDedupKey(t *testing.T) {
 // Gorush's pushes.
 func TestAlertStormIsOneIncidentAndOnePage(t *testing.T) {
 	s := newStack(t)
-	suffix := randomID()
-	alice := create(t, s.url, "/api/v1/users", map[string]any{
-		"name": "Alice", "email": "alice-" + suffix + "@example.com",
-		"contact_methods": []map[string]string{{"type": "push", "platform": "ios", "token": "tok-storm-" + suffix}},
-	})
-	policy := create(t, s.url, "/api/v1/escalation-policies", map[string]any{
-		"name": "solo", "steps": []map[string]any{{"delay": "0s", "targets": []map[string]string{{"type": "user", "id": alice}}}},
-	})
-	service := "storm-" + suffix
-	key := integrationKey(t, s, service)
-	r := do(t, http.MethodPut, s.url+"/api/v1/services/"+service, map[string]any{"escalation_policy_id": policy})
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	service, key := soloPagedService(t, s, "storm")
 	before := s.pushes(t)
 
 	fingerprints := make([]string, 100)
@@ -210,14 +199,7 @@ func TestAlertStormIsOneIncidentAndOnePage(t *testing.T) {
 	}
 	accepted := time.Since(start)
 
-	var inc incident.Incident
-	require.Eventually(t, func() bool {
-		items := s.incidentsOf(t, service)
-		if len(items) == 1 {
-			inc = items[0]
-		}
-		return len(items) == 1
-	}, time.Minute, 50*time.Millisecond)
+	inc := s.onlyIncident(t, service)
 	require.Eventually(t, func() bool {
 		alerts, err := s.store.ListAlerts(context.Background(), inc.ID)
 		require.NoError(t, err)
@@ -234,7 +216,7 @@ func TestAlertStormIsOneIncidentAndOnePage(t *testing.T) {
 	require.Len(t, s.incidentsOf(t, service), 1, "one incident")
 	require.Len(t, s.ledger(t, inc.ID), 1, "one page for the policy's one step")
 	require.Equal(t, int64(1), s.pushes(t)-before, "Gorush got one push")
-	r = do(t, http.MethodPost, s.url+"/api/v1/incidents/"+inc.ID+"/resolve", map[string]string{"actor": "alice"})
+	r := do(t, http.MethodPost, s.url+"/api/v1/incidents/"+inc.ID+"/resolve", map[string]string{"actor": "alice"})
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 }
 
@@ -263,20 +245,9 @@ func TestAlertmanagerRetriesWhilePostgresIsDown(t *testing.T) {
 func TestAlertDuringMaintenancePagesNobody(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
-	suffix := randomID()
-	alice := create(t, s.url, "/api/v1/users", map[string]any{
-		"name": "Alice", "email": "alice-" + suffix + "@example.com",
-		"contact_methods": []map[string]string{{"type": "push", "platform": "ios", "token": "tok-mw-" + suffix}},
-	})
-	policy := create(t, s.url, "/api/v1/escalation-policies", map[string]any{
-		"name": "solo", "steps": []map[string]any{{"delay": "0s", "targets": []map[string]string{{"type": "user", "id": alice}}}},
-	})
-	service := "mw-" + suffix
-	key := integrationKey(t, s, service)
-	r := do(t, http.MethodPut, s.url+"/api/v1/services/"+service, map[string]any{"escalation_policy_id": policy})
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	service, key := soloPagedService(t, s, "mw")
 	now := time.Now().UTC()
-	r = do(t, http.MethodPost, s.url+"/api/v1/maintenance-windows", map[string]any{
+	r := do(t, http.MethodPost, s.url+"/api/v1/maintenance-windows", map[string]any{
 		"service_id": service, "starts_at": now.Add(-time.Minute), "ends_at": now.Add(time.Hour), "reason": "database upgrade",
 	})
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
@@ -287,14 +258,7 @@ func TestAlertDuringMaintenancePagesNobody(t *testing.T) {
 
 	r = do(t, http.MethodPost, s.url+"/api/v1/integrations/alertmanager", amPayload("firing", "fp-a"), "Authorization", "Bearer "+key)
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	var inc incident.Incident
-	require.Eventually(t, func() bool {
-		items := s.incidentsOf(t, service)
-		if len(items) == 1 {
-			inc = items[0]
-		}
-		return len(items) == 1
-	}, 30*time.Second, 20*time.Millisecond, "the alert is recorded")
+	inc := s.onlyIncident(t, service)
 	var tl timelineBody
 	require.Eventually(t, func() bool {
 		do(t, http.MethodGet, s.url+"/api/v1/incidents/"+inc.ID+"/timeline", nil).json(t, &tl)
@@ -318,4 +282,23 @@ func TestAlertDuringMaintenancePagesNobody(t *testing.T) {
 	require.NotNil(t, v.Live.Escalation)
 	require.True(t, v.Live.Escalation.Policy.Empty(), "nobody is paged")
 	require.Empty(t, s.ledger(t, inc.ID))
+}
+
+// soloPagedService creates a service whose one-step policy pages a user
+// with an iOS device at once, and an integration key for it.
+func soloPagedService(t *testing.T, s *stack, prefix string) (service, key string) {
+	t.Helper()
+	suffix := randomID()
+	alice := create(t, s.url, "/api/v1/users", map[string]any{
+		"name": "Alice", "email": "alice-" + suffix + "@example.com",
+		"contact_methods": []map[string]string{{"type": "push", "platform": "ios", "token": "tok-" + prefix + "-" + suffix}},
+	})
+	policy := create(t, s.url, "/api/v1/escalation-policies", map[string]any{
+		"name": "solo", "steps": []map[string]any{{"delay": "0s", "targets": []map[string]string{{"type": "user", "id": alice}}}},
+	})
+	service = prefix + "-" + suffix
+	key = integrationKey(t, s, service)
+	r := do(t, http.MethodPut, s.url+"/api/v1/services/"+service, map[string]any{"escalation_policy_id": policy})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	return service, key
 }
