@@ -184,26 +184,41 @@ func (x *escalator) page(ctx workflow.Context, step, round int, reason string) e
 // alert pages the current step's targets again without moving the
 // escalation (an SLA warning or breach). Nobody is paged before the first
 // step or without a policy.
+//
+// The service's breach contacts are alerted too, policy or not.
 func (x *escalator) alert(ctx workflow.Context, reason string) error {
 	e := x.e
-	if e == nil || e.Policy.Empty() {
+	if e == nil || (e.Policy.Empty() && len(e.Policy.BreachUserIDs) == 0) {
 		return nil
 	}
-	step := max(e.Step, 0)
 	e.PageCount++
-	return x.notifyStep(ctx, step, e.Round, e.PageCount, now(ctx), reason)
+	return x.notifyUsers(ctx, max(e.Step, 0), e.Round, e.PageCount, now(ctx), reason, e.Policy.BreachUserIDs)
 }
 
 // notifyStep pages every target user of one step in parallel and records
 // each outcome. pageNo keys the deliveries in the ledger.
 func (x *escalator) notifyStep(ctx workflow.Context, step, round, pageNo int, at time.Time, reason string) error {
+	return x.notifyUsers(ctx, step, round, pageNo, at, reason, nil)
+}
+
+// notifyUsers pages the targets of one step (when the policy has it) and
+// extra users, each once, in parallel, and records each outcome.
+func (x *escalator) notifyUsers(ctx workflow.Context, step, round, pageNo int, at time.Time, reason string, extra []string) error {
 	e := x.e
 	var users []string
 	seen := map[string]bool{}
-	for _, t := range e.Policy.Steps[step].Targets {
-		if t.Type == oncall.TargetUser && !seen[t.ID] {
-			seen[t.ID] = true
-			users = append(users, t.ID)
+	if step < len(e.Policy.Steps) {
+		for _, t := range e.Policy.Steps[step].Targets {
+			if t.Type == oncall.TargetUser && !seen[t.ID] {
+				seen[t.ID] = true
+				users = append(users, t.ID)
+			}
+		}
+	}
+	for _, u := range extra {
+		if !seen[u] {
+			seen[u] = true
+			users = append(users, u)
 		}
 	}
 	actx := workflow.WithActivityOptions(ctx, notifyOptions)

@@ -24,8 +24,17 @@ func TestShortResponseTargetBreaches(t *testing.T) {
 	policy := create(t, s.url, "/api/v1/escalation-policies", map[string]any{
 		"name": "solo", "steps": []map[string]any{{"delay": "0s", "targets": []map[string]string{{"type": "user", "id": alice}}}},
 	})
+	hooks := make(chan hookCall, 4)
+	bob := create(t, s.url, "/api/v1/users", map[string]any{
+		"name": "Bob", "email": "bob-" + suffix + "@example.com",
+		"contact_methods": []map[string]string{{"type": "webhook", "url": newHookServer(t, hooks) + "/bob"}},
+	})
 	service := "sla-" + suffix
-	create(t, s.url, "/api/v1/services", map[string]any{"id": service, "escalation_policy_id": policy})
+	r0 := do(t, http.MethodPost, s.url+"/api/v1/services", map[string]any{"id": service, "escalation_policy_id": policy,
+		"breach_user_ids": []string{"usr_nobody"}})
+	require.Equal(t, http.StatusBadRequest, r0.status, "breach contacts must exist: %s", r0.body)
+	create(t, s.url, "/api/v1/services", map[string]any{"id": service, "escalation_policy_id": policy,
+		"breach_user_ids": []string{bob}})
 	create(t, s.url, "/api/v1/sla-policies", map[string]any{
 		"severity": "high", "service": service, "response": "2s", "resolution": "1h", "warning_fraction": 1,
 	})
@@ -55,8 +64,12 @@ func TestShortResponseTargetBreaches(t *testing.T) {
 	require.Equal(t, "response", breach.Data["sla_type"])
 	require.GreaterOrEqual(t, breach.EventTime.Sub(inc.CreatedAt), 2*time.Second, "never before the deadline")
 
-	// The page at open and the breach alert: two deliveries, each sent once.
-	require.Eventually(t, func() bool { return len(s.ledger(t, inc.ID)) == 2 }, 30*time.Second, 20*time.Millisecond)
+	// The page at open, and the breach alert to alice and to the service's
+	// breach contact bob: three deliveries, each sent once.
+	require.Eventually(t, func() bool { return len(s.ledger(t, inc.ID)) == 3 }, 30*time.Second, 20*time.Millisecond)
+	alert := next(t, hooks)
+	require.Equal(t, "/bob", alert.path)
+	require.Equal(t, "sla_breach", alert.body["data"].(map[string]any)["reason"])
 	var v incidentBody
 	do(t, http.MethodGet, s.url+"/api/v1/incidents/"+inc.ID, nil).json(t, &v)
 	require.NotNil(t, v.Live.SLA)
@@ -66,8 +79,9 @@ func TestShortResponseTargetBreaches(t *testing.T) {
 		r = do(t, http.MethodPost, s.url+"/api/v1/incidents/"+inc.ID+"/"+action, map[string]string{"actor": "alice"})
 		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	}
-	require.Len(t, s.ledger(t, inc.ID), 2)
-	require.Equal(t, int64(2), s.pushes(t)-before, "Gorush got the page and one breach alert")
+	require.Len(t, s.ledger(t, inc.ID), 3)
+	require.Equal(t, int64(2), s.pushes(t)-before, "Gorush got alice's page and her one breach alert")
+	require.Empty(t, hooks, "bob was alerted once")
 
 	metrics := string(do(t, http.MethodGet, s.url+"/metrics", nil).body)
 	require.Contains(t, metrics, `sla_breaches_total{severity="high",sla_type="response"} 1`)

@@ -374,9 +374,12 @@ type Service struct {
 	AckTimeout Duration `json:"ack_timeout"`
 	// AutoResolve resolves an incident of this service once every alert in
 	// it has resolved. Default true.
-	AutoResolve *bool     `json:"auto_resolve,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	AutoResolve *bool `json:"auto_resolve,omitempty"`
+	// BreachUserIDs are alerted on every SLA warning and breach of the
+	// service's incidents, beside the escalation step's targets.
+	BreachUserIDs []string  `json:"breach_user_ids,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 // ResolvesItself reports the AutoResolve setting, true when unset.
@@ -408,6 +411,8 @@ func (s Service) Validate() error {
 		return invalid("ack_timeout", "must not be negative")
 	case s.AckTimeout.D() > 7*24*time.Hour:
 		return invalid("ack_timeout", "must be at most 168h")
+	case len(s.BreachUserIDs) > MaxTargets:
+		return invalid("breach_user_ids", "holds more than %d users", MaxTargets)
 	}
 	return nil
 }
@@ -427,6 +432,9 @@ type Snapshot struct {
 	Steps       []Step   `json:"steps,omitempty"`
 	Repeat      int      `json:"repeat"`
 	AckTimeout  Duration `json:"ack_timeout"`
+	// BreachUserIDs are the service's breach-notification contacts: SLA
+	// warnings and breaches alert them beside the current step's targets.
+	BreachUserIDs []string `json:"breach_user_ids,omitempty"`
 }
 
 // Empty reports whether the snapshot pages nobody.

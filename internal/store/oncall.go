@@ -478,7 +478,7 @@ func scanPolicy(row pgx.CollectableRow) (oncall.Policy, error) {
 	return p, nil
 }
 
-const serviceColumns = `id, name, description, coalesce(escalation_policy_id, ''), ack_timeout_ms, auto_resolve, created_at, updated_at`
+const serviceColumns = `id, name, description, coalesce(escalation_policy_id, ''), ack_timeout_ms, auto_resolve, breach_user_ids, created_at, updated_at`
 
 // CreateService stores a new service under the caller's ID and returns it as
 // stored; the acknowledgement timeout is kept in whole milliseconds. sv
@@ -493,11 +493,14 @@ func (s *Store) CreateService(ctx context.Context, sv oncall.Service) (oncall.Se
 	sv.AckTimeout = oncall.Duration(time.Duration(ackMS) * time.Millisecond)
 	autoResolve := sv.ResolvesItself()
 	sv.AutoResolve = &autoResolve
+	if err := s.checkUsers(ctx, "breach_user_ids", sv.BreachUserIDs); err != nil {
+		return oncall.Service{}, err
+	}
 	err := s.pool.QueryRow(ctx, `
-		INSERT INTO services (id, name, description, escalation_policy_id, ack_timeout_ms, auto_resolve)
-		VALUES ($1, $2, $3, nullif($4, ''), $5, $6)
+		INSERT INTO services (id, name, description, escalation_policy_id, ack_timeout_ms, auto_resolve, breach_user_ids)
+		VALUES ($1, $2, $3, nullif($4, ''), $5, $6, $7)
 		RETURNING created_at, updated_at`,
-		sv.ID, sv.Name, sv.Description, sv.EscalationPolicyID, ackMS, sv.ResolvesItself(),
+		sv.ID, sv.Name, sv.Description, sv.EscalationPolicyID, ackMS, sv.ResolvesItself(), breachIDs(sv),
 	).Scan(&sv.CreatedAt, &sv.UpdatedAt)
 	if pgErr, ok := pgErrorCode(err); ok && pgErr.Code == pgUniqueViolation {
 		return oncall.Service{}, fmt.Errorf("create service: %w: a service with id %s exists", ErrConflict, sv.ID)
@@ -551,13 +554,16 @@ func (s *Store) UpdateService(ctx context.Context, sv oncall.Service) (oncall.Se
 	sv.AckTimeout = oncall.Duration(time.Duration(ackMS) * time.Millisecond)
 	autoResolve := sv.ResolvesItself()
 	sv.AutoResolve = &autoResolve
+	if err := s.checkUsers(ctx, "breach_user_ids", sv.BreachUserIDs); err != nil {
+		return oncall.Service{}, err
+	}
 	err := s.pool.QueryRow(ctx, `
 		UPDATE services
 		SET name = $2, description = $3, escalation_policy_id = nullif($4, ''), ack_timeout_ms = $5,
-			auto_resolve = $6, updated_at = now()
+			auto_resolve = $6, breach_user_ids = $7, updated_at = now()
 		WHERE id = $1
 		RETURNING created_at, updated_at`,
-		sv.ID, sv.Name, sv.Description, sv.EscalationPolicyID, ackMS, sv.ResolvesItself(),
+		sv.ID, sv.Name, sv.Description, sv.EscalationPolicyID, ackMS, sv.ResolvesItself(), breachIDs(sv),
 	).Scan(&sv.CreatedAt, &sv.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return oncall.Service{}, fmt.Errorf("update service %s: %w", sv.ID, ErrNotFound)
@@ -582,6 +588,31 @@ func (s *Store) DeleteService(ctx context.Context, id string) error {
 	return nil
 }
 
+// breachIDs is the service's breach contacts as the column stores them.
+func breachIDs(sv oncall.Service) []string {
+	if sv.BreachUserIDs == nil {
+		return []string{}
+	}
+	return sv.BreachUserIDs
+}
+
+// checkUsers fails with a validation error on field when an ID names no user.
+func (s *Store) checkUsers(ctx context.Context, field string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	users, err := s.GetUsers(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for i, id := range ids {
+		if _, ok := users[id]; !ok {
+			return &oncall.ValidationError{Field: fmt.Sprintf("%s[%d]", field, i), Message: "no such user"}
+		}
+	}
+	return nil
+}
+
 // serviceWriteErr turns the one foreign key of services, to its policy, into
 // a validation error.
 func serviceWriteErr(err error) error {
@@ -595,8 +626,11 @@ func scanService(row pgx.CollectableRow) (oncall.Service, error) {
 	var sv oncall.Service
 	var ackMS int64
 	var autoResolve bool
-	if err := row.Scan(&sv.ID, &sv.Name, &sv.Description, &sv.EscalationPolicyID, &ackMS, &autoResolve, &sv.CreatedAt, &sv.UpdatedAt); err != nil {
+	if err := row.Scan(&sv.ID, &sv.Name, &sv.Description, &sv.EscalationPolicyID, &ackMS, &autoResolve, &sv.BreachUserIDs, &sv.CreatedAt, &sv.UpdatedAt); err != nil {
 		return oncall.Service{}, err
+	}
+	if len(sv.BreachUserIDs) == 0 {
+		sv.BreachUserIDs = nil
 	}
 	sv.AutoResolve = &autoResolve
 	sv.AckTimeout = oncall.Duration(time.Duration(ackMS) * time.Millisecond)
@@ -615,20 +649,26 @@ func (s *Store) EscalationFor(ctx context.Context, serviceID string) (oncall.Sna
 	var steps []oncall.Step
 	var repeat *int
 	var version *int64
+	var breach []string
 	err := s.pool.QueryRow(ctx, `
-		SELECT s.ack_timeout_ms, p.id, p.name, p.steps, p.repeat, p.version
+		SELECT s.ack_timeout_ms, s.breach_user_ids, p.id, p.name, p.steps, p.repeat, p.version
 		FROM services s LEFT JOIN escalation_policies p ON p.id = s.escalation_policy_id
 		WHERE s.id = $1`, serviceID,
-	).Scan(&ackMS, &policyID, &name, &steps, &repeat, &version)
+	).Scan(&ackMS, &breach, &policyID, &name, &steps, &repeat, &version)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return oncall.Snapshot{}, nil
 	}
 	if err != nil {
 		return oncall.Snapshot{}, fmt.Errorf("escalation for service %s: %w", serviceID, err)
 	}
+	if len(breach) == 0 {
+		breach = nil
+	}
 	if policyID == nil {
-		return oncall.Snapshot{}, nil
+		return oncall.Snapshot{BreachUserIDs: breach}, nil
 	}
 	p := oncall.Policy{ID: *policyID, Name: *name, Steps: steps, Repeat: *repeat, Version: *version}
-	return oncall.SnapshotOf(p, oncall.Duration(time.Duration(ackMS)*time.Millisecond)), nil
+	snap := oncall.SnapshotOf(p, oncall.Duration(time.Duration(ackMS)*time.Millisecond))
+	snap.BreachUserIDs = breach
+	return snap, nil
 }
