@@ -60,7 +60,7 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-.PHONY: help build gorush run services-dev services-test test stop clean fmt vet lint shellcheck
+.PHONY: help build gorush run services-dev services-test test stop clean fmt vet lint shellcheck bench
 
 help: ## list the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -101,6 +101,30 @@ test: $(GORUSH_BIN) ## go vet, go test against fresh test services (Postgres, Re
 	$(GO) test -count=1 -timeout 20m ./...; \
 	$(SHELLCHECK); \
 	$(PROMTOOL)
+
+# Uses the engine answering on :8080 if there is one. Otherwise it starts
+# the dev stack like `make run GORUSH=local` in the background, logging to
+# .data/bench-engine.log, and stops that engine (only it, by its PID) on
+# every exit path. Not part of `make test`: figures depend on the machine.
+bench: GORUSH = local
+bench: build $(GORUSH_BIN) services-dev ## run every incident-bench scenario (starts the dev stack if nothing answers on :8080)
+	@pid=; \
+	trap 'if [ -n "$$pid" ]; then kill "$$pid" 2>/dev/null || true; wait "$$pid" 2>/dev/null || true; fi' EXIT; \
+	if ! curl -fsS -m 2 -o /dev/null http://127.0.0.1:8080/health/ready 2>/dev/null; then \
+		mkdir -p .data; \
+		eval "$$($(SERVICES) env dev)"; \
+		export DATABASE_URL REDIS_ADDR GORUSH_URL; \
+		$(BIN) migrate up; \
+		$(BIN) dev >.data/bench-engine.log 2>&1 & pid=$$!; \
+		ready=; \
+		for _ in $$(seq 1 120); do \
+			if curl -fsS -m 2 -o /dev/null http://127.0.0.1:8080/health/ready 2>/dev/null; then ready=1; break; fi; \
+			kill -0 "$$pid" 2>/dev/null || break; \
+			sleep 1; \
+		done; \
+		if [ -z "$$ready" ]; then echo "engine not ready within 120 s; see .data/bench-engine.log" >&2; exit 1; fi; \
+	fi; \
+	$(GO) run ./cmd/incident-bench all
 
 stop: ## stop the dev and test services (Gorush included)
 	$(SERVICES) stop dev

@@ -100,6 +100,12 @@ func unreachable(err error) bool {
 // (discarded when nil). It returns the status, and an *apiError for any
 // status outside 2xx.
 func (c *client) do(ctx context.Context, method, path string, body, out any) (int, error) {
+	return c.doAuth(ctx, method, path, "", body, out)
+}
+
+// doAuth is do with an Authorization: Bearer header when bearer is not
+// empty, as the ingestion endpoints want an integration key.
+func (c *client) doAuth(ctx context.Context, method, path, bearer string, body, out any) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	var rd io.Reader
@@ -118,6 +124,9 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) (in
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("%s %s: %w", method, path, err)

@@ -4,7 +4,11 @@
 //
 // Each scenario is a subcommand with its own flags:
 //
-//	incident-bench page-latency [flags]   how soon pages go out after an incident opens or a step falls due
+//	incident-bench page-latency [flags]       how soon pages go out after an incident opens or a step falls due
+//	incident-bench open-throughput [flags]    incidents opened and acknowledged per second
+//	incident-bench alert-throughput [flags]   alerts per second through the Alertmanager endpoint
+//	incident-bench ceilings [flags]           Postgres single-row INSERTs per second, for comparison
+//	incident-bench all [flags]                all of the above, one table and one JSON
 //
 // Scenarios print a table of results and write the raw samples, the
 // parameters and the machine they ran on as JSON under -out, so that runs
@@ -31,6 +35,10 @@ type scenario struct {
 // scenarios lists every subcommand, in the order usage shows them.
 var scenarios = []scenario{
 	{name: "page-latency", summary: "open incidents at a steady rate and measure open→first page and step due→page", run: runPageLatency},
+	{name: scenarioOpen, summary: "incidents opened, then acknowledged, per second at several concurrencies", run: runOpenThroughput},
+	{name: scenarioAlert, summary: "alerts per second through the Alertmanager endpoint, one group", run: runAlertThroughput},
+	{name: scenarioCeilings, summary: "the machine's own limits: Postgres single-row INSERTs per second", run: runCeilings},
+	{name: scenarioAll, summary: "every scenario in turn, one combined table and one JSON", run: runAll},
 }
 
 func usage(w io.Writer) {
@@ -40,7 +48,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "scenarios:")
 	for _, s := range scenarios {
-		fmt.Fprintf(w, "  %-14s %s\n", s.name, s.summary)
+		fmt.Fprintf(w, "  %-17s %s\n", s.name, s.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "`incident-bench <scenario> -h` lists a scenario's flags.")

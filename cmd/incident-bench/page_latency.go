@@ -208,6 +208,45 @@ func runPageLatency(args []string) error {
 		return err
 	}
 	out := os.Stdout
+	res, sum, err := pageLatency(p, out)
+	if err != nil {
+		return err
+	}
+	path, err := writeResult(p.Out, res)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "results:       %s\n", path)
+	return pageLatencyOutcome(sum, path)
+}
+
+// pageLatencyOutcome fails a run in which some incident has no complete
+// sample; where names the results.
+func pageLatencyOutcome(sum pageLatencySummary, where string) error {
+	if bad := sum.Requested - sum.Complete; bad > 0 {
+		return fmt.Errorf("%d of %d incidents have no complete sample (open errors %d, not sent %d, incomplete %d); see %s",
+			bad, sum.Requested, sum.OpenErrors, sum.NotSent, sum.Incomplete, where)
+	}
+	return nil
+}
+
+// pageLatencyHeadlines are the rows page-latency adds to the table of `all`.
+func pageLatencyHeadlines(sum pageLatencySummary) []headline {
+	h := func(measure string, s stats) headline {
+		return headline{Scenario: "page-latency", Measure: measure, Count: s.Count, LatencyMs: s}
+	}
+	open := h("open request (POST round trip)", sum.OpenRequest)
+	open.Errors, open.PerSecond = sum.OpenErrors, sum.AchievedRate
+	return []headline{open,
+		h("open → first page (step 1 claim)", sum.OpenToFirst),
+		h("step due → page (step 2 claim)", sum.DueToClaim),
+		h("step due → timer fired", sum.DueToTimer),
+	}
+}
+
+// pageLatency runs the scenario, cleanup included, and returns its results
+// unwritten.
+func pageLatency(p pageLatencyParams, out io.Writer) (result, pageLatencySummary, error) {
 
 	// Ctrl-C stops the run like -timeout does: results are still written
 	// and incidents still resolved. A second Ctrl-C kills the process.
@@ -222,13 +261,13 @@ func runPageLatency(args []string) error {
 
 	c, err := newClient(p.URL, maxOpenInFlight+maxPollInFlight)
 	if err != nil {
-		return err
+		return result{}, pageLatencySummary{}, err
 	}
 	defer c.close()
 
 	ready, err := checkReady(ctx, c)
 	if err != nil {
-		return err
+		return result{}, pageLatencySummary{}, err
 	}
 	fmt.Fprintf(out, "engine:        %s  ready: %s\n", c.base, ready)
 	fmt.Fprintf(out, "push receiver: %s\n", pushReceiverNote)
@@ -242,7 +281,7 @@ func runPageLatency(args []string) error {
 
 	fx, err := setupPageFixtures(ctx, c, p.stepDelay)
 	if err != nil {
-		return err
+		return result{}, pageLatencySummary{}, err
 	}
 	fmt.Fprintf(out, "fixtures:      service %s, policy %s, users %s (step 1) and %s (step 2)\n",
 		fx.Service, fx.PolicyID, fx.AliceID, fx.BobID)
@@ -283,7 +322,7 @@ func runPageLatency(args []string) error {
 		fmt.Fprintf(out, "cleanup:       -keep: %d incidents of service %s left open\n", sum.Opened, fx.Service)
 	}
 
-	path, err := writeResult(p.Out, result{
+	return result{
 		Scenario:   "page-latency",
 		Parameters: p,
 		Machine:    thisMachine(),
@@ -292,17 +331,7 @@ func runPageLatency(args []string) error {
 		EndedAt:    ended,
 		Summary:    sum,
 		Samples:    run.samples,
-	})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "results:       %s\n", path)
-
-	if bad := sum.Requested - sum.Complete; bad > 0 {
-		return fmt.Errorf("%d of %d incidents have no complete sample (open errors %d, not sent %d, incomplete %d); see %s",
-			bad, sum.Requested, sum.OpenErrors, sum.NotSent, sum.Incomplete, path)
-	}
-	return nil
+	}, sum, nil
 }
 
 // setupPageFixtures creates two users with an iOS device each, a two-step
