@@ -14,12 +14,12 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/incident-server/incident-server/internal/cache"
+	"github.com/incident-server/incident-server/internal/contract"
 	"github.com/incident-server/incident-server/internal/directory"
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/metrics"
 	"github.com/incident-server/incident-server/internal/push"
 	"github.com/incident-server/incident-server/internal/store"
-	"github.com/incident-server/incident-server/workflows"
 )
 
 // ErrTypeInvalid marks an error that retrying cannot fix. It matches the
@@ -127,7 +127,7 @@ func classify(err error) error {
 
 // RecordAlerts upserts an incident's alerts, one row per fingerprint.
 // Idempotent: the rows hold the workflow's absolute values.
-func (a *Activities) RecordAlerts(ctx context.Context, in workflows.RecordAlertsInput) error {
+func (a *Activities) RecordAlerts(ctx context.Context, in contract.RecordAlertsInput) error {
 	rows := make([]store.Alert, len(in.Alerts))
 	for i, al := range in.Alerts {
 		rows[i] = store.Alert{

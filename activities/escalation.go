@@ -9,10 +9,10 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/incident-server/incident-server/internal/contract"
 	"github.com/incident-server/incident-server/internal/oncall"
 	"github.com/incident-server/incident-server/internal/push"
 	"github.com/incident-server/incident-server/internal/store"
-	"github.com/incident-server/incident-server/workflows"
 )
 
 // LoadEscalation returns the escalation snapshot of a service: its policy
@@ -38,7 +38,7 @@ func (a *Activities) LoadEscalation(ctx context.Context, service string) (oncall
 
 // LoadSLA returns the SLA targets of a service and severity: the
 // service's policy, the default policy or the built-in targets.
-func (a *Activities) LoadSLA(ctx context.Context, in workflows.LoadSLAInput) (oncall.SLA, error) {
+func (a *Activities) LoadSLA(ctx context.Context, in contract.LoadSLAInput) (oncall.SLA, error) {
 	sla, err := a.Store.SLAFor(ctx, in.Service, in.Severity)
 	if err != nil {
 		return oncall.SLA{}, classify(fmt.Errorf("load sla of %s/%s: %w", in.Service, in.Severity, err))
@@ -80,11 +80,11 @@ const (
 // does not stop the other contact methods. A transient failure (5xx,
 // timeout) of any method fails the activity after the others were tried,
 // so the retry sends only what is still owed.
-func (a *Activities) NotifyUser(ctx context.Context, in workflows.NotifyInput) (workflows.NotifyResult, error) {
-	res := workflows.NotifyResult{UserID: in.UserID}
+func (a *Activities) NotifyUser(ctx context.Context, in contract.NotifyInput) (contract.NotifyResult, error) {
+	res := contract.NotifyResult{UserID: in.UserID}
 	user, err := a.Directory.User(ctx, in.UserID)
 	if errors.Is(err, store.ErrNotFound) {
-		res.Deliveries = append(res.Deliveries, workflows.Delivery{Channel: ChannelLog, Status: store.NotificationFailed,
+		res.Deliveries = append(res.Deliveries, contract.Delivery{Channel: ChannelLog, Status: store.NotificationFailed,
 			Detail: "no such user (deleted after the policy was snapshotted)"})
 		return res, nil
 	}
@@ -108,7 +108,7 @@ func (a *Activities) NotifyUser(ctx context.Context, in workflows.NotifyInput) (
 
 // deliver sends one contact method its page once. A returned error is
 // transient: the claim stays open for the retry.
-func (a *Activities) deliver(ctx context.Context, in workflows.NotifyInput, user oncall.User, cm oncall.ContactMethod) (workflows.Delivery, error) {
+func (a *Activities) deliver(ctx context.Context, in contract.NotifyInput, user oncall.User, cm oncall.ContactMethod) (contract.Delivery, error) {
 	channel := ChannelWebhook
 	if cm.Type == oncall.ContactPush {
 		channel = ChannelPush
@@ -118,7 +118,7 @@ func (a *Activities) deliver(ctx context.Context, in workflows.NotifyInput, user
 	}
 	key := store.NotificationKey{IncidentID: in.IncidentID, Step: in.Step, Round: in.Round, Page: in.Page,
 		UserID: in.UserID, ContactMethodID: cm.ID}
-	d := workflows.Delivery{ContactMethodID: cm.ID, Channel: channel}
+	d := contract.Delivery{ContactMethodID: cm.ID, Channel: channel}
 	prior, claimed, err := a.Store.ClaimNotification(ctx, key, channel)
 	if err != nil {
 		return d, fmt.Errorf("claim %s: %w", key, err)
@@ -147,7 +147,7 @@ func (a *Activities) deliver(ctx context.Context, in workflows.NotifyInput, user
 }
 
 // send performs one delivery and returns the provider's answer.
-func (a *Activities) send(ctx context.Context, channel string, in workflows.NotifyInput, user oncall.User, cm oncall.ContactMethod) (string, error) {
+func (a *Activities) send(ctx context.Context, channel string, in contract.NotifyInput, user oncall.User, cm oncall.ContactMethod) (string, error) {
 	title := fmt.Sprintf("[%s] %s", strings.ToUpper(string(in.Severity)), in.Service)
 	message := in.Title
 	data := map[string]any{

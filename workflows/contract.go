@@ -12,6 +12,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/incident-server/incident-server/internal/contract"
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/oncall"
 )
@@ -156,23 +157,6 @@ type AlertSignal struct {
 	Details map[string]any `json:",omitempty"`
 }
 
-// AlertState is one alert (fingerprint) of an incident.
-type AlertState struct {
-	Fingerprint string    `json:"fingerprint"`
-	Title       string    `json:"title"`
-	Source      string    `json:"source"`
-	Status      string    `json:"status"` // firing | resolved
-	FirstSeen   time.Time `json:"first_seen"`
-	LastSeen    time.Time `json:"last_seen"`
-	Count       int       `json:"count"`
-}
-
-// RecordAlertsInput is the argument of ActivityRecordAlerts.
-type RecordAlertsInput struct {
-	IncidentID string
-	Alerts     []AlertState
-}
-
 // SLAState is an incident's SLA: its targets and where each deadline stands.
 type SLAState struct {
 	Targets    oncall.SLA `json:"targets"`
@@ -191,12 +175,6 @@ type Deadline struct {
 	// Status is derived: none (no target), pending, at_risk (past the
 	// warning), met or breached.
 	Status string `json:"status"`
-}
-
-// LoadSLAInput is the argument of ActivityLoadSLA.
-type LoadSLAInput struct {
-	Service  string
-	Severity incident.Severity
 }
 
 // Escalation is where an incident's paging stands. It is part of the
@@ -262,42 +240,6 @@ type ReassignRequest struct {
 	UserIDs    []string
 }
 
-// NotifyInput is the argument of ActivityNotifyUser.
-type NotifyInput struct {
-	IncidentID string
-	Title      string
-	Severity   incident.Severity
-	Service    string
-	// Step and Round identify the page; with the user and contact method
-	// they form the delivery's idempotency key.
-	Step  int
-	Round int
-	// Page numbers the page within the incident: a step paged again (after
-	// a snooze or a reassignment) is a new delivery, not a retry.
-	Page   int
-	UserID string
-	// Reason says why the user is paged: "escalation", "escalate", "snooze_ended", "ack_timeout".
-	Reason string
-}
-
-// NotifyResult is what ActivityNotifyUser returns.
-type NotifyResult struct {
-	UserID     string
-	Deliveries []Delivery
-}
-
-// Delivery is the outcome of one contact method.
-type Delivery struct {
-	ContactMethodID string
-	Channel         string
-	// Status is "sent" or "failed".
-	Status string
-	Detail string
-	// Repeat is set when the ledger already held this delivery: a retried
-	// activity that found it done and did not send again.
-	Repeat bool
-}
-
 // OpenRequest is the argument of UpdateOpen.
 type OpenRequest struct {
 	// IncidentID is the ID this request proposed for a new incident. It
@@ -338,3 +280,14 @@ type State struct {
 	// is current as of then (a query does not advance it).
 	AsOf time.Time `json:"as_of"`
 }
+
+// Activity inputs and outputs live in package contract, which both the
+// workflows and the activities import; the aliases keep their names here.
+type (
+	NotifyInput       = contract.NotifyInput
+	NotifyResult      = contract.NotifyResult
+	Delivery          = contract.Delivery
+	LoadSLAInput      = contract.LoadSLAInput
+	RecordAlertsInput = contract.RecordAlertsInput
+	AlertState        = contract.AlertState
+)
