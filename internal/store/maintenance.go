@@ -35,32 +35,12 @@ func (s *Store) CreateMaintenanceWindow(ctx context.Context, w oncall.Maintenanc
 
 // GetMaintenanceWindow returns one window; the error wraps ErrNotFound.
 func (s *Store) GetMaintenanceWindow(ctx context.Context, id string) (oncall.MaintenanceWindow, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+maintenanceColumns+` FROM maintenance_windows WHERE id = $1`, id)
-	if err != nil {
-		return oncall.MaintenanceWindow{}, fmt.Errorf("get maintenance window %s: %w", id, err)
-	}
-	w, err := pgx.CollectExactlyOneRow(rows, scanMaintenance)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return oncall.MaintenanceWindow{}, fmt.Errorf("get maintenance window %s: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return oncall.MaintenanceWindow{}, fmt.Errorf("get maintenance window %s: %w", id, err)
-	}
-	return w, nil
+	return queryOne(ctx, s, "get maintenance window "+id, scanMaintenance, `SELECT `+maintenanceColumns+` FROM maintenance_windows WHERE id = $1`, id)
 }
 
 // ListMaintenanceWindows returns the windows that have not ended, soonest first.
 func (s *Store) ListMaintenanceWindows(ctx context.Context) ([]oncall.MaintenanceWindow, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+maintenanceColumns+` FROM maintenance_windows
-		WHERE ends_at > now() ORDER BY starts_at, id LIMIT $1`, MaxOncallList)
-	if err != nil {
-		return nil, fmt.Errorf("list maintenance windows: %w", err)
-	}
-	ws, err := pgx.CollectRows(rows, scanMaintenance)
-	if err != nil {
-		return nil, fmt.Errorf("list maintenance windows: %w", err)
-	}
-	return ws, nil
+	return queryAll(ctx, s, "list maintenance windows", scanMaintenance, `SELECT `+maintenanceColumns+` FROM maintenance_windows WHERE ends_at > now() ORDER BY starts_at, id LIMIT $1`, MaxOncallList)
 }
 
 // UpdateMaintenanceWindow replaces a window's times, reason and service.

@@ -349,31 +349,12 @@ func (s *Store) CreatePolicy(ctx context.Context, p oncall.Policy) (oncall.Polic
 // GetPolicy returns one policy. The error wraps ErrNotFound when it does not
 // exist.
 func (s *Store) GetPolicy(ctx context.Context, id string) (oncall.Policy, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+policyColumns+` FROM escalation_policies WHERE id = $1`, id)
-	if err != nil {
-		return oncall.Policy{}, fmt.Errorf("get policy %s: %w", id, err)
-	}
-	p, err := pgx.CollectExactlyOneRow(rows, scanPolicy)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return oncall.Policy{}, fmt.Errorf("get policy %s: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return oncall.Policy{}, fmt.Errorf("get policy %s: %w", id, err)
-	}
-	return p, nil
+	return queryOne(ctx, s, "get policy "+id, scanPolicy, `SELECT `+policyColumns+` FROM escalation_policies WHERE id = $1`, id)
 }
 
 // ListPolicies returns up to MaxOncallList policies ordered by name, then ID.
 func (s *Store) ListPolicies(ctx context.Context) ([]oncall.Policy, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+policyColumns+` FROM escalation_policies ORDER BY name, id LIMIT $1`, MaxOncallList)
-	if err != nil {
-		return nil, fmt.Errorf("list policies: %w", err)
-	}
-	ps, err := pgx.CollectRows(rows, scanPolicy)
-	if err != nil {
-		return nil, fmt.Errorf("list policies: %w", err)
-	}
-	return ps, nil
+	return queryAll(ctx, s, "list policies", scanPolicy, `SELECT `+policyColumns+` FROM escalation_policies ORDER BY name, id LIMIT $1`, MaxOncallList)
 }
 
 // UpdatePolicy replaces the name, steps and repeat count of policy p.ID,
@@ -515,31 +496,12 @@ func (s *Store) CreateService(ctx context.Context, sv oncall.Service) (oncall.Se
 // GetService returns one service. The error wraps ErrNotFound when it does
 // not exist.
 func (s *Store) GetService(ctx context.Context, id string) (oncall.Service, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+serviceColumns+` FROM services WHERE id = $1`, id)
-	if err != nil {
-		return oncall.Service{}, fmt.Errorf("get service %s: %w", id, err)
-	}
-	sv, err := pgx.CollectExactlyOneRow(rows, scanService)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return oncall.Service{}, fmt.Errorf("get service %s: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return oncall.Service{}, fmt.Errorf("get service %s: %w", id, err)
-	}
-	return sv, nil
+	return queryOne(ctx, s, "get service "+id, scanService, `SELECT `+serviceColumns+` FROM services WHERE id = $1`, id)
 }
 
 // ListServices returns up to MaxOncallList services ordered by name, then ID.
 func (s *Store) ListServices(ctx context.Context) ([]oncall.Service, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+serviceColumns+` FROM services ORDER BY name, id LIMIT $1`, MaxOncallList)
-	if err != nil {
-		return nil, fmt.Errorf("list services: %w", err)
-	}
-	svs, err := pgx.CollectRows(rows, scanService)
-	if err != nil {
-		return nil, fmt.Errorf("list services: %w", err)
-	}
-	return svs, nil
+	return queryAll(ctx, s, "list services", scanService, `SELECT `+serviceColumns+` FROM services ORDER BY name, id LIMIT $1`, MaxOncallList)
 }
 
 // UpdateService replaces the name, description, policy and acknowledgement

@@ -49,32 +49,12 @@ func forService(service string) string {
 
 // GetSLAPolicy returns one SLA policy; the error wraps ErrNotFound.
 func (s *Store) GetSLAPolicy(ctx context.Context, id string) (oncall.SLAPolicy, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+slaColumns+` FROM sla_policies WHERE id = $1`, id)
-	if err != nil {
-		return oncall.SLAPolicy{}, fmt.Errorf("get sla policy %s: %w", id, err)
-	}
-	p, err := pgx.CollectExactlyOneRow(rows, scanSLAPolicy)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return oncall.SLAPolicy{}, fmt.Errorf("get sla policy %s: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return oncall.SLAPolicy{}, fmt.Errorf("get sla policy %s: %w", id, err)
-	}
-	return p, nil
+	return queryOne(ctx, s, "get sla policy "+id, scanSLAPolicy, `SELECT `+slaColumns+` FROM sla_policies WHERE id = $1`, id)
 }
 
 // ListSLAPolicies returns every SLA policy, defaults first, by severity.
 func (s *Store) ListSLAPolicies(ctx context.Context) ([]oncall.SLAPolicy, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+slaColumns+` FROM sla_policies
-		ORDER BY service, array_position(ARRAY['critical','high','medium','low','info'], severity) LIMIT $1`, MaxOncallList)
-	if err != nil {
-		return nil, fmt.Errorf("list sla policies: %w", err)
-	}
-	ps, err := pgx.CollectRows(rows, scanSLAPolicy)
-	if err != nil {
-		return nil, fmt.Errorf("list sla policies: %w", err)
-	}
-	return ps, nil
+	return queryAll(ctx, s, "list sla policies", scanSLAPolicy, `SELECT `+slaColumns+` FROM sla_policies ORDER BY service, array_position(ARRAY['critical','high','medium','low','info'], severity) LIMIT $1`, MaxOncallList)
 }
 
 // UpdateSLAPolicy replaces a policy's targets, severity and service.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -97,3 +98,34 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the pool, waiting for connections in use to be returned.
 func (s *Store) Close() { s.pool.Close() }
+
+// queryOne runs q, which selects at most one row, and scans it. No row is
+// an error wrapping ErrNotFound; op names the operation in errors.
+func queryOne[T any](ctx context.Context, s *Store, op string, scan pgx.RowToFunc[T], q string, args ...any) (T, error) {
+	var zero T
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", op, err)
+	}
+	v, err := pgx.CollectExactlyOneRow(rows, scan)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return zero, fmt.Errorf("%s: %w", op, ErrNotFound)
+	}
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", op, err)
+	}
+	return v, nil
+}
+
+// queryAll runs q and scans every row.
+func queryAll[T any](ctx context.Context, s *Store, op string, scan pgx.RowToFunc[T], q string, args ...any) ([]T, error) {
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	vs, err := pgx.CollectRows(rows, scan)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return vs, nil
+}
