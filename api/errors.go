@@ -26,6 +26,7 @@ const (
 	CodeTooLarge         = "too_large"
 	CodeUnsupportedMedia = "unsupported_media_type"
 	CodeMethodNotAllowed = "method_not_allowed"
+	CodeTooManyRequests  = "rate_limited"
 	CodeUnavailable      = "unavailable"
 	CodeInternal         = "internal"
 )
@@ -39,6 +40,7 @@ var statusOf = map[string]int{
 	CodeTooLarge:         http.StatusRequestEntityTooLarge,
 	CodeUnsupportedMedia: http.StatusUnsupportedMediaType,
 	CodeMethodNotAllowed: http.StatusMethodNotAllowed,
+	CodeTooManyRequests:  http.StatusTooManyRequests,
 	CodeUnavailable:      http.StatusServiceUnavailable,
 	CodeInternal:         http.StatusInternalServerError,
 }

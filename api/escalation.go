@@ -15,17 +15,17 @@ import (
 )
 
 type escalateBody struct {
-	Actor string `json:"actor"`
+	Actor string `json:"actor,omitempty"`
 	Note  string `json:"note,omitempty"`
 }
 
 type snoozeBody struct {
-	Actor    string          `json:"actor"`
+	Actor    string          `json:"actor,omitempty"`
 	Duration oncall.Duration `json:"duration"`
 }
 
 type reassignBody struct {
-	Actor    string   `json:"actor"`
+	Actor    string   `json:"actor,omitempty"`
 	PolicyID string   `json:"policy_id,omitempty"`
 	UserIDs  []string `json:"user_ids,omitempty"`
 }

@@ -26,10 +26,10 @@ const heartbeatNotFound = "heartbeat monitor not found"
 // delete cancels it, and every ping is a signal that starts it again if it
 // was ever lost.
 func (s *Server) heartbeatRoutes(v1 *gin.RouterGroup) {
-	v1.POST("/heartbeat-monitors", s.createHeartbeatMonitor)
-	v1.GET("/heartbeat-monitors", s.listHeartbeatMonitors)
-	v1.GET("/heartbeat-monitors/:id", s.getHeartbeatMonitor)
-	v1.DELETE("/heartbeat-monitors/:id", s.deleteHeartbeatMonitor)
+	v1.POST("/heartbeat-monitors", s.asAdmin, s.createHeartbeatMonitor)
+	v1.GET("/heartbeat-monitors", s.asViewer, s.listHeartbeatMonitors)
+	v1.GET("/heartbeat-monitors/:id", s.asViewer, s.getHeartbeatMonitor)
+	v1.DELETE("/heartbeat-monitors/:id", s.asAdmin, s.deleteHeartbeatMonitor)
 	v1.POST("/heartbeats/:id", s.heartbeatPing)
 }
 

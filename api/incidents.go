@@ -79,7 +79,7 @@ func (s *Server) openIncident(c *gin.Context) {
 		UpdateOptions: client.UpdateWorkflowOptions{
 			UpdateID:     "open/" + id,
 			UpdateName:   workflows.UpdateOpen,
-			Args:         []any{workflows.OpenRequest{IncidentID: id, Actor: "api"}},
+			Args:         []any{workflows.OpenRequest{IncidentID: id, Actor: actorOf(c, "")}},
 			WaitForStage: client.WorkflowUpdateStageCompleted,
 		},
 	})
@@ -197,9 +197,51 @@ func (s *Server) timeline(c *gin.Context) {
 	c.JSON(http.StatusOK, timelineResponse{IncidentID: id, Events: events})
 }
 
+// transitionBody is the body of acknowledge, mitigate and resolve. Actor is
+// optional: the credential names the caller (see actorOf).
 type transitionBody struct {
-	Actor string `json:"actor"`
+	Actor string `json:"actor,omitempty"`
 	Note  string `json:"note,omitempty"`
+}
+
+// noteBody is the body of POST /incidents/{id}/notes.
+type noteBody struct {
+	Actor string `json:"actor,omitempty"`
+	Note  string `json:"note"`
+}
+
+// addNote adds a note to an active incident's timeline, in order with
+// everything else that happens to it. It answers 201 with the event.
+func (s *Server) addNote(c *gin.Context) {
+	var body noteBody
+	if !s.bindCommand(c, &body, &body.Actor, &body.Note) {
+		return
+	}
+	if strings.TrimSpace(body.Note) == "" {
+		s.abort(c, errorf(CodeInvalid, "note: is required"))
+		return
+	}
+	key, err := idempotencyKey(c)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	inc, err := s.lookup(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	if !inc.Status.Active() {
+		s.abort(c, errorf(CodeConflict, "incident is resolved; notes are taken while it is active"))
+		return
+	}
+	var ev incident.Event
+	arg := workflows.NoteRequest{IncidentID: inc.ID, Actor: body.Actor, Note: body.Note}
+	if err := s.update(c, inc, workflows.UpdateNote, key, arg, &ev); err != nil {
+		s.abort(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, ev)
 }
 
 // transition sends acknowledge, mitigate or resolve to the incident's
@@ -241,15 +283,16 @@ func (s *Server) transition(action incident.Action) gin.HandlerFunc {
 	}
 }
 
-// bindCommand decodes a responder's command into body and checks the actor
-// (trimmed in place) and note fields it points into; note may be nil. It
-// answers the request itself and returns false when the body is unusable.
+// bindCommand decodes a responder's command into body, replaces the actor
+// it names (optional) with the one the timeline records (see actorOf), and
+// checks it and the note; note may be nil. It answers the request itself
+// and returns false when the body is unusable.
 func (s *Server) bindCommand(c *gin.Context, body any, actor, note *string) bool {
 	if err := s.decode(c, body); err != nil {
 		s.abort(c, err)
 		return false
 	}
-	*actor = strings.TrimSpace(*actor)
+	*actor = actorOf(c, *actor)
 	n := ""
 	if note != nil {
 		n = *note

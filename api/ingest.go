@@ -21,12 +21,10 @@ import (
 	"github.com/incident-server/incident-server/workflows"
 )
 
-// Body limits of the ingestion endpoints. Alertmanager groups can be large;
-// the Events API v2 limit is PagerDuty's.
-const (
-	maxAlertmanagerBody = 4 << 20
-	maxEventsV2Body     = 512 << 10
-)
+// maxEventsV2Body is PagerDuty's Events API v2 limit. The Alertmanager
+// limit is configurable (server.alertmanager_max_body_bytes): its groups
+// can be large.
+const maxEventsV2Body = 512 << 10
 
 func (s *Server) ingestRoutes(r *gin.Engine, v1 *gin.RouterGroup) {
 	v1.POST("/integrations/alertmanager", s.alertmanager)
@@ -44,7 +42,7 @@ func (s *Server) alertmanager(c *gin.Context) {
 	if !ok {
 		return
 	}
-	body, err := readBody(c, maxAlertmanagerBody)
+	body, err := readBody(c, s.amMaxBody)
 	if err != nil {
 		s.abort(c, err)
 		return
@@ -91,6 +89,9 @@ func (s *Server) eventsV2(c *gin.Context) {
 			return
 		}
 		s.abort(c, storeErr("authenticate routing key", err))
+		return
+	}
+	if !s.allow(c, "events_v2", "integration_key:"+k.ID, s.eventsLimit) {
 		return
 	}
 	if ev.Action == ingest.ActionTrigger && ev.DedupKey == "" {

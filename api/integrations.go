@@ -14,9 +14,9 @@ import (
 // revoke. The key itself is in the create answer only; the store keeps a
 // hash of it, so a lost key is revoked and replaced, never read back.
 func (s *Server) integrationRoutes(v1 *gin.RouterGroup) {
-	v1.POST("/services/:id/integration-keys", s.createIntegrationKey)
-	v1.GET("/services/:id/integration-keys", s.listIntegrationKeys)
-	v1.DELETE("/services/:id/integration-keys/:key_id", s.revokeIntegrationKey)
+	v1.POST("/services/:id/integration-keys", s.asAdmin, s.createIntegrationKey)
+	v1.GET("/services/:id/integration-keys", s.asAdmin, s.listIntegrationKeys)
+	v1.DELETE("/services/:id/integration-keys/:key_id", s.asAdmin, s.revokeIntegrationKey)
 }
 
 // createdIntegrationKey is the create answer: the key's metadata and, this
@@ -74,6 +74,7 @@ func (s *Server) revokeIntegrationKey(c *gin.Context) {
 func (s *Server) integrationService(c *gin.Context, key string) (string, bool) {
 	k, err := s.store.AuthenticateIntegrationKey(c.Request.Context(), key)
 	if errors.Is(err, store.ErrUnauthorized) {
+		c.Header("WWW-Authenticate", `Bearer realm="incident-server integrations"`)
 		s.abort(c, errorf(CodeUnauthorized, "invalid integration key"))
 		return "", false
 	}

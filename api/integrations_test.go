@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/incident-server/incident-server/internal/auth"
 	"github.com/incident-server/incident-server/internal/metrics"
 	"github.com/incident-server/incident-server/internal/store"
 	"github.com/incident-server/incident-server/internal/testenv"
@@ -46,6 +47,7 @@ func newIntegrationAPI(t *testing.T) *integrationAPI {
 		metrics: metrics.New(),
 		log:     slog.New(slog.DiscardHandler),
 		maxBody: 1 << 20,
+		tokens:  testenv.Tokens(t),
 	}
 	r := s.routes()
 	r.POST(alertPath, func(c *gin.Context) {
@@ -61,6 +63,7 @@ func newIntegrationAPI(t *testing.T) *integrationAPI {
 func (a *integrationAPI) do(method, path, body string) integrationAnswer {
 	a.t.Helper()
 	req := httptest.NewRequestWithContext(a.t.Context(), method, path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testenv.Token(a.t, auth.Admin))
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}

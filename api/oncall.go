@@ -61,6 +61,8 @@ func (s *Server) oncallRoutes(v1 *gin.RouterGroup) {
 		list:    s.store.ListMaintenanceWindows,
 		update:  s.store.UpdateMaintenanceWindow,
 		delete:  s.store.DeleteMaintenanceWindow,
+
+		responderWrites: true,
 	})
 	register(s, v1, resource[oncall.Service, *oncall.Service]{
 		noun:    "service",
@@ -96,6 +98,10 @@ type resource[T any, P editable[T]] struct {
 	list   func(context.Context) ([]T, error)
 	update func(context.Context, T) (T, error)
 	delete func(context.Context, string) error
+	// responderWrites lets responders create, change and delete these, as
+	// they must for maintenance windows during an outage; every other
+	// resource is changed by admins only. Anyone may read.
+	responderWrites bool
 }
 
 // register adds the five routes of r. Bodies are decoded strictly, then
@@ -107,7 +113,11 @@ func register[T any, P editable[T]](s *Server, v1 *gin.RouterGroup, r resource[T
 	base := v1.BasePath() + r.path
 	item := r.path + "/:id"
 
-	v1.POST(r.path, func(c *gin.Context) {
+	write := s.asAdmin
+	if r.responderWrites {
+		write = s.asResponder
+	}
+	v1.POST(r.path, write, func(c *gin.Context) {
 		var v T
 		if err := s.decode(c, P(&v)); err != nil {
 			s.abort(c, err)
@@ -128,7 +138,7 @@ func register[T any, P editable[T]](s *Server, v1 *gin.RouterGroup, r resource[T
 		c.JSON(http.StatusCreated, out)
 	})
 
-	v1.GET(r.path, func(c *gin.Context) {
+	v1.GET(r.path, s.asViewer, func(c *gin.Context) {
 		items, err := r.list(c.Request.Context())
 		if err != nil {
 			s.abort(c, r.storeErr("list", err))
@@ -140,7 +150,7 @@ func register[T any, P editable[T]](s *Server, v1 *gin.RouterGroup, r resource[T
 		c.JSON(http.StatusOK, gin.H{r.listKey: items})
 	})
 
-	v1.GET(item, func(c *gin.Context) {
+	v1.GET(item, s.asViewer, func(c *gin.Context) {
 		out, err := r.get(c.Request.Context(), c.Param("id"))
 		if err != nil {
 			s.abort(c, r.storeErr("read", err))
@@ -152,7 +162,7 @@ func register[T any, P editable[T]](s *Server, v1 *gin.RouterGroup, r resource[T
 	// PUT replaces the whole object, so a body read with GET and edited may
 	// be sent back as it is: its id, if any, must be the URL's, and fields
 	// the server sets (timestamps, version) are ignored.
-	v1.PUT(item, func(c *gin.Context) {
+	v1.PUT(item, write, func(c *gin.Context) {
 		var v T
 		if err := s.decode(c, P(&v)); err != nil {
 			s.abort(c, err)
@@ -178,7 +188,7 @@ func register[T any, P editable[T]](s *Server, v1 *gin.RouterGroup, r resource[T
 		c.JSON(http.StatusOK, out)
 	})
 
-	v1.DELETE(item, func(c *gin.Context) {
+	v1.DELETE(item, write, func(c *gin.Context) {
 		if err := r.delete(c.Request.Context(), c.Param("id")); err != nil {
 			s.abort(c, r.storeErr("delete", err))
 			return

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/incident-server/incident-server/api"
+	"github.com/incident-server/incident-server/internal/auth"
 	"github.com/incident-server/incident-server/internal/store"
 	"github.com/incident-server/incident-server/internal/testenv"
 )
@@ -26,7 +27,7 @@ type oncallAPI struct {
 func newOncallAPI(t *testing.T) *oncallAPI {
 	t.Helper()
 	pool := testenv.Postgres(t)
-	return &oncallAPI{t: t, handler: api.New(api.Options{Store: store.New(pool)}), pool: pool}
+	return &oncallAPI{t: t, handler: api.New(api.Options{Store: store.New(pool), Tokens: testenv.Tokens(t)}), pool: pool}
 }
 
 type answer struct {
@@ -44,6 +45,7 @@ func (a answer) errorMessage() string {
 func (a *oncallAPI) do(method, path, body string) answer {
 	a.t.Helper()
 	req := httptest.NewRequestWithContext(a.t.Context(), method, "/api/v1"+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testenv.Token(a.t, auth.Admin))
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -231,6 +233,7 @@ func TestOncallRejectsBadInput(t *testing.T) {
 
 	req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/api/v1/users", strings.NewReader(`name=Bob`))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer "+testenv.Token(t, auth.Admin))
 	rec := httptest.NewRecorder()
 	a.handler.ServeHTTP(rec, req)
 	require.Equal(t, http.StatusUnsupportedMediaType, rec.Code)

@@ -12,11 +12,13 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
 
+	"github.com/incident-server/incident-server/internal/auth"
 	"github.com/incident-server/incident-server/internal/cache"
 	"github.com/incident-server/incident-server/internal/directory"
 	"github.com/incident-server/incident-server/internal/incident"
@@ -48,6 +50,19 @@ type Options struct {
 	UpdateTimeout time.Duration
 	// ReadyTimeout bounds each dependency check of /health/ready. Default 2 s.
 	ReadyTimeout time.Duration
+
+	// Tokens verifies user tokens (JWTs). Nil: only API keys are accepted.
+	Tokens *auth.Tokens
+	// Limiter enforces RateLimit per credential and EventsV2Limit per
+	// integration key. Nil: no rate limits.
+	Limiter       *auth.Limiter
+	RateLimit     auth.Limit
+	EventsV2Limit auth.Limit
+	// MetricsAuth closes /metrics to callers without a viewer credential.
+	// Default false: /metrics is open.
+	MetricsAuth bool
+	// AlertmanagerMaxBody caps Alertmanager webhook bodies. Default 4 MiB.
+	AlertmanagerMaxBody int64
 }
 
 // Server holds the API's dependencies.
@@ -62,6 +77,17 @@ type Server struct {
 	maxBody   int64
 	updateTTL time.Duration
 	readyTTL  time.Duration
+
+	tokens        *auth.Tokens
+	limiter       *auth.Limiter
+	rateLimit     auth.Limit
+	eventsLimit   auth.Limit
+	metricsAuth   bool
+	amMaxBody     int64
+	limiterLogged atomic.Int64
+
+	// Route guards: authenticate, rate-limit, then check the role.
+	asViewer, asResponder, asAdmin gin.HandlerFunc
 }
 
 // New returns the API's HTTP handler.
@@ -77,6 +103,16 @@ func New(opts Options) http.Handler {
 		maxBody:   opts.MaxBodyBytes,
 		updateTTL: opts.UpdateTimeout,
 		readyTTL:  opts.ReadyTimeout,
+
+		tokens:      opts.Tokens,
+		limiter:     opts.Limiter,
+		rateLimit:   opts.RateLimit,
+		eventsLimit: opts.EventsV2Limit,
+		metricsAuth: opts.MetricsAuth,
+		amMaxBody:   opts.AlertmanagerMaxBody,
+	}
+	if s.amMaxBody <= 0 {
+		s.amMaxBody = 4 << 20
 	}
 	if s.metrics == nil {
 		s.metrics = metrics.New()
@@ -99,34 +135,46 @@ func New(opts Options) http.Handler {
 	return s.routes()
 }
 
+// routes registers every route. Each /api/v1 route names the weakest role
+// that may call it (asViewer, asResponder, asAdmin); the ingestion
+// endpoints authenticate integration keys instead, and /health and
+// /health/ready are open.
 func (s *Server) routes() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
-	r.Use(s.recoverer, s.observe)
+	r.Use(s.recoverer, s.securityHeaders, s.observe)
 	r.NoRoute(func(c *gin.Context) { s.abort(c, errorf(CodeNotFound, "no such route")) })
 	r.NoMethod(func(c *gin.Context) { s.abort(c, errorf(CodeMethodNotAllowed, "method not allowed on this route")) })
+	s.asViewer, s.asResponder, s.asAdmin = s.require(auth.Viewer), s.require(auth.Responder), s.require(auth.Admin)
 
 	r.GET("/health", s.health)
 	r.GET("/health/ready", s.ready)
-	r.GET("/metrics", gin.WrapH(s.metrics.Handler()))
+	metrics := gin.WrapH(s.metrics.Handler())
+	if s.metricsAuth {
+		r.GET("/metrics", s.asViewer, metrics)
+	} else {
+		r.GET("/metrics", metrics)
+	}
 
 	v1 := r.Group("/api/v1")
-	v1.POST("/incidents", s.openIncident)
-	v1.GET("/incidents", s.listIncidents)
-	v1.GET("/incidents/:id", s.getIncident)
-	v1.GET("/incidents/:id/timeline", s.timeline)
-	v1.POST("/incidents/:id/acknowledge", s.transition(incident.ActionAcknowledge))
-	v1.POST("/incidents/:id/mitigate", s.transition(incident.ActionMitigate))
-	v1.POST("/incidents/:id/resolve", s.transition(incident.ActionResolve))
-	v1.POST("/incidents/:id/escalate", s.escalate)
-	v1.POST("/incidents/:id/snooze", s.snooze)
-	v1.POST("/incidents/:id/reassign", s.reassign)
-	v1.GET("/incidents/:id/notifications", s.notifications)
-	v1.GET("/incidents/:id/alerts", s.alerts)
+	v1.POST("/incidents", s.asResponder, s.openIncident)
+	v1.GET("/incidents", s.asViewer, s.listIncidents)
+	v1.GET("/incidents/:id", s.asViewer, s.getIncident)
+	v1.GET("/incidents/:id/timeline", s.asViewer, s.timeline)
+	v1.POST("/incidents/:id/acknowledge", s.asResponder, s.transition(incident.ActionAcknowledge))
+	v1.POST("/incidents/:id/mitigate", s.asResponder, s.transition(incident.ActionMitigate))
+	v1.POST("/incidents/:id/resolve", s.asResponder, s.transition(incident.ActionResolve))
+	v1.POST("/incidents/:id/escalate", s.asResponder, s.escalate)
+	v1.POST("/incidents/:id/snooze", s.asResponder, s.snooze)
+	v1.POST("/incidents/:id/reassign", s.asResponder, s.reassign)
+	v1.POST("/incidents/:id/notes", s.asResponder, s.addNote)
+	v1.GET("/incidents/:id/notifications", s.asViewer, s.notifications)
+	v1.GET("/incidents/:id/alerts", s.asViewer, s.alerts)
 	s.oncallRoutes(v1)
 	s.integrationRoutes(v1)
+	s.apiKeyRoutes(v1)
 	s.ingestRoutes(r, v1)
 	s.heartbeatRoutes(v1)
 	return r

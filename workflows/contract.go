@@ -42,6 +42,10 @@ const (
 	// UpdateReassign replaces the escalation policy and starts paging it
 	// from its first step.
 	UpdateReassign = "reassign"
+	// UpdateNote adds a responder's note to the timeline. It changes no
+	// state, but goes through the workflow so that it takes its place in
+	// the incident's one ordered history.
+	UpdateNote = "note"
 
 	// SignalAlert delivers one alert from a monitoring system (Alertmanager,
 	// Events v2, a webhook). Alert storms arrive as signals, never updates:
@@ -257,6 +261,13 @@ type OpenResult struct {
 }
 
 // TransitionRequest is the argument of the acknowledge, mitigate and resolve updates.
+// NoteRequest is the argument of UpdateNote. Note is required.
+type NoteRequest struct {
+	IncidentID string
+	Actor      string
+	Note       string
+}
+
 type TransitionRequest struct {
 	// IncidentID guards against a dedup workflow ID that has since moved on
 	// to a newer incident: the update is rejected unless it matches.

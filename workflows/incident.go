@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -156,6 +157,12 @@ func (r *incidentRun) register(ctx workflow.Context) error {
 	if err := r.registerEscalation(ctx); err != nil {
 		return err
 	}
+	// Registering a handler adds nothing to the history, so runs recorded
+	// before notes existed replay unchanged.
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateNote, r.note,
+		workflow.UpdateHandlerOptions{Validator: r.validateNote}); err != nil {
+		return fmt.Errorf("register update %s: %w", UpdateNote, err)
+	}
 	for _, u := range []struct {
 		name   string
 		action incident.Action
@@ -253,6 +260,38 @@ func (r *incidentRun) validateTransition(action incident.Action, req TransitionR
 		return rejection(ErrTypeConflict, err.Error())
 	}
 	return nil
+}
+
+func (r *incidentRun) validateNote(ctx workflow.Context, req NoteRequest) error {
+	if req.IncidentID != r.inc.ID {
+		return rejection(ErrTypeNotFound, fmt.Sprintf("incident %s is not open under this workflow", req.IncidentID))
+	}
+	if strings.TrimSpace(req.Note) == "" {
+		return rejection(ErrTypeInvalid, "note: is required")
+	}
+	if err := incident.ValidateActor(req.Actor, req.Note); err != nil {
+		return rejection(ErrTypeInvalid, err.Error())
+	}
+	return nil
+}
+
+// note records a responder's note as a timeline event and answers with it.
+func (r *incidentRun) note(ctx workflow.Context, req NoteRequest) (incident.Event, error) {
+	ev := incident.Event{
+		IncidentID: r.inc.ID,
+		Type:       incident.EventNote,
+		Actor:      req.Actor,
+		Message:    req.Note,
+		EventTime:  now(ctx),
+	}
+	// recordEvent numbers the event before it yields, so this is the
+	// sequence and ID it will give it.
+	ev.Seq = r.seq + 1
+	ev.ID = fmt.Sprintf("%s/%d", ev.Type, ev.Seq)
+	if err := r.recordEvent(ctx, ev); err != nil {
+		return incident.Event{}, err
+	}
+	return ev, nil
 }
 
 // transition applies an accepted action at once, so that the next update is

@@ -5,6 +5,7 @@
 //	incident-server worker    the Temporal worker, against a Temporal cluster
 //	incident-server migrate   apply or revert the Postgres schema
 //	incident-server health    probe a running API's readiness (for container health checks)
+//	incident-server token     mint a user token (JWT) for the REST API
 //	incident-server version   print the build version
 package main
 
@@ -33,6 +34,7 @@ func commands() []command {
 		{"worker", "run the Temporal worker against the configured Temporal cluster", runWorker},
 		{"migrate", "migrate up | down [N] | status: manage the Postgres schema", runMigrate},
 		{"health", "check a running API's readiness; exit 0 when ready", runHealth},
+		{"token", "create --user U --role R [--ttl D]: mint a user token", runToken},
 		{"version", "print the version", func(_ context.Context, _ []string, out io.Writer) error {
 			_, err := fmt.Fprintln(out, version())
 			return err

@@ -6,7 +6,10 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"time"
 
+	"github.com/incident-server/incident-server/internal/auth"
+	"github.com/incident-server/incident-server/internal/config"
 	"github.com/incident-server/incident-server/internal/devtemporal"
 	"github.com/incident-server/incident-server/internal/store"
 	"github.com/incident-server/incident-server/worker"
@@ -26,6 +29,13 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 	}
 	defer p.close()
 	if err := p.openData(ctx); err != nil {
+		return err
+	}
+	if err := p.loadTokens(true); err != nil {
+		return err
+	}
+	adminToken, err := p.tokens.Mint("admin", auth.Admin, bootstrapTTL)
+	if err != nil {
 		return err
 	}
 	if _, err := store.MigrateUp(ctx, p.store.Pool()); err != nil {
@@ -59,21 +69,35 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	base := scheme(cfg) + "://" + l.Addr().String()
 	fmt.Fprintf(out, `incident-server %s is ready
-  API              http://%s/api/v1/incidents
-  health           http://%s/health/ready
-  metrics          http://%s/metrics
+  API              %s/api/v1/incidents
+  health           %s/health/ready
+  metrics          %s/metrics
   Temporal         %s (namespace %s)
   Temporal Web UI  %s
   Postgres         %s
   Redis            %s
   Push             %s
+  Admin token      %s
+                   (user "admin", valid %s; send it as "Authorization: Bearer <token>";
+                   more: incident-server token create --user NAME --role viewer|responder|admin)
 Press Ctrl-C to stop.
-`, cfg.Version, l.Addr(), l.Addr(), l.Addr(), srv.HostPort(), cfg.Temporal.Namespace, srv.UIAddress(),
-		redactURL(cfg.Database.URL), cfg.Redis.Addr, pushTarget(cfg.Push.GorushURL))
+`, cfg.Version, base, base, base, srv.HostPort(), cfg.Temporal.Namespace, srv.UIAddress(),
+		redactURL(cfg.Database.URL), cfg.Redis.Addr, pushTarget(cfg.Push.GorushURL), adminToken, bootstrapTTL)
 	err = p.serve(ctx, l, p.handler(tc))
 	fmt.Fprintln(out, "incident-server stopped")
 	return err
+}
+
+// bootstrapTTL is how long the admin token `dev` prints stays valid.
+const bootstrapTTL = 24 * time.Hour
+
+func scheme(cfg config.Config) string {
+	if cfg.Server.TLSCertFile != "" {
+		return "https"
+	}
+	return "http"
 }
 
 func pushTarget(gorushURL string) string {
@@ -95,6 +119,9 @@ func runAPI(ctx context.Context, args []string, out io.Writer) error {
 	}
 	defer p.close()
 	if err := p.openData(ctx); err != nil {
+		return err
+	}
+	if err := p.loadTokens(false); err != nil {
 		return err
 	}
 	tc, err := p.dialTemporal(ctx, cfg.Temporal.Address)

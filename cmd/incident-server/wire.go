@@ -11,12 +11,14 @@ import (
 	"os"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"golang.org/x/net/netutil"
 
 	"github.com/incident-server/incident-server/activities"
 	"github.com/incident-server/incident-server/api"
+	"github.com/incident-server/incident-server/internal/auth"
 	"github.com/incident-server/incident-server/internal/cache"
 	"github.com/incident-server/incident-server/internal/config"
 	"github.com/incident-server/incident-server/internal/directory"
@@ -36,6 +38,8 @@ type process struct {
 	cache   *cache.Cache
 	dir     *directory.Directory
 	metrics *metrics.Registry
+	rdb     redis.Scripter
+	tokens  *auth.Tokens
 	closers []func()
 }
 
@@ -91,6 +95,7 @@ func (p *process) openData(ctx context.Context) error {
 		WriteTimeout:    r.WriteTimeout,
 	})
 	p.closers = append(p.closers, func() { _ = rdb.Close() })
+	p.rdb = rdb
 	p.cache = cache.New(rdb, r.KeyPrefix, r.IncidentCacheTTL)
 	p.dir = directory.New(p.store, p.cache, r.UserCacheTTL, r.ConfigCacheTTL, p.logs.Component("cache"))
 	pingCtx, cancel := context.WithTimeout(ctx, r.DialTimeout)
@@ -133,16 +138,51 @@ func (p *process) activities() *activities.Activities {
 }
 
 func (p *process) handler(tc client.Client) http.Handler {
+	a := p.cfg.Auth
 	return api.New(api.Options{
-		Temporal:     tc,
-		Store:        p.store,
-		Cache:        p.cache,
-		Directory:    p.dir,
-		Metrics:      p.metrics,
-		Logger:       p.logs.Component("api"),
-		TaskQueue:    p.cfg.Temporal.TaskQueue,
-		MaxBodyBytes: p.cfg.Server.MaxBodyBytes,
+		Temporal:            tc,
+		Store:               p.store,
+		Cache:               p.cache,
+		Directory:           p.dir,
+		Metrics:             p.metrics,
+		Logger:              p.logs.Component("api"),
+		TaskQueue:           p.cfg.Temporal.TaskQueue,
+		MaxBodyBytes:        p.cfg.Server.MaxBodyBytes,
+		AlertmanagerMaxBody: p.cfg.Server.AlertmanagerMaxBodyBytes,
+		Tokens:              p.tokens,
+		Limiter:             auth.NewLimiter(p.rdb, p.cfg.Redis.KeyPrefix),
+		RateLimit:           auth.Limit{Rate: a.RateLimit, Burst: a.RateBurst},
+		EventsV2Limit:       auth.Limit{Rate: a.EventsV2RateLimit, Burst: a.EventsV2RateBurst},
+		MetricsAuth:         !a.MetricsPublic,
 	})
+}
+
+// loadTokens readies user-token verification from auth.jwt_secret or
+// auth.jwt_secret_file. With neither set, devFallback uses (and on first
+// use creates) the secret kept in the dev data dir, as `dev` and
+// `token create` on a laptop do; otherwise it is an error.
+func (p *process) loadTokens(devFallback bool) error {
+	t, err := tokensFor(p.cfg, devFallback)
+	if err != nil {
+		return err
+	}
+	p.tokens = t
+	return nil
+}
+
+func tokensFor(cfg config.Config, devFallback bool) (*auth.Tokens, error) {
+	a := cfg.Auth
+	var secret []byte
+	var err error
+	if a.JWTSecret == "" && a.JWTSecretFile == "" && devFallback {
+		secret, err = auth.DevSecret(cfg.Dev.DataDir)
+	} else {
+		secret, err = auth.LoadSecret(a.JWTSecret, a.JWTSecretFile)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return auth.NewTokens(secret)
 }
 
 // listen binds the API's address, capped at the configured connection count.
@@ -165,8 +205,21 @@ func (p *process) serve(ctx context.Context, l net.Listener, h http.Handler) err
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(p.logs.Component("api").Handler(), slog.LevelWarn),
 	}
+	if p.cfg.Server.TLSCertFile != "" {
+		tc, err := api.TLSConfig(p.cfg.Server.TLSCertFile, p.cfg.Server.TLSKeyFile)
+		if err != nil {
+			return err
+		}
+		srv.TLSConfig = tc
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
+	go func() {
+		if srv.TLSConfig != nil {
+			errc <- srv.ServeTLS(l, "", "")
+			return
+		}
+		errc <- srv.Serve(l)
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve http: %w", err)

@@ -65,6 +65,7 @@ type Config struct {
 	Push     Push     `yaml:"push"`
 	Dev      Dev      `yaml:"dev"`
 	Logging  Logging  `yaml:"logging"`
+	Auth     Auth     `yaml:"auth"`
 }
 
 // Server configures the HTTP API listener.
@@ -84,6 +85,15 @@ type Server struct {
 	// ShutdownTimeout is how long in-flight requests get to finish on shutdown.
 	// Default 15s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// AlertmanagerMaxBodyBytes is the largest accepted Alertmanager webhook:
+	// a group of many alerts can be far larger than a REST request.
+	// Default 4 MiB (4194304).
+	AlertmanagerMaxBodyBytes int64 `yaml:"alertmanager_max_body_bytes"`
+	// TLSCertFile and TLSKeyFile, both set, make `api` and `dev` serve HTTPS
+	// themselves (TLS 1.2 and later) for deployments without a TLS-
+	// terminating ingress. Default "": plain HTTP.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
 }
 
 // Database configures the Postgres projection store.
@@ -193,6 +203,32 @@ type Logging struct {
 	Components map[string]string `yaml:"components"`
 }
 
+// Auth configures who may call the REST API and how often.
+type Auth struct {
+	// JWTSecret signs and verifies user tokens (HS256); at least 32 bytes.
+	// `api` refuses to start without it or JWTSecretFile; `dev` keeps a
+	// generated one in dev.data_dir/jwt-secret. Default "".
+	JWTSecret string `yaml:"jwt_secret"`
+	// JWTSecretFile is read when JWTSecret is empty: a mounted secret.
+	// Default "".
+	JWTSecretFile string `yaml:"jwt_secret_file"`
+	// MetricsPublic leaves /metrics open to anyone who can reach the port.
+	// false requires a viewer credential there too. Default true.
+	MetricsPublic bool `yaml:"metrics_public"`
+	// RateLimit is each credential's sustained request rate on the REST
+	// API, per second; 0 turns the limit off. Default 20.
+	RateLimit float64 `yaml:"rate_limit"`
+	// RateBurst is how many requests a credential may send at once.
+	// Default 40.
+	RateBurst int `yaml:"rate_burst"`
+	// EventsV2RateLimit is each integration key's sustained rate on the
+	// Events API v2 endpoints, per second; over it they answer 429 as
+	// PagerDuty does. 0 turns it off. Default 10.
+	EventsV2RateLimit float64 `yaml:"events_v2_rate_limit"`
+	// EventsV2RateBurst is the Events API v2 burst per key. Default 200.
+	EventsV2RateBurst int `yaml:"events_v2_rate_burst"`
+}
+
 // Default returns the built-in configuration. Each call returns fresh maps, so
 // callers may modify the result.
 func Default() Config {
@@ -207,6 +243,8 @@ func Default() Config {
 			IdleTimeout:     120 * time.Second,
 			MaxBodyBytes:    1 << 20,
 			ShutdownTimeout: 15 * time.Second,
+
+			AlertmanagerMaxBodyBytes: 4 << 20,
 		},
 		Database: Database{
 			URL:             "postgres://postgres@127.0.0.1:55432/incidents?sslmode=disable",
@@ -257,6 +295,13 @@ func Default() Config {
 				"websocket":       "debug",
 				"temporal_server": "warn",
 			},
+		},
+		Auth: Auth{
+			MetricsPublic:     true,
+			RateLimit:         20,
+			RateBurst:         40,
+			EventsV2RateLimit: 10,
+			EventsV2RateBurst: 200,
 		},
 	}
 }
@@ -390,6 +435,18 @@ func setValue(v reflect.Value, s string) error {
 	switch v.Kind() {
 	case reflect.String:
 		v.SetString(s)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("parse boolean: %w", err)
+		}
+		v.SetBool(b)
+	case reflect.Float64:
+		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil {
+			return fmt.Errorf("parse number: %w", err)
+		}
+		v.SetFloat(f)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, v.Type().Bits())
 		if err != nil {
@@ -483,6 +540,10 @@ func (c Config) Validate() error {
 	positiveDur("server.idle_timeout", c.Server.IdleTimeout)
 	positive("server.max_body_bytes", c.Server.MaxBodyBytes)
 	positiveDur("server.shutdown_timeout", c.Server.ShutdownTimeout)
+	positive("server.alertmanager_max_body_bytes", c.Server.AlertmanagerMaxBodyBytes)
+	if (c.Server.TLSCertFile == "") != (c.Server.TLSKeyFile == "") {
+		bad("server.tls_cert_file", "and server.tls_key_file must be set together")
+	}
 
 	nonEmpty("database.url", c.Database.URL)
 	positive("database.max_open_conns", int64(c.Database.MaxOpenConns))
@@ -554,6 +615,19 @@ func (c Config) Validate() error {
 		if _, err := ParseLevel(c.Logging.Components[name]); err != nil {
 			bad("logging.components."+name, "%v", err)
 		}
+	}
+
+	if c.Auth.JWTSecret != "" && len(c.Auth.JWTSecret) < 32 {
+		bad("auth.jwt_secret", "must be at least 32 bytes, got %d", len(c.Auth.JWTSecret))
+	}
+	if c.Auth.RateLimit < 0 || c.Auth.EventsV2RateLimit < 0 {
+		bad("auth.rate_limit", "rates must not be negative")
+	}
+	if c.Auth.RateLimit > 0 && c.Auth.RateBurst < 1 {
+		bad("auth.rate_burst", "must be at least 1 while auth.rate_limit is on, got %d", c.Auth.RateBurst)
+	}
+	if c.Auth.EventsV2RateLimit > 0 && c.Auth.EventsV2RateBurst < 1 {
+		bad("auth.events_v2_rate_burst", "must be at least 1 while auth.events_v2_rate_limit is on, got %d", c.Auth.EventsV2RateBurst)
 	}
 
 	if len(errs) > 0 {

@@ -40,6 +40,8 @@ func TestDefaultMatchesGuide(t *testing.T) {
 			IdleTimeout:     120 * time.Second,
 			MaxBodyBytes:    1048576,
 			ShutdownTimeout: 15 * time.Second,
+
+			AlertmanagerMaxBodyBytes: 4 << 20,
 		},
 		Database: Database{
 			URL:             "postgres://postgres@127.0.0.1:55432/incidents?sslmode=disable",
@@ -72,6 +74,7 @@ func TestDefaultMatchesGuide(t *testing.T) {
 				"database": "warn", "cache": "warn", "connectors": "info", "api": "info", "websocket": "debug", "temporal_server": "warn",
 			},
 		},
+		Auth: Auth{MetricsPublic: true, RateLimit: 20, RateBurst: 40, EventsV2RateLimit: 10, EventsV2RateBurst: 200},
 	}
 
 	if got := Default(); !reflect.DeepEqual(got, want) {
@@ -448,9 +451,9 @@ func TestEveryFieldHasAnEnvironmentVariable(t *testing.T) {
 	if seen["INCIDENT_VERSION"] {
 		t.Error("version must not be settable from the environment")
 	}
-	// 2 top-level + 7 server + 5 database + 2 cache + 13 redis + 3 temporal + 3 push + 3 dev + 3 logging.
-	if len(fs) != 41 {
-		t.Errorf("walk found %d fields, want 41", len(fs))
+	// 2 top-level + 10 server + 5 database + 2 cache + 13 redis + 3 temporal + 3 push + 3 dev + 3 logging + 7 auth.
+	if len(fs) != 51 {
+		t.Errorf("walk found %d fields, want 51", len(fs))
 	}
 }
 

@@ -17,9 +17,11 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/incident-server/incident-server/api"
+	"github.com/incident-server/incident-server/internal/auth"
 	"github.com/incident-server/incident-server/internal/cache"
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/store"
+	"github.com/incident-server/incident-server/internal/testenv"
 	"github.com/incident-server/incident-server/workflows"
 )
 
@@ -63,7 +65,9 @@ func TestIncidentLifecycle(t *testing.T) {
 	require.Equal(t, incident.StatusOpen, got.Live.Incident.Status)
 
 	// Acknowledge, then the same again is a conflict.
-	r = do(t, http.MethodPost, base+"/acknowledge", map[string]string{"actor": "alice", "note": "looking"})
+	// The credential names the actor.
+	alice := []string{"Authorization", "Bearer " + testenv.TokenFor(t, "alice", auth.Responder)}
+	r = do(t, http.MethodPost, base+"/acknowledge", map[string]string{"note": "looking"}, alice...)
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	var acked incident.Incident
 	r.json(t, &acked)
@@ -75,9 +79,11 @@ func TestIncidentLifecycle(t *testing.T) {
 	require.Equal(t, api.CodeConflict, r.errorCode(t))
 
 	// Mitigate, resolve; after that every transition is a conflict.
+	// An actor named in the body is kept beside the caller's own name.
 	r = do(t, http.MethodPost, base+"/mitigate", map[string]string{"actor": "alice"})
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	r = do(t, http.MethodPost, base+"/resolve", map[string]string{"actor": "bob", "note": "rolled back 14:02 deploy"})
+	r = do(t, http.MethodPost, base+"/resolve", map[string]string{"note": "rolled back 14:02 deploy"},
+		"Authorization", "Bearer "+testenv.TokenFor(t, "bob", auth.Responder))
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	var resolved incident.Incident
 	r.json(t, &resolved)
@@ -128,7 +134,7 @@ func TestIncidentLifecycle(t *testing.T) {
 		actors = append(actors, ev.Actor)
 	}
 	require.Equal(t, []incident.EventType{incident.EventOpened, incident.EventAcknowledged, incident.EventMitigated, incident.EventResolved}, types)
-	require.Equal(t, []string{"", "alice", "alice", "bob"}, actors)
+	require.Equal(t, []string{"", "alice", "admin for alice", "bob"}, actors)
 	require.Equal(t, "rolled back 14:02 deploy", tl.Events[len(tl.Events)-1].Message)
 
 	// … and the Redis entry, written through with the guide's TTL.
@@ -260,7 +266,7 @@ func TestBadInputGetsClearErrorAndWritesNothing(t *testing.T) {
 		{"bad status filter", "GET", "/api/v1/incidents?status=closed", nil, nil, 400, api.CodeInvalid},
 		{"bad limit", "GET", "/api/v1/incidents?limit=0", nil, nil, 400, api.CodeInvalid},
 		{"bad cursor", "GET", "/api/v1/incidents?cursor=not-a-cursor", nil, nil, 400, api.CodeInvalid},
-		{"no actor", "POST", "/api/v1/incidents/inc_x/acknowledge", `{}`, nil, 400, api.CodeInvalid},
+		{"note too long", "POST", "/api/v1/incidents/inc_x/acknowledge", `{"note":"` + strings.Repeat("x", incident.MaxNoteLen+1) + `"}`, nil, 400, api.CodeInvalid},
 		{"unknown route", "GET", "/api/v1/nothing", nil, nil, 404, api.CodeNotFound},
 		{"wrong method", "DELETE", "/api/v1/incidents", nil, nil, 405, api.CodeMethodNotAllowed},
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/incident-server/incident-server/activities"
 	"github.com/incident-server/incident-server/api"
+	"github.com/incident-server/incident-server/internal/auth"
 	"github.com/incident-server/incident-server/internal/cache"
 	"github.com/incident-server/incident-server/internal/devtemporal"
 	"github.com/incident-server/incident-server/internal/directory"
@@ -86,8 +87,12 @@ func newStack(t *testing.T, configure ...func(sdkworker.Worker, *activities.Acti
 	return s
 }
 
-// serve starts an API on a loopback port and returns its base URL.
+// serve starts an API on a loopback port and returns its base URL. It
+// verifies user tokens minted by testenv.Token unless opts says otherwise.
 func (s *stack) serve(opts api.Options) string {
+	if opts.Tokens == nil {
+		opts.Tokens = testenv.Tokens(s.t)
+	}
 	ts := httptest.NewServer(api.New(opts))
 	s.t.Cleanup(ts.Close)
 	return ts.URL
@@ -118,6 +123,9 @@ func (r response) errorCode(t *testing.T) string {
 	return body.Error.Code
 }
 
+// do sends one request and reads the whole answer. header is name, value
+// pairs. Requests carry an admin user token unless header sets
+// Authorization itself (to "" for none).
 func do(t *testing.T, method, url string, body any, header ...string) response {
 	t.Helper()
 	var rd io.Reader
@@ -137,7 +145,12 @@ func do(t *testing.T, method, url string, body any, header ...string) response {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	req.Header.Set("Authorization", "Bearer "+testenv.Token(t, auth.Admin))
 	for i := 0; i+1 < len(header); i += 2 {
+		if header[i+1] == "" {
+			req.Header.Del(header[i])
+			continue
+		}
 		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)

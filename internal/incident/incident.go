@@ -256,6 +256,7 @@ const (
 	EventMitigated    EventType = "mitigated"
 	EventResolved     EventType = "resolved"
 	EventDuplicate    EventType = "duplicate"
+	EventNote         EventType = "note" // a responder's note
 
 	// Escalation events.
 	EventPolicy       EventType = "escalation_policy"    // the policy snapshot the incident pages with

@@ -21,6 +21,8 @@ type Registry struct {
 	httpRequests  *prometheus.CounterVec
 	httpDuration  *prometheus.HistogramVec
 	notifications *prometheus.CounterVec
+	rateLimited   *prometheus.CounterVec
+	limiterErrors prometheus.Counter
 
 	incidents      *prometheus.CounterVec
 	responseTime   *prometheus.HistogramVec
@@ -45,6 +47,17 @@ func New() *Registry {
 		Name: "notifications_sent_total",
 		Help: "Page deliveries by channel (push, webhook, log) and result (sent, failed, retry). A delivery is counted once, when its outcome is recorded; retry counts transient failures that will be tried again.",
 	}, []string{"channel", "result"})
+	r.rateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "http_rate_limited_total",
+		Help: "Requests refused with 429 by the per-credential rate limit, by scope (rest, events_v2).",
+	}, []string{"scope"})
+	r.limiterErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "rate_limiter_fail_open_total",
+		Help: "Requests let through unchecked because the rate limiter's Redis could not answer.",
+	})
+	for _, scope := range []string{"rest", "events_v2"} {
+		r.rateLimited.WithLabelValues(scope)
+	}
 	r.incidents = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "incidents_total",
 		Help: "Incidents opened, by severity and service.",
@@ -82,6 +95,8 @@ func New() *Registry {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		r.httpRequests,
 		r.httpDuration,
+		r.rateLimited,
+		r.limiterErrors,
 	)
 	return r
 }
@@ -175,4 +190,19 @@ func cached(read Counter) func() float64 {
 func (r *Registry) ObserveHTTP(method, route string, status int, elapsed time.Duration) {
 	r.httpRequests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 	r.httpDuration.WithLabelValues(method, route).Observe(elapsed.Seconds())
+}
+
+// RateLimited counts one request refused by the rate limit of scope.
+func (r *Registry) RateLimited(scope string) {
+	if r != nil {
+		r.rateLimited.WithLabelValues(scope).Inc()
+	}
+}
+
+// LimiterFailedOpen counts one request let through because the rate
+// limiter could not reach Redis.
+func (r *Registry) LimiterFailedOpen() {
+	if r != nil {
+		r.limiterErrors.Inc()
+	}
 }

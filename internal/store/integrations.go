@@ -2,12 +2,8 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -25,14 +21,7 @@ var ErrUnauthorized = errors.New("unauthorized")
 
 const integrationKeyIDPrefix = "ik_"
 
-// integrationSecretBytes is the randomness in a key's secret: 256 bits, far
-// beyond guessing, which is why a plain sha256 of it is a safe stored form.
-const integrationSecretBytes = 32
-
-// integrationKeyFormat matches a whole key: the row's ID (newID with the ik_
-// prefix), a dot, and the secret, lowercase base32 of integrationSecretBytes
-// without padding. Neither part can hold a dot, so the split is unambiguous.
-var integrationKeyFormat = regexp.MustCompile(`^(ik_[a-z2-7]{26})\.([a-z2-7]{52})$`)
+var integrationKeyFormat = keyFormat(integrationKeyIDPrefix)
 
 // IntegrationKey is a credential a monitoring system sends alerts for one
 // service with. Only its metadata is kept: the key itself,
@@ -72,10 +61,7 @@ func (s *Store) CreateIntegrationKey(ctx context.Context, serviceID, name string
 		return IntegrationKey{}, "", fmt.Errorf("create integration key: %w",
 			&oncall.ValidationError{Field: "name", Message: fmt.Sprintf("is longer than %d characters", oncall.MaxNameLen)})
 	}
-	var b [integrationSecretBytes]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	secret := idBase32.EncodeToString(b[:])
-	hash := sha256.Sum256([]byte(secret))
+	secret, hash := newKeySecret()
 	k := IntegrationKey{ID: newID(integrationKeyIDPrefix), ServiceID: serviceID, Name: name}
 	err := s.pool.QueryRow(ctx, `
 		INSERT INTO integration_keys (id, service_id, name, secret_hash) VALUES ($1, $2, $3, $4)
@@ -149,7 +135,6 @@ func (s *Store) AuthenticateIntegrationKey(ctx context.Context, key string) (Int
 		return IntegrationKey{}, unauthorized
 	}
 	id, secret := m[1], m[2]
-	want := sha256.Sum256([]byte(secret))
 	var k IntegrationKey
 	var hash []byte
 	err := s.pool.QueryRow(ctx, `SELECT `+integrationKeyColumns+`, secret_hash FROM integration_keys WHERE id = $1`, id).
@@ -160,19 +145,11 @@ func (s *Store) AuthenticateIntegrationKey(ctx context.Context, key string) (Int
 	if err != nil {
 		return IntegrationKey{}, fmt.Errorf("authenticate integration key: %w", err)
 	}
-	// Constant time, so response times do not reveal how much of a guessed
-	// secret matched.
-	if subtle.ConstantTimeCompare(want[:], hash) != 1 || k.RevokedAt != nil {
+	if !secretMatches(secret, hash) || k.RevokedAt != nil {
 		return IntegrationKey{}, unauthorized
 	}
-	// The condition keeps a sender posting many alerts a second from
-	// rewriting the row on every one; concurrent requests that find it
-	// refreshed after waiting for the row lock write nothing.
 	var used time.Time
-	err = s.pool.QueryRow(ctx, `
-		UPDATE integration_keys SET last_used_at = now()
-		WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
-		RETURNING last_used_at`, id).Scan(&used)
+	err = s.pool.QueryRow(ctx, touchLastUsed("integration_keys"), id).Scan(&used)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		// Refreshed within the last minute: the time read above stands.
@@ -196,11 +173,6 @@ func scanIntegrationKey(row pgx.CollectableRow) (IntegrationKey, error) {
 // store returns them.
 func normalizeIntegrationKey(k IntegrationKey) IntegrationKey {
 	k.CreatedAt = k.CreatedAt.UTC()
-	for _, t := range []**time.Time{&k.RevokedAt, &k.LastUsedAt} {
-		if *t != nil {
-			u := (*t).UTC()
-			*t = &u
-		}
-	}
+	utcTimes(&k.RevokedAt, &k.LastUsedAt)
 	return k
 }

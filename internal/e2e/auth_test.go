@@ -1,0 +1,348 @@
+package e2e_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/stretchr/testify/require"
+
+	"github.com/incident-server/incident-server/api"
+	"github.com/incident-server/incident-server/internal/auth"
+	"github.com/incident-server/incident-server/internal/testenv"
+)
+
+// authFixture is what the route table's requests act on: service A, which
+// pages a user through a policy, with an integration key, and service B's
+// integration key, the credential that must not work anywhere but
+// ingestion for B.
+type authFixture struct {
+	s        *stack
+	service  string
+	user     string
+	policy   string
+	keyA     string
+	keyB     string
+	incident string
+	monitor  string
+}
+
+func newAuthFixture(t *testing.T, s *stack) *authFixture {
+	t.Helper()
+	f := &authFixture{s: s}
+	f.service, f.user, _ = pagingService(t, s, time.Hour, time.Hour)
+	var svc struct {
+		EscalationPolicyID string `json:"escalation_policy_id"`
+	}
+	do(t, http.MethodGet, s.url+"/api/v1/services/"+f.service, nil).json(t, &svc)
+	f.policy = svc.EscalationPolicyID
+	f.keyA = f.integrationKey(t, f.service)
+	serviceB := "other-" + randomID()
+	f.keyB = integrationKey(t, s, serviceB)
+	f.incident = openIncident(t, s, f.service).ID
+	f.monitor = create(t, s.url, "/api/v1/heartbeat-monitors", map[string]any{"service_id": f.service, "name": "nightly", "interval": "1h"})
+	return f
+}
+
+func (f *authFixture) integrationKey(t *testing.T, service string) string {
+	t.Helper()
+	r := do(t, http.MethodPost, f.s.url+"/api/v1/services/"+service+"/integration-keys", map[string]string{"name": "monitoring"})
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	var k struct {
+		ID  string `json:"id"`
+		Key string `json:"key"`
+	}
+	r.json(t, &k)
+	return k.Key
+}
+
+// fresh opens a new incident on A, for commands that can run once.
+func (f *authFixture) fresh(t *testing.T) string { return openIncident(t, f.s, f.service).ID }
+
+// read GETs path as admin and returns the raw body, for PUT to send back.
+func (f *authFixture) read(t *testing.T, path string) []byte {
+	t.Helper()
+	r := do(t, http.MethodGet, f.s.url+path, nil)
+	require.Equal(t, http.StatusOK, r.status, "%s: %s", path, r.body)
+	return r.body
+}
+
+// credential is one column of the table.
+type credential struct {
+	name   string
+	header func(f *authFixture) string // the Authorization value; "" sends none
+	role   auth.Role                   // for user tokens; "" otherwise
+}
+
+var credentials = []credential{
+	{"none", func(*authFixture) string { return "" }, ""},
+	{"viewer", func(*authFixture) string { return "" }, auth.Viewer},
+	{"responder", func(*authFixture) string { return "" }, auth.Responder},
+	{"admin", func(*authFixture) string { return "" }, auth.Admin},
+	{"other service's integration key", func(f *authFixture) string { return "Bearer " + f.keyB }, ""},
+}
+
+// need says who may call a route: a role, anyone (open), or an integration
+// key of the service (ingest).
+type need string
+
+const (
+	open   need = "open"
+	ingest need = "integration key"
+)
+
+type routeCase struct {
+	method, route string
+	need          need
+	// path and body build one request; they may create what it acts on.
+	path func(t *testing.T, f *authFixture) string
+	body func(t *testing.T, f *authFixture) any
+}
+
+// otherKey is what an ingestion route answers service B's key: alerts are
+// taken for B (and only B), a ping for A's monitor is not found.
+var otherKey = map[string]int{
+	"/api/v1/integrations/alertmanager": http.StatusOK,
+	"/api/v1/integrations/generic":      http.StatusOK,
+	"/api/v1/heartbeats/:id":            http.StatusNotFound,
+}
+
+func fixed(p string) func(*testing.T, *authFixture) string {
+	return func(*testing.T, *authFixture) string { return p }
+}
+
+func routeTable() []routeCase {
+	inc := func(suffix string) func(*testing.T, *authFixture) string {
+		return func(t *testing.T, f *authFixture) string { return "/api/v1/incidents/" + f.incident + suffix }
+	}
+	freshInc := func(suffix string) func(*testing.T, *authFixture) string {
+		return func(t *testing.T, f *authFixture) string { return "/api/v1/incidents/" + f.fresh(t) + suffix }
+	}
+	body := func(v any) func(*testing.T, *authFixture) any { return func(*testing.T, *authFixture) any { return v } }
+	newUser := func(t *testing.T, f *authFixture) string {
+		return create(t, f.s.url, "/api/v1/users", map[string]any{"name": "Temp", "email": "temp-" + randomID() + "@example.com"})
+	}
+	newPolicy := func(t *testing.T, f *authFixture) string {
+		return create(t, f.s.url, "/api/v1/escalation-policies", map[string]any{"name": "temp",
+			"steps": []map[string]any{{"targets": []map[string]string{{"type": "user", "id": f.user}}}}})
+	}
+	newSLA := func(t *testing.T, f *authFixture) string {
+		return create(t, f.s.url, "/api/v1/sla-policies", map[string]any{"severity": "low", "service": "sla-" + randomID(), "response": "1h", "resolution": "4h"})
+	}
+	newWindow := func(t *testing.T, f *authFixture) string {
+		now := time.Now().UTC()
+		return create(t, f.s.url, "/api/v1/maintenance-windows", map[string]any{
+			"service_id": f.service, "starts_at": now.Add(24 * time.Hour), "ends_at": now.Add(25 * time.Hour), "reason": "upgrade"})
+	}
+	newService := func(t *testing.T, f *authFixture) string {
+		return create(t, f.s.url, "/api/v1/services", map[string]any{"id": "svc-" + randomID()})
+	}
+	item := func(collection string, make func(*testing.T, *authFixture) string) func(*testing.T, *authFixture) string {
+		return func(t *testing.T, f *authFixture) string { return "/api/v1/" + collection + "/" + make(t, f) }
+	}
+	// put reads a fresh object and sends it back unchanged.
+	put := func(collection string, make func(*testing.T, *authFixture) string) (func(*testing.T, *authFixture) string, func(*testing.T, *authFixture) any) {
+		var last string
+		return func(t *testing.T, f *authFixture) string {
+				last = "/api/v1/" + collection + "/" + make(t, f)
+				return last
+			}, func(t *testing.T, f *authFixture) any {
+				return f.read(t, last)
+			}
+	}
+	putUser, putUserBody := put("users", newUser)
+	putPolicy, putPolicyBody := put("escalation-policies", newPolicy)
+	putSLA, putSLABody := put("sla-policies", newSLA)
+	putWindow, putWindowBody := put("maintenance-windows", newWindow)
+	putService, putServiceBody := put("services", newService)
+	now := time.Now().UTC()
+
+	return []routeCase{
+		{"GET", "/health", open, fixed("/health"), nil},
+		{"GET", "/health/ready", open, fixed("/health/ready"), nil},
+		{"GET", "/metrics", open, fixed("/metrics"), nil},
+
+		{"POST", "/api/v1/incidents", need(auth.Responder), fixed("/api/v1/incidents"), func(t *testing.T, f *authFixture) any {
+			return map[string]string{"title": "disk full", "service": f.service, "severity": "low"}
+		}},
+		{"GET", "/api/v1/incidents", need(auth.Viewer), fixed("/api/v1/incidents"), nil},
+		{"GET", "/api/v1/incidents/:id", need(auth.Viewer), inc(""), nil},
+		{"GET", "/api/v1/incidents/:id/timeline", need(auth.Viewer), inc("/timeline"), nil},
+		{"GET", "/api/v1/incidents/:id/notifications", need(auth.Viewer), inc("/notifications"), nil},
+		{"GET", "/api/v1/incidents/:id/alerts", need(auth.Viewer), inc("/alerts"), nil},
+		{"POST", "/api/v1/incidents/:id/acknowledge", need(auth.Responder), freshInc("/acknowledge"), body(map[string]string{})},
+		{"POST", "/api/v1/incidents/:id/mitigate", need(auth.Responder), freshInc("/mitigate"), body(map[string]string{})},
+		{"POST", "/api/v1/incidents/:id/resolve", need(auth.Responder), freshInc("/resolve"), body(map[string]string{})},
+		{"POST", "/api/v1/incidents/:id/escalate", need(auth.Responder), inc("/escalate"), body(map[string]string{})},
+		{"POST", "/api/v1/incidents/:id/snooze", need(auth.Responder), inc("/snooze"), body(map[string]string{"duration": "10m"})},
+		{"POST", "/api/v1/incidents/:id/reassign", need(auth.Responder), inc("/reassign"), func(t *testing.T, f *authFixture) any {
+			return map[string]any{"user_ids": []string{f.user}}
+		}},
+		{"POST", "/api/v1/incidents/:id/notes", need(auth.Responder), inc("/notes"), body(map[string]string{"note": "looking at the dashboards"})},
+
+		{"POST", "/api/v1/users", need(auth.Admin), fixed("/api/v1/users"), func(*testing.T, *authFixture) any {
+			return map[string]any{"name": "New", "email": "new-" + randomID() + "@example.com"}
+		}},
+		{"GET", "/api/v1/users", need(auth.Viewer), fixed("/api/v1/users"), nil},
+		{"GET", "/api/v1/users/:id", need(auth.Viewer), func(t *testing.T, f *authFixture) string { return "/api/v1/users/" + f.user }, nil},
+		{"PUT", "/api/v1/users/:id", need(auth.Admin), putUser, putUserBody},
+		{"DELETE", "/api/v1/users/:id", need(auth.Admin), item("users", newUser), nil},
+
+		{"POST", "/api/v1/escalation-policies", need(auth.Admin), fixed("/api/v1/escalation-policies"), func(t *testing.T, f *authFixture) any {
+			return map[string]any{"name": "p", "steps": []map[string]any{{"targets": []map[string]string{{"type": "user", "id": f.user}}}}}
+		}},
+		{"GET", "/api/v1/escalation-policies", need(auth.Viewer), fixed("/api/v1/escalation-policies"), nil},
+		{"GET", "/api/v1/escalation-policies/:id", need(auth.Viewer), func(t *testing.T, f *authFixture) string { return "/api/v1/escalation-policies/" + f.policy }, nil},
+		{"PUT", "/api/v1/escalation-policies/:id", need(auth.Admin), putPolicy, putPolicyBody},
+		{"DELETE", "/api/v1/escalation-policies/:id", need(auth.Admin), item("escalation-policies", newPolicy), nil},
+
+		{"POST", "/api/v1/sla-policies", need(auth.Admin), fixed("/api/v1/sla-policies"), func(*testing.T, *authFixture) any {
+			return map[string]any{"severity": "info", "service": "sla-" + randomID(), "response": "1h", "resolution": "4h"}
+		}},
+		{"GET", "/api/v1/sla-policies", need(auth.Viewer), fixed("/api/v1/sla-policies"), nil},
+		{"GET", "/api/v1/sla-policies/:id", need(auth.Viewer), item("sla-policies", newSLA), nil},
+		{"PUT", "/api/v1/sla-policies/:id", need(auth.Admin), putSLA, putSLABody},
+		{"DELETE", "/api/v1/sla-policies/:id", need(auth.Admin), item("sla-policies", newSLA), nil},
+
+		{"POST", "/api/v1/maintenance-windows", need(auth.Responder), fixed("/api/v1/maintenance-windows"), func(t *testing.T, f *authFixture) any {
+			return map[string]any{"service_id": f.service, "starts_at": now.Add(48 * time.Hour), "ends_at": now.Add(49 * time.Hour), "reason": "r"}
+		}},
+		{"GET", "/api/v1/maintenance-windows", need(auth.Viewer), fixed("/api/v1/maintenance-windows"), nil},
+		{"GET", "/api/v1/maintenance-windows/:id", need(auth.Viewer), item("maintenance-windows", newWindow), nil},
+		{"PUT", "/api/v1/maintenance-windows/:id", need(auth.Responder), putWindow, putWindowBody},
+		{"DELETE", "/api/v1/maintenance-windows/:id", need(auth.Responder), item("maintenance-windows", newWindow), nil},
+
+		{"POST", "/api/v1/services", need(auth.Admin), fixed("/api/v1/services"), func(*testing.T, *authFixture) any {
+			return map[string]any{"id": "svc-" + randomID()}
+		}},
+		{"GET", "/api/v1/services", need(auth.Viewer), fixed("/api/v1/services"), nil},
+		{"GET", "/api/v1/services/:id", need(auth.Viewer), func(t *testing.T, f *authFixture) string { return "/api/v1/services/" + f.service }, nil},
+		{"PUT", "/api/v1/services/:id", need(auth.Admin), putService, putServiceBody},
+		{"DELETE", "/api/v1/services/:id", need(auth.Admin), item("services", newService), nil},
+
+		{"POST", "/api/v1/services/:id/integration-keys", need(auth.Admin), func(t *testing.T, f *authFixture) string {
+			return "/api/v1/services/" + f.service + "/integration-keys"
+		}, body(map[string]string{"name": "grafana"})},
+		{"GET", "/api/v1/services/:id/integration-keys", need(auth.Admin), func(t *testing.T, f *authFixture) string {
+			return "/api/v1/services/" + f.service + "/integration-keys"
+		}, nil},
+		{"DELETE", "/api/v1/services/:id/integration-keys/:key_id", need(auth.Admin), func(t *testing.T, f *authFixture) string {
+			key := f.integrationKey(t, f.service)
+			return "/api/v1/services/" + f.service + "/integration-keys/" + key[:strings.IndexByte(key, '.')]
+		}, nil},
+
+		{"POST", "/api/v1/api-keys", need(auth.Admin), fixed("/api/v1/api-keys"), body(map[string]string{"name": "bot", "role": "viewer"})},
+		{"GET", "/api/v1/api-keys", need(auth.Admin), fixed("/api/v1/api-keys"), nil},
+		{"DELETE", "/api/v1/api-keys/:id", need(auth.Admin), func(t *testing.T, f *authFixture) string {
+			return "/api/v1/api-keys/" + create(t, f.s.url, "/api/v1/api-keys", map[string]string{"name": "temp", "role": "viewer"})
+		}, nil},
+
+		{"POST", "/api/v1/heartbeat-monitors", need(auth.Admin), fixed("/api/v1/heartbeat-monitors"), func(t *testing.T, f *authFixture) any {
+			return map[string]any{"service_id": f.service, "name": "hourly", "interval": "1h"}
+		}},
+		{"GET", "/api/v1/heartbeat-monitors", need(auth.Viewer), fixed("/api/v1/heartbeat-monitors"), nil},
+		{"GET", "/api/v1/heartbeat-monitors/:id", need(auth.Viewer), func(t *testing.T, f *authFixture) string {
+			return "/api/v1/heartbeat-monitors/" + f.monitor
+		}, nil},
+		{"DELETE", "/api/v1/heartbeat-monitors/:id", need(auth.Admin), func(t *testing.T, f *authFixture) string {
+			return "/api/v1/heartbeat-monitors/" + create(t, f.s.url, "/api/v1/heartbeat-monitors", map[string]any{"service_id": f.service, "name": "temp", "interval": "1h"})
+		}, nil},
+
+		{"POST", "/api/v1/integrations/alertmanager", ingest, fixed("/api/v1/integrations/alertmanager"), func(*testing.T, *authFixture) any {
+			return amPayload("firing", "fp-"+randomID())
+		}},
+		{"POST", "/api/v1/integrations/generic", ingest, fixed("/api/v1/integrations/generic"), func(*testing.T, *authFixture) any {
+			return map[string]any{"summary": "queue depth", "severity": "low", "dedup_key": "q-" + randomID()}
+		}},
+		{"POST", "/api/v1/heartbeats/:id", ingest, func(t *testing.T, f *authFixture) string { return "/api/v1/heartbeats/" + f.monitor }, nil},
+	}
+}
+
+// authExempt are the routes the table does not drive with a header
+// credential: Events API v2 carries its routing key in the body, and
+// TestIntegrationKeyReachesOnlyItsService covers it.
+var authExempt = map[string]bool{
+	"POST /api/v1/integrations/events-v2": true,
+	"POST /v2/enqueue":                    true,
+}
+
+// Every route × every kind of credential: 401 without a credential that
+// the route takes, 403 with too weak a role, 2xx otherwise.
+func TestEveryRouteChecksItsCredential(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	s.url = s.serve(api.Options{Temporal: s.temporal, Store: s.store, Cache: s.cache, Directory: s.dir, TaskQueue: taskQueue, Metrics: s.metrics})
+	f := newAuthFixture(t, s)
+	table := routeTable()
+
+	// The table covers every route the server has.
+	h := api.New(api.Options{Temporal: s.temporal, Store: s.store, Tokens: testenv.Tokens(t)})
+	covered := map[string]bool{}
+	for _, rc := range table {
+		covered[rc.method+" "+rc.route] = true
+	}
+	for _, ri := range h.(*gin.Engine).Routes() {
+		key := ri.Method + " " + ri.Path
+		require.True(t, covered[key] || authExempt[key], "route %s is missing from the table", key)
+	}
+
+	for _, rc := range table {
+		creds := credentials
+		if rc.need == ingest {
+			creds = append(creds, credential{"own service's integration key", func(f *authFixture) string { return "Bearer " + f.keyA }, ""})
+		}
+		for _, cred := range creds {
+			t.Run(rc.method+" "+rc.route+" as "+cred.name, func(t *testing.T) {
+				header := cred.header(f)
+				if cred.role != "" {
+					header = "Bearer " + testenv.TokenFor(t, "user-"+string(cred.role), cred.role)
+				}
+				want := expected(rc, cred)
+				path := rc.path(t, f)
+				var body any
+				if rc.body != nil {
+					body = rc.body(t, f)
+				}
+				r := do(t, rc.method, s.url+path, body, "Authorization", header)
+				if want == http.StatusOK {
+					require.GreaterOrEqual(t, r.status, 200, "%s", r.body)
+					require.Less(t, r.status, 300, "%s", r.body)
+					return
+				}
+				require.Equal(t, want, r.status, "%s", r.body)
+				code := map[int]string{401: api.CodeUnauthorized, 403: api.CodeForbidden, 404: api.CodeNotFound}[want]
+				require.Equal(t, code, r.errorCode(t))
+				if want == http.StatusUnauthorized {
+					require.Contains(t, r.header.Get("WWW-Authenticate"), "Bearer")
+				}
+			})
+		}
+	}
+}
+
+// expected is the status class a credential gets on a route: 200 stands
+// for any 2xx.
+func expected(rc routeCase, c credential) int {
+	switch rc.need {
+	case open:
+		return http.StatusOK
+	case ingest:
+		switch {
+		case c.name == "own service's integration key":
+			return http.StatusOK
+		case strings.HasPrefix(c.name, "other service"):
+			return otherKey[rc.route]
+		}
+		// No key, or a user token, which is not an integration key.
+		return http.StatusUnauthorized
+	}
+	if c.role == "" {
+		return http.StatusUnauthorized
+	}
+	if !c.role.Allows(auth.Role(rc.need)) {
+		return http.StatusForbidden
+	}
+	return http.StatusOK
+}
