@@ -54,7 +54,7 @@ func (s *Server) authenticate(c *gin.Context) (auth.Principal, error) {
 	cred := bearer(c)
 	switch {
 	case cred == "":
-		return auth.Principal{}, errorf(CodeUnauthorized, "a credential is required: send Authorization: Bearer <user token or API key>")
+		return auth.Principal{}, errorf(CodeUnauthorized, "a credential is required: send the header Authorization: Bearer followed by a user token or an API key")
 	case strings.HasPrefix(cred, "ik_"):
 		return auth.Principal{}, errorf(CodeUnauthorized, "integration keys are accepted only by the alert ingestion endpoints")
 	case strings.HasPrefix(cred, "ak_"):
