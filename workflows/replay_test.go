@@ -26,7 +26,9 @@ import (
 //   - incident_lifecycle_v2.json, incident_escalation_v2.json: the same two
 //     runs with SLA deadlines (the "sla" version marker);
 //   - incident_alerts_v2.json: an Alertmanager group of two alerts, re-sent,
-//     then resolved, resolving the incident itself.
+//     then resolved, resolving the incident itself;
+//   - incident_note_v2.json: opened and given a note (the "note" update)
+//     through an API key, then resolved.
 func TestReplayRecordedHistories(t *testing.T) {
 	t.Parallel()
 	for _, file := range []string{
@@ -36,6 +38,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 		"testdata/incident_lifecycle_v2.json",
 		"testdata/incident_escalation_v2.json",
 		"testdata/incident_alerts_v2.json",
+		"testdata/incident_note_v2.json",
 	} {
 		t.Run(file, func(t *testing.T) {
 			t.Parallel()

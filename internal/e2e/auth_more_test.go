@@ -142,6 +142,9 @@ func TestAPIKeysCarryTheirRoleAndName(t *testing.T) {
 	do(t, http.MethodGet, s.url+"/api/v1/incidents/"+inc.ID+"/timeline", nil).json(t, &tl)
 	require.Equal(t, note.ID, tl.Events[len(tl.Events)-1].ID, "the note is the timeline's latest event")
 	require.Equal(t, "paging the db team", tl.Events[len(tl.Events)-1].Message)
+	r = do(t, http.MethodPost, s.url+"/api/v1/incidents/"+inc.ID+"/resolve", map[string]string{}, bearer(k.Key)...)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	replayAndRecord(t, s, inc.WorkflowID, "incident_note_v2.json")
 
 	// Its role stops at responder.
 	r = do(t, http.MethodPost, s.url+"/api/v1/users", map[string]string{"name": "x", "email": "x@example.com"}, bearer(k.Key)...)
