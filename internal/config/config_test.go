@@ -72,6 +72,10 @@ func TestDefaultMatchesGuide(t *testing.T) {
 				"database": "warn", "cache": "warn", "connectors": "info", "api": "info", "websocket": "debug", "temporal_server": "warn",
 			},
 		},
+		// The guide's backup CronJob: daily at 02:00, files kept 3 days.
+		Backup:      Backup{Cron: "0 2 * * *", Dir: ".data/backups", Retention: 72 * time.Hour, Timeout: time.Hour},
+		Maintenance: Maintenance{Cron: "30 3 * * *", Retention: 90 * 24 * time.Hour, ReconcileGrace: 10 * time.Minute},
+		Schedules:   Schedules{CatchupWindow: time.Hour},
 	}
 
 	if got := Default(); !reflect.DeepEqual(got, want) {
@@ -448,9 +452,10 @@ func TestEveryFieldHasAnEnvironmentVariable(t *testing.T) {
 	if seen["INCIDENT_VERSION"] {
 		t.Error("version must not be settable from the environment")
 	}
-	// 2 top-level + 7 server + 5 database + 2 cache + 13 redis + 3 temporal + 3 push + 3 dev + 3 logging.
-	if len(fs) != 41 {
-		t.Errorf("walk found %d fields, want 41", len(fs))
+	// 2 top-level + 7 server + 5 database + 2 cache + 13 redis + 3 temporal + 3 push + 3 dev + 3 logging
+	// + 5 backup + 3 maintenance + 1 schedules.
+	if len(fs) != 50 {
+		t.Errorf("walk found %d fields, want 50", len(fs))
 	}
 }
 
