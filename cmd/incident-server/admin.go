@@ -102,6 +102,9 @@ func runRestore(ctx context.Context, args []string, out io.Writer) error {
 	if from == "" || len(rest) > 0 {
 		return errors.New("say -from FILE")
 	}
+	if _, err := os.Stat(from); err != nil {
+		return err
+	}
 	tools, err := backup.FindTools(cfg.Backup.PGBin)
 	if err != nil {
 		return err
