@@ -618,9 +618,11 @@ func (c Config) Validate() error {
 		}
 	}
 
+	// Temporal parses the expression when the schedule is synced; this
+	// catches the usual slips (a seconds field, a missing field) at start.
 	cron := func(path, v string) {
-		if len(strings.Fields(v)) != 5 {
-			bad(path, "%q is not a cron expression of five fields (minute hour day-of-month month day-of-week)", v)
+		if !strings.HasPrefix(strings.TrimSpace(v), "@") && len(strings.Fields(v)) != 5 {
+			bad(path, "%q is not a cron expression of five fields (minute hour day-of-month month day-of-week) or @daily-style", v)
 		}
 	}
 	cron("backup.cron", c.Backup.Cron)
