@@ -86,7 +86,7 @@ func runSchedules(ctx context.Context, args []string, out io.Writer) error {
 }
 
 // runRestore loads a dump taken by the backup schedule into the configured
-// database. The database must be empty (no tables in any schema) unless
+// database (backup.database_url, else database.url). The database must be empty (no tables in any schema) unless
 // -force is given: then the objects the dump holds are dropped and created
 // again, and anything else in the database is left as it is.
 func runRestore(ctx context.Context, args []string, out io.Writer) error {
@@ -109,7 +109,7 @@ func runRestore(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, cfg.Database.URL, store.PoolOptions{MaxConns: 1})
+	st, err := store.Open(ctx, cfg.BackupURL(), store.PoolOptions{MaxConns: 1})
 	if err != nil {
 		return fmt.Errorf("connect to postgres: %w", err)
 	}
@@ -120,12 +120,12 @@ func runRestore(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if n > 0 && !force {
 		return fmt.Errorf("database %s is not empty (%d tables): restore into an empty database, or pass -force to replace the objects the dump holds",
-			redactURL(cfg.Database.URL), n)
+			redactURL(cfg.BackupURL()), n)
 	}
-	if err := tools.Restore(ctx, cfg.Database.URL, from, force); err != nil {
+	if err := tools.Restore(ctx, cfg.BackupURL(), from, force); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "restored %s into %s\n", from, redactURL(cfg.Database.URL))
+	fmt.Fprintf(out, "restored %s into %s\n", from, redactURL(cfg.BackupURL()))
 	return nil
 }
 

@@ -127,7 +127,7 @@ func (p *process) activities(tc client.Client) *activities.Activities {
 		Metrics:   p.metrics,
 		Temporal:  tc,
 		Backup: activities.BackupOptions{
-			DatabaseURL: p.cfg.Database.URL,
+			DatabaseURL: p.cfg.BackupURL(),
 			Dir:         p.cfg.Backup.Dir,
 			Retention:   p.cfg.Backup.Retention,
 			PGBin:       p.cfg.Backup.PGBin,

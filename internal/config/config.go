@@ -215,6 +215,19 @@ type Backup struct {
 	PGBin string `yaml:"pg_bin"`
 	// Timeout bounds one pg_dump plus its verification. Default 1h.
 	Timeout time.Duration `yaml:"timeout"`
+	// DatabaseURL is the database pg_dump reads and `incident-server
+	// restore` writes, when it must differ from database.url: pg_dump needs
+	// a session, which a PgBouncer in transaction mode does not give.
+	// Default "": database.url.
+	DatabaseURL string `yaml:"database_url"`
+}
+
+// BackupURL is the database the backups read and restore writes.
+func (c Config) BackupURL() string {
+	if c.Backup.DatabaseURL != "" {
+		return c.Backup.DatabaseURL
+	}
+	return c.Database.URL
 }
 
 // Maintenance configures the scheduled database maintenance and

@@ -457,9 +457,9 @@ func TestEveryFieldHasAnEnvironmentVariable(t *testing.T) {
 		t.Error("version must not be settable from the environment")
 	}
 	// 2 top-level + 7 server + 5 database + 2 cache + 13 redis + 3 temporal + 3 push + 3 dev + 3 logging
-	// + 5 backup + 3 maintenance + 1 schedules.
-	if len(fs) != 50 {
-		t.Errorf("walk found %d fields, want 50", len(fs))
+	// + 6 backup + 3 maintenance + 1 schedules.
+	if len(fs) != 51 {
+		t.Errorf("walk found %d fields, want 51", len(fs))
 	}
 }
 
