@@ -35,7 +35,9 @@ type opsStack struct {
 	opts      worker.ScheduleOptions
 }
 
-func newOpsStack(t *testing.T) *opsStack {
+// newOpsStack starts the stack; configure, if given, adjusts the
+// activities before the worker starts.
+func newOpsStack(t *testing.T, configure ...func(*activities.Activities)) *opsStack {
 	t.Helper()
 	ctx := context.Background()
 	dbURL := testenv.Database(t, true)
@@ -62,6 +64,9 @@ func newOpsStack(t *testing.T) *opsStack {
 		Temporal: tc,
 		Backup:   activities.BackupOptions{DatabaseURL: dbURL, Dir: o.backupDir, Retention: 72 * time.Hour},
 	}
+	for _, c := range configure {
+		c(acts)
+	}
 	w := worker.New(tc, taskQueue, acts)
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
@@ -71,7 +76,7 @@ func newOpsStack(t *testing.T) *opsStack {
 		TaskQueue:       taskQueue,
 		BackupCron:      "0 2 * * *",
 		MaintenanceCron: "30 3 * * *",
-		Maintenance:     workflows.MaintenanceInput{Retention: 90 * 24 * time.Hour, ReconcileGrace: time.Minute},
+		Maintenance:     workflows.MaintenanceInput{Retention: 90 * 24 * time.Hour, ReconcileGrace: time.Millisecond},
 		CatchupWindow:   time.Hour,
 	}
 	require.NoError(t, st.EnsureService(ctx, workflows.OpsService, "incident-server", ""))
@@ -193,11 +198,25 @@ func TestTriggeredMaintenanceReportsAnIncidentWhoseWorkflowIsGone(t *testing.T) 
 		Type: incident.EventOpened, EventTime: at, Seq: 1})
 	require.NoError(t, err)
 
+	// And one whose workflow ran and was terminated.
+	term := incident.Incident{ID: "inc_terminated", WorkflowID: workflows.IncidentWorkflowID("inc_terminated"),
+		Title: "queue stuck", Service: "billing", Severity: incident.SeverityLow}
+	_, err = o.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: term.WorkflowID, TaskQueue: taskQueue},
+		workflows.IncidentWorkflowName, workflows.IncidentInput{Incident: term})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		_, err := o.store.GetIncident(ctx, term.ID)
+		return err == nil
+	}, 30*time.Second, 50*time.Millisecond, "the incident is recorded")
+	require.NoError(t, o.temporal.TerminateWorkflow(ctx, term.WorkflowID, "", "operator mistake"))
+
 	var rep workflows.MaintenanceReport
 	require.NoError(t, o.trigger(t, workflows.MaintenanceScheduleID, &rep))
-	require.Len(t, rep.Orphans, 1)
-	require.Equal(t, "inc_orphan", rep.Orphans[0].IncidentID)
-	require.Equal(t, "workflow not found", rep.Orphans[0].Reason)
+	reasons := map[string]string{}
+	for _, or := range rep.Orphans {
+		reasons[or.IncidentID] = or.Reason
+	}
+	require.Equal(t, map[string]string{"inc_orphan": "workflow not found", "inc_terminated": "workflow terminated"}, reasons)
 	require.Positive(t, rep.VacuumedTables)
 
 	tl, err := o.store.Timeline(ctx, orphan.ID, 10)
@@ -212,8 +231,35 @@ func TestTriggeredMaintenanceReportsAnIncidentWhoseWorkflowIsGone(t *testing.T) 
 		opened, _, err = o.store.ListIncidents(ctx, store.ListFilter{Service: workflows.OpsService})
 		return err == nil && len(opened) == 1
 	}, 30*time.Second, 50*time.Millisecond, "an incident opens on %s", workflows.OpsService)
-	require.Equal(t, "1 active incident(s) without a running workflow", opened[0].Title)
+	require.Equal(t, "2 active incident(s) without a running workflow", opened[0].Title)
 	require.Contains(t, opened[0].Description, "inc_orphan")
+	require.Contains(t, opened[0].Description, "inc_terminated")
 	require.Equal(t, incident.StatusOpen, opened[0].Status)
 	require.Equal(t, workflows.OpsWorkflowID("reconcile"), opened[0].WorkflowID)
+}
+
+func TestFailedBackupIsRecordedAndOpensAnIncident(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	// A pg_bin without the tools: the failure retrying cannot fix.
+	o := newOpsStack(t, func(a *activities.Activities) { a.Backup.PGBin = t.TempDir() })
+
+	err := o.trigger(t, workflows.BackupScheduleID, nil)
+	require.ErrorContains(t, err, "pg_dump not found")
+
+	runs, err := o.store.ListBackups(ctx, 10)
+	require.NoError(t, err)
+	require.Len(t, runs, 1)
+	require.Equal(t, store.BackupFailed, runs[0].Status)
+	require.Contains(t, runs[0].Error, "pg_dump not found")
+	require.NotNil(t, runs[0].FinishedAt)
+
+	var opened []incident.Incident
+	require.Eventually(t, func() bool {
+		opened, _, err = o.store.ListIncidents(ctx, store.ListFilter{Service: workflows.OpsService})
+		return err == nil && len(opened) == 1
+	}, 30*time.Second, 50*time.Millisecond, "an incident opens on %s", workflows.OpsService)
+	require.Equal(t, "database backup failed", opened[0].Title)
+	require.Equal(t, incident.SeverityHigh, opened[0].Severity)
+	require.Contains(t, opened[0].Description, "pg_dump not found")
 }
