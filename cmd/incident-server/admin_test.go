@@ -189,3 +189,43 @@ func TestHealthExitsZeroWhenReadyAndNamesWhatIsNot(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "not reachable")
 }
+
+func TestWorkerStartRegistersTheSchedules(t *testing.T) {
+	ctx := t.Context()
+	srv, err := devtemporal.Start(ctx, devtemporal.Options{})
+	require.NoError(t, err)
+	t.Cleanup(srv.Stop)
+	tc, err := client.DialContext(ctx, client.Options{HostPort: srv.HostPort(), Namespace: srv.Namespace(),
+		Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	require.NoError(t, err)
+	t.Cleanup(tc.Close)
+	dbURL := testenv.PostgresURL(t)
+	t.Setenv("DATABASE_URL", dbURL)
+	t.Setenv("REDIS_ADDR", testenv.RedisAddr(t))
+	t.Setenv("TEMPORAL_ADDRESS", srv.HostPort())
+	t.Setenv("TEMPORAL_NAMESPACE", srv.Namespace())
+	t.Setenv("INCIDENT_SERVER_ADDR", "127.0.0.1:0")
+	t.Setenv("INCIDENT_BACKUP_CRON", "45 1 * * *")
+
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan int, 1)
+	go func() {
+		var out, errOut bytes.Buffer
+		done <- run(wctx, []string{"worker"}, &out, &errOut)
+	}()
+	h := tc.ScheduleClient().GetHandle(ctx, "incident-server-backup")
+	var d *client.ScheduleDescription
+	require.Eventually(t, func() bool {
+		d, err = h.Describe(ctx)
+		return err == nil
+	}, 60*time.Second, 50*time.Millisecond, "the worker creates the backup schedule")
+	require.Equal(t, 45, d.Info.NextActionTimes[0].UTC().Minute())
+	_, err = tc.ScheduleClient().GetHandle(ctx, "incident-server-maintenance").Describe(ctx)
+	require.NoError(t, err)
+	// And the built-in service the engine reports on.
+	_, err = openStore(t, dbURL).GetService(ctx, "incident-server")
+	require.NoError(t, err)
+
+	stop()
+	require.Equal(t, 0, <-done)
+}
