@@ -51,6 +51,15 @@ func (p *process) syncSchedules(ctx context.Context, tc client.Client) error {
 	return nil
 }
 
+// startSchedules syncs the schedules as a worker starts. A failure is
+// logged, not fatal: paging for incidents matters more than housekeeping,
+// and the next start or `schedules sync` tries again.
+func (p *process) startSchedules(ctx context.Context, tc client.Client) {
+	if err := p.syncSchedules(ctx, tc); err != nil {
+		p.log.Error("sync schedules; backups and maintenance may not run", "error", err)
+	}
+}
+
 // runSchedules manages the Temporal Schedules of the scheduled operations.
 func runSchedules(ctx context.Context, args []string, out io.Writer) error {
 	cfg, rest, err := loadConfig("schedules", args, nil)

@@ -50,9 +50,7 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 	if err := worker.EnsureSearchAttributes(ctx, tc, cfg.Temporal.Namespace); err != nil {
 		return err
 	}
-	if err := p.syncSchedules(ctx, tc); err != nil {
-		return err
-	}
+	p.startSchedules(ctx, tc)
 	w := worker.New(tc, cfg.Temporal.TaskQueue, p.activities(tc))
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
@@ -134,9 +132,7 @@ func runWorker(ctx context.Context, args []string, out io.Writer) error {
 	if err := worker.EnsureSearchAttributes(ctx, tc, cfg.Temporal.Namespace); err != nil {
 		return err
 	}
-	if err := p.syncSchedules(ctx, tc); err != nil {
-		return err
-	}
+	p.startSchedules(ctx, tc)
 	// The worker knows the incident facts (opened, responded, breached):
 	// it serves them, with its health, on the server address.
 	l, err := p.listen()
