@@ -110,7 +110,8 @@ func (a *Activities) RunMaintenance(ctx context.Context, in contract.Maintenance
 }
 
 // FindOrphans returns the active incidents (by Postgres) whose workflow is
-// not running: Temporal does not know it, or it has closed. Incidents
+// not running: Temporal does not know it, it has closed, or it has moved on
+// to a newer incident under the same dedup workflow ID. Incidents
 // whose row changed within the grace are skipped, so a workflow that is
 // just closing is not reported. Read-only, so safe to retry.
 func (a *Activities) FindOrphans(ctx context.Context, in contract.FindOrphansInput) ([]contract.Orphan, error) {
@@ -129,8 +130,10 @@ func (a *Activities) FindOrphans(ctx context.Context, in contract.FindOrphansInp
 	var orphans []contract.Orphan
 	for i, inc := range active {
 		activity.RecordHeartbeat(ctx, i)
-		reason, err := a.workflowGone(ctx, inc.WorkflowID)
-		if err != nil {
+		reason := ""
+		if inc.Superseded != "" {
+			reason = "workflow moved on to incident " + inc.Superseded
+		} else if reason, err = a.workflowGone(ctx, inc.WorkflowID); err != nil {
 			return nil, fmt.Errorf("describe workflow %s of %s: %w", inc.WorkflowID, inc.ID, err)
 		}
 		if reason != "" {

@@ -107,7 +107,8 @@ type Orphan struct {
 	WorkflowID string
 	Title      string
 	Service    string
-	// Reason says what Temporal answered: "workflow not found" or the
-	// workflow's closed status ("completed", "terminated", …).
+	// Reason says why: "workflow not found", the workflow's closed status
+	// ("workflow completed", "workflow terminated", …), or "workflow moved
+	// on to incident <id>" when a newer incident holds its dedup workflow ID.
 	Reason string
 }

@@ -210,13 +210,34 @@ func TestTriggeredMaintenanceReportsAnIncidentWhoseWorkflowIsGone(t *testing.T) 
 	}, 30*time.Second, 50*time.Millisecond, "the incident is recorded")
 	require.NoError(t, o.temporal.TerminateWorkflow(ctx, term.WorkflowID, "", "operator mistake"))
 
+	// And an older incident under a dedup workflow ID that has since
+	// opened a newer one, which its workflow is running.
+	newer := incident.Incident{ID: "inc_newer", WorkflowID: workflows.DedupWorkflowID("search", "index-lag"),
+		Title: "index lag", Service: "search", Severity: incident.SeverityLow, DedupKey: "index-lag"}
+	_, err = o.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: newer.WorkflowID, TaskQueue: taskQueue},
+		workflows.IncidentWorkflowName, workflows.IncidentInput{Incident: newer})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		_, err := o.store.GetIncident(ctx, newer.ID)
+		return err == nil
+	}, 30*time.Second, 50*time.Millisecond, "the newer incident is recorded")
+	older := newer
+	older.ID, older.Status, older.CreatedAt, older.UpdatedAt, older.Version = "inc_older", incident.StatusOpen, at, at, 1
+	_, err = o.store.ApplyTransition(ctx, older, incident.Event{ID: "opened", IncidentID: older.ID,
+		Type: incident.EventOpened, EventTime: at, Seq: 1})
+	require.NoError(t, err)
+
 	var rep workflows.MaintenanceReport
 	require.NoError(t, o.trigger(t, workflows.MaintenanceScheduleID, &rep))
 	reasons := map[string]string{}
 	for _, or := range rep.Orphans {
 		reasons[or.IncidentID] = or.Reason
 	}
-	require.Equal(t, map[string]string{"inc_orphan": "workflow not found", "inc_terminated": "workflow terminated"}, reasons)
+	require.Equal(t, map[string]string{
+		"inc_orphan":     "workflow not found",
+		"inc_terminated": "workflow terminated",
+		"inc_older":      "workflow moved on to incident inc_newer",
+	}, reasons)
 	require.Positive(t, rep.VacuumedTables)
 
 	tl, err := o.store.Timeline(ctx, orphan.ID, 10)
@@ -231,7 +252,7 @@ func TestTriggeredMaintenanceReportsAnIncidentWhoseWorkflowIsGone(t *testing.T) 
 		opened, _, err = o.store.ListIncidents(ctx, store.ListFilter{Service: workflows.OpsService})
 		return err == nil && len(opened) == 1
 	}, 30*time.Second, 50*time.Millisecond, "an incident opens on %s", workflows.OpsService)
-	require.Equal(t, "2 active incident(s) without a running workflow", opened[0].Title)
+	require.Equal(t, "3 active incident(s) without a running workflow", opened[0].Title)
 	require.Contains(t, opened[0].Description, "inc_orphan")
 	require.Contains(t, opened[0].Description, "inc_terminated")
 	require.Equal(t, incident.StatusOpen, opened[0].Status)

@@ -138,14 +138,25 @@ type ActiveRef struct {
 	Title      string    `json:"title"`
 	Service    string    `json:"service"`
 	UpdatedAt  time.Time `json:"updated_at"`
+	// Superseded names a newer active incident with the same workflow ID,
+	// or is empty. A workflow holds one incident at a time, so a
+	// superseded incident has no workflow left, whatever Temporal says of
+	// the workflow ID.
+	Superseded string `json:"superseded,omitempty"`
 }
 
 // ActiveNotUpdatedSince lists up to limit active incidents whose row was
-// last written before cutoff, oldest first.
+// last written before cutoff, oldest first. It reads only active rows.
 func (s *Store) ActiveNotUpdatedSince(ctx context.Context, cutoff time.Time, limit int) ([]ActiveRef, error) {
+	// The predicate repeats idx_incidents_active's so the planner can use it.
 	return queryAll(ctx, s, "list active incidents", pgx.RowToStructByPos[ActiveRef], `
-		SELECT id, workflow_id, title, service, updated_at FROM incidents
-		WHERE status IN ('open', 'acknowledged', 'mitigated') AND updated_at < $1
+		WITH active AS (
+			SELECT id, workflow_id, title, service, created_at, updated_at,
+				first_value(id) OVER (PARTITION BY workflow_id ORDER BY created_at DESC, id DESC) AS current_id
+			FROM incidents WHERE status IN ('open', 'acknowledged', 'mitigated'))
+		SELECT id, workflow_id, title, service, updated_at,
+			CASE WHEN current_id <> id THEN current_id ELSE '' END
+		FROM active WHERE updated_at < $1
 		ORDER BY created_at, id LIMIT $2`, cutoff, limit)
 }
 
