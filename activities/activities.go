@@ -11,6 +11,7 @@ import (
 	"log/slog"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/incident-server/incident-server/internal/cache"
@@ -44,6 +45,10 @@ type Activities struct {
 	Webhook *push.Webhook
 	// Metrics counts deliveries; nil counts nothing.
 	Metrics *metrics.Registry
+	// Temporal describes incident workflows for FindOrphans; required by it.
+	Temporal client.Client
+	// Backup configures RunBackup; required by it.
+	Backup BackupOptions
 }
 
 // RecordChange writes a new incident version and the event that explains it,

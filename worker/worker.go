@@ -41,6 +41,9 @@ func New(c client.Client, taskQueue string, acts *activities.Activities) sdkwork
 	w.RegisterActivityWithOptions(acts.LoadSLA, activity.RegisterOptions{Name: workflows.ActivityLoadSLA})
 	w.RegisterActivityWithOptions(acts.RecordAlerts, activity.RegisterOptions{Name: workflows.ActivityRecordAlerts})
 	w.RegisterActivityWithOptions(acts.NotifyUser, activity.RegisterOptions{Name: workflows.ActivityNotifyUser})
+	w.RegisterActivityWithOptions(acts.RunBackup, activity.RegisterOptions{Name: workflows.ActivityRunBackup})
+	w.RegisterActivityWithOptions(acts.RunMaintenance, activity.RegisterOptions{Name: workflows.ActivityRunMaintenance})
+	w.RegisterActivityWithOptions(acts.FindOrphans, activity.RegisterOptions{Name: workflows.ActivityFindOrphans})
 	return w
 }
 

@@ -6,6 +6,10 @@
 //	incident-server migrate   apply or revert the Postgres schema
 //	incident-server health    probe a running API's readiness (for container health checks)
 //	incident-server token     mint a user token (JWT) for the REST API
+//	incident-server schedules register the backup and maintenance schedules
+//	incident-server restore   load a backup dump into an empty database
+//	incident-server export    print the config or the policies as JSON
+//	incident-server import    upsert exported config and policies
 //	incident-server version   print the build version
 package main
 
@@ -35,6 +39,10 @@ func commands() []command {
 		{"migrate", "migrate up | down [N] | status: manage the Postgres schema", runMigrate},
 		{"health", "check a running API's readiness; exit 0 when ready", runHealth},
 		{"token", "create --user U --role R [--ttl D]: mint a user token", runToken},
+		{"schedules", "sync: create or update the backup and maintenance Temporal Schedules", runSchedules},
+		{"restore", "restore -from FILE [-force]: load a backup dump into an empty database", runRestore},
+		{"export", "export config | policies: print them as JSON", runExport},
+		{"import", "import [FILE…|-]: upsert exported config and policies", runImport},
 		{"version", "print the version", func(_ context.Context, _ []string, out io.Writer) error {
 			_, err := fmt.Fprintln(out, version())
 			return err
@@ -78,7 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: incident-server <command> [flags]\n\ncommands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nEvery command takes -config FILE (default: $INCIDENT_CONFIG); environment variables override the file.")
 }

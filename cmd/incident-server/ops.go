@@ -101,11 +101,25 @@ func runHealth(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("not reachable: %w", err)
 	}
 	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if err != nil {
+		return fmt.Errorf("read answer: %w", err)
+	}
 	var body map[string]any
-	_ = json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&body)
-	pretty, _ := json.Marshal(body)
-	fmt.Fprintln(out, string(pretty))
+	if json.Unmarshal(raw, &body) == nil {
+		raw, _ = json.Marshal(body)
+	}
+	fmt.Fprintln(out, string(raw))
 	if resp.StatusCode != http.StatusOK {
+		// The API names the dependencies that failed in the error message.
+		var e struct {
+			Error struct {
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if json.Unmarshal(raw, &e) == nil && e.Error.Message != "" {
+			return fmt.Errorf("not ready (HTTP %d): %s", resp.StatusCode, e.Error.Message)
+		}
 		return fmt.Errorf("not ready (HTTP %d)", resp.StatusCode)
 	}
 	return nil

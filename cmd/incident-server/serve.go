@@ -60,7 +60,8 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 	if err := worker.EnsureSearchAttributes(ctx, tc, cfg.Temporal.Namespace); err != nil {
 		return err
 	}
-	w := worker.New(tc, cfg.Temporal.TaskQueue, p.activities())
+	p.startSchedules(ctx, tc)
+	w := worker.New(tc, cfg.Temporal.TaskQueue, p.activities(tc))
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
@@ -158,6 +159,7 @@ func runWorker(ctx context.Context, args []string, out io.Writer) error {
 	if err := worker.EnsureSearchAttributes(ctx, tc, cfg.Temporal.Namespace); err != nil {
 		return err
 	}
+	p.startSchedules(ctx, tc)
 	// The worker knows the incident facts (opened, responded, breached):
 	// it serves them, with its health, on the server address.
 	l, err := p.listen()
@@ -174,7 +176,7 @@ func runWorker(ctx context.Context, args []string, out io.Writer) error {
 	go func() { errc <- p.serve(ctx, l, mux) }()
 	p.log.Info("worker polling", "task_queue", cfg.Temporal.TaskQueue, "temporal", cfg.Temporal.Address,
 		"metrics", "http://"+l.Addr().String()+"/metrics")
-	if err := worker.Run(ctx, tc, cfg.Temporal.TaskQueue, p.activities()); err != nil {
+	if err := worker.Run(ctx, tc, cfg.Temporal.TaskQueue, p.activities(tc)); err != nil {
 		return err
 	}
 	return <-errc

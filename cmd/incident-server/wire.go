@@ -122,7 +122,7 @@ func (p *process) dialTemporal(ctx context.Context, hostPort string) (client.Cli
 
 // activities wires the worker's side effects. Without a Gorush URL, push
 // pages go to the log sink, so a laptop run still shows every page.
-func (p *process) activities() *activities.Activities {
+func (p *process) activities(tc client.Client) *activities.Activities {
 	acts := &activities.Activities{
 		Store:     p.store,
 		Cache:     p.cache,
@@ -130,6 +130,13 @@ func (p *process) activities() *activities.Activities {
 		Logger:    p.logs.Component("connectors"),
 		Webhook:   push.NewWebhook(p.cfg.Push.WebhookTimeout),
 		Metrics:   p.metrics,
+		Temporal:  tc,
+		Backup: activities.BackupOptions{
+			DatabaseURL: p.cfg.BackupURL(),
+			Dir:         p.cfg.Backup.Dir,
+			Retention:   p.cfg.Backup.Retention,
+			PGBin:       p.cfg.Backup.PGBin,
+		},
 	}
 	if p.cfg.Push.GorushURL != "" {
 		acts.Push = push.NewGorush(p.cfg.Push.GorushURL, p.cfg.Push.Timeout)

@@ -66,6 +66,10 @@ type Config struct {
 	Dev      Dev      `yaml:"dev"`
 	Logging  Logging  `yaml:"logging"`
 	Auth     Auth     `yaml:"auth"`
+
+	Backup      Backup      `yaml:"backup"`
+	Maintenance Maintenance `yaml:"maintenance"`
+	Schedules   Schedules   `yaml:"schedules"`
 }
 
 // Server configures the HTTP API listener.
@@ -229,6 +233,63 @@ type Auth struct {
 	EventsV2RateBurst int `yaml:"events_v2_rate_burst"`
 }
 
+// Backup configures the scheduled database backup (the backup Temporal
+// Schedule) and `incident-server restore`.
+type Backup struct {
+	// Cron is the schedule's cron expression, in UTC. Default "0 2 * * *"
+	// (daily at 02:00).
+	Cron string `yaml:"cron"`
+	// Dir receives the dump files, incidents_<UTC timestamp>.dump; created
+	// when missing. It must be on the worker's file system. Default
+	// ".data/backups".
+	Dir string `yaml:"dir"`
+	// Retention deletes dump files older than this after each successful
+	// backup; the newest file is always kept. Default 72h (3 days).
+	Retention time.Duration `yaml:"retention"`
+	// PGBin is the directory holding pg_dump and pg_restore. Default "": look
+	// in /usr/lib/postgresql/15/bin, then on PATH.
+	PGBin string `yaml:"pg_bin"`
+	// Timeout bounds one pg_dump plus its verification. Default 1h.
+	Timeout time.Duration `yaml:"timeout"`
+	// DatabaseURL is the database pg_dump reads and `incident-server
+	// restore` writes, when it must differ from database.url: pg_dump needs
+	// a session, which a PgBouncer in transaction mode does not give.
+	// Default "": database.url.
+	DatabaseURL string `yaml:"database_url"`
+}
+
+// BackupURL is the database the backups read and restore writes.
+func (c Config) BackupURL() string {
+	if c.Backup.DatabaseURL != "" {
+		return c.Backup.DatabaseURL
+	}
+	return c.Database.URL
+}
+
+// Maintenance configures the scheduled database maintenance and
+// reconciliation (the maintenance Temporal Schedule).
+type Maintenance struct {
+	// Cron is the schedule's cron expression, in UTC. Default "30 3 * * *"
+	// (daily at 03:30).
+	Cron string `yaml:"cron"`
+	// Retention purges the timeline events and notifications of incidents
+	// resolved longer ago than this; the incident rows stay. Default 2160h
+	// (90 days).
+	Retention time.Duration `yaml:"retention"`
+	// ReconcileGrace skips incidents updated more recently than this when
+	// looking for active incidents whose workflow is gone. Default 10m.
+	ReconcileGrace time.Duration `yaml:"reconcile_grace"`
+}
+
+// Schedules configures the Temporal Schedules that every worker registers
+// (or updates) at start-up, as `incident-server schedules sync` does.
+type Schedules struct {
+	// CatchupWindow is how late a missed run (Temporal was down at the
+	// scheduled time) may still start; older missed runs are skipped.
+	// Default 1h.
+	CatchupWindow time.Duration `yaml:"catchup_window"`
+}
+
 // Default returns the built-in configuration. Each call returns fresh maps, so
 // callers may modify the result.
 func Default() Config {
@@ -302,6 +363,20 @@ func Default() Config {
 			RateBurst:         40,
 			EventsV2RateLimit: 10,
 			EventsV2RateBurst: 200,
+		},
+		Backup: Backup{
+			Cron:      "0 2 * * *",
+			Dir:       ".data/backups",
+			Retention: 72 * time.Hour,
+			Timeout:   time.Hour,
+		},
+		Maintenance: Maintenance{
+			Cron:           "30 3 * * *",
+			Retention:      90 * 24 * time.Hour,
+			ReconcileGrace: 10 * time.Minute,
+		},
+		Schedules: Schedules{
+			CatchupWindow: time.Hour,
 		},
 	}
 }
@@ -629,6 +704,21 @@ func (c Config) Validate() error {
 	if c.Auth.EventsV2RateLimit > 0 && c.Auth.EventsV2RateBurst < 1 {
 		bad("auth.events_v2_rate_burst", "must be at least 1 while auth.events_v2_rate_limit is on, got %d", c.Auth.EventsV2RateBurst)
 	}
+	// Temporal parses the expression when the schedule is synced; this
+	// catches the usual slips (a seconds field, a missing field) at start.
+	cron := func(path, v string) {
+		if !strings.HasPrefix(strings.TrimSpace(v), "@") && len(strings.Fields(v)) != 5 {
+			bad(path, "%q is not a cron expression of five fields (minute hour day-of-month month day-of-week) or @daily-style", v)
+		}
+	}
+	cron("backup.cron", c.Backup.Cron)
+	nonEmpty("backup.dir", c.Backup.Dir)
+	positiveDur("backup.retention", c.Backup.Retention)
+	positiveDur("backup.timeout", c.Backup.Timeout)
+	cron("maintenance.cron", c.Maintenance.Cron)
+	positiveDur("maintenance.retention", c.Maintenance.Retention)
+	positiveDur("maintenance.reconcile_grace", c.Maintenance.ReconcileGrace)
+	positiveDur("schedules.catchup_window", c.Schedules.CatchupWindow)
 
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid config: %w", errors.Join(errs...))

@@ -75,6 +75,10 @@ func TestDefaultMatchesGuide(t *testing.T) {
 			},
 		},
 		Auth: Auth{MetricsPublic: true, RateLimit: 20, RateBurst: 40, EventsV2RateLimit: 10, EventsV2RateBurst: 200},
+		// The guide's backup CronJob: daily at 02:00, files kept 3 days.
+		Backup:      Backup{Cron: "0 2 * * *", Dir: ".data/backups", Retention: 72 * time.Hour, Timeout: time.Hour},
+		Maintenance: Maintenance{Cron: "30 3 * * *", Retention: 90 * 24 * time.Hour, ReconcileGrace: 10 * time.Minute},
+		Schedules:   Schedules{CatchupWindow: time.Hour},
 	}
 
 	if got := Default(); !reflect.DeepEqual(got, want) {
@@ -377,6 +381,10 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{"INCIDENT_REDIS_INCIDENT_CACHE_TTL", "missing unit"}},
 		{name: "bad integer in environment", vars: map[string]string{"INCIDENT_SERVER_MAX_CONNECTIONS": "many"},
 			want: []string{"INCIDENT_SERVER_MAX_CONNECTIONS", "many"}},
+		{name: "cron with a seconds field", yaml: "backup:\n  cron: \"0 0 2 * * *\"\n",
+			want: []string{"backup.cron", "five fields"}},
+		{name: "no retention", vars: map[string]string{"INCIDENT_MAINTENANCE_RETENTION": "0s", "INCIDENT_BACKUP_DIR": " "},
+			want: []string{"maintenance.retention: must be a positive duration", "backup.dir: must not be empty"}},
 		{name: "integer overflow in environment", vars: map[string]string{"INCIDENT_REDIS_DB": "99999999999999999999"},
 			want: []string{"INCIDENT_REDIS_DB", "out of range"}},
 		{name: "bad map entry in environment", vars: map[string]string{"INCIDENT_LOGGING_COMPONENTS": "database:debug"},
@@ -451,9 +459,10 @@ func TestEveryFieldHasAnEnvironmentVariable(t *testing.T) {
 	if seen["INCIDENT_VERSION"] {
 		t.Error("version must not be settable from the environment")
 	}
-	// 2 top-level + 10 server + 5 database + 2 cache + 13 redis + 3 temporal + 3 push + 3 dev + 3 logging + 7 auth.
-	if len(fs) != 51 {
-		t.Errorf("walk found %d fields, want 51", len(fs))
+	// 2 top-level + 10 server + 5 database + 2 cache + 13 redis + 3 temporal + 3 push + 3 dev + 3 logging
+	// + 7 auth + 6 backup + 3 maintenance + 1 schedules.
+	if len(fs) != 61 {
+		t.Errorf("walk found %d fields, want 61", len(fs))
 	}
 }
 

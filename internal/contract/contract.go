@@ -69,3 +69,46 @@ type AlertState struct {
 	LastSeen    time.Time `json:"last_seen"`
 	Count       int       `json:"count"`
 }
+
+// BackupResult is what ActivityRunBackup returns.
+type BackupResult struct {
+	// File is the dump's path on the worker that took it.
+	File      string
+	SizeBytes int64
+	// Pruned lists the older dumps deleted after this one was checked.
+	Pruned []string
+}
+
+// MaintenanceInput is the argument of ActivityRunMaintenance.
+type MaintenanceInput struct {
+	// Retention: the timeline events and notifications of incidents
+	// resolved longer ago than this are purged.
+	Retention time.Duration
+}
+
+// MaintenanceResult is what ActivityRunMaintenance returns.
+type MaintenanceResult struct {
+	VacuumedTables      int
+	PurgedEvents        int64
+	PurgedNotifications int64
+}
+
+// FindOrphansInput is the argument of ActivityFindOrphans.
+type FindOrphansInput struct {
+	// Grace skips incidents whose row changed more recently than this.
+	Grace time.Duration
+	// Limit caps how many active incidents one run checks.
+	Limit int
+}
+
+// Orphan is an incident Postgres holds as active whose workflow is not running.
+type Orphan struct {
+	IncidentID string
+	WorkflowID string
+	Title      string
+	Service    string
+	// Reason says why: "workflow not found", the workflow's closed status
+	// ("workflow completed", "workflow terminated", …), or "workflow moved
+	// on to incident <id>" when a newer incident holds its dedup workflow ID.
+	Reason string
+}

@@ -276,6 +276,11 @@ const (
 	// Alert events: a new fingerprint joined the incident, or one resolved.
 	EventAlert         EventType = "alert"
 	EventAlertResolved EventType = "alert_resolved"
+
+	// EventWorkflowMissing is written by the maintenance run on an incident
+	// that Postgres holds as active while its workflow is not running: no
+	// timer will page for it, and nothing will resolve it.
+	EventWorkflowMissing EventType = "workflow_missing"
 )
 
 // EventFor returns the timeline event type that records a move to status s.

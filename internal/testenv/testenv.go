@@ -186,3 +186,52 @@ func randomHex(t testing.TB) string {
 	}
 	return hex.EncodeToString(b)
 }
+
+// Database creates a database of its own on the test server, for code that
+// works on whole databases (pg_dump, pg_restore), and returns its URL. With
+// migrate set, every migration is applied to its public schema; without,
+// it is empty. It is dropped when the test ends; close pools opened on it
+// before then (register their t.Cleanup after calling Database).
+func Database(t testing.TB, migrate bool) string {
+	t.Helper()
+	base := DatabaseURL(t)
+	name := "test_" + randomHex(t)
+	ident := pgx.Identifier{name}.Sanitize()
+	conn, err := pgx.Connect(t.Context(), base)
+	if err != nil {
+		t.Fatalf("connect to test database: %v", err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(t.Context(), "CREATE DATABASE "+ident); err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Errorf("connect to drop test database %s: %v", name, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop test database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parse %s: %v", DatabaseURLEnv, err)
+	}
+	u.Path = "/" + name
+	if migrate {
+		pool, err := pgxpool.New(t.Context(), u.String())
+		if err != nil {
+			t.Fatalf("open test database: %v", err)
+		}
+		defer pool.Close()
+		if _, err := store.MigrateUp(t.Context(), pool); err != nil {
+			t.Fatalf("migrate test database: %v", err)
+		}
+	}
+	return u.String()
+}

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/incident-server/incident-server/internal/backup"
+	"github.com/incident-server/incident-server/internal/config"
+	"github.com/incident-server/incident-server/internal/store"
+	"github.com/incident-server/incident-server/worker"
+	"github.com/incident-server/incident-server/workflows"
+)
+
+// stdin is what `import -` reads; tests replace it.
+var stdin io.Reader = os.Stdin
+
+// scheduleOptions maps the configuration onto the scheduled operations.
+func scheduleOptions(cfg config.Config) worker.ScheduleOptions {
+	return worker.ScheduleOptions{
+		TaskQueue:       cfg.Temporal.TaskQueue,
+		BackupCron:      cfg.Backup.Cron,
+		Backup:          workflows.BackupInput{Timeout: cfg.Backup.Timeout},
+		MaintenanceCron: cfg.Maintenance.Cron,
+		Maintenance: workflows.MaintenanceInput{
+			Retention:      cfg.Maintenance.Retention,
+			ReconcileGrace: cfg.Maintenance.ReconcileGrace,
+		},
+		CatchupWindow: cfg.Schedules.CatchupWindow,
+	}
+}
+
+// syncSchedules creates the built-in service the engine opens incidents
+// about itself on, then creates or updates the Temporal Schedules.
+func (p *process) syncSchedules(ctx context.Context, tc client.Client) error {
+	if err := p.store.EnsureService(ctx, workflows.OpsService, "incident-server",
+		"The incident engine itself: failed backups, active incidents without a running workflow."); err != nil {
+		return err
+	}
+	if err := worker.SyncSchedules(ctx, tc, scheduleOptions(p.cfg)); err != nil {
+		return err
+	}
+	return nil
+}
+
+// startSchedules syncs the schedules as a worker starts. A failure is
+// logged, not fatal: paging for incidents matters more than housekeeping,
+// and the next start or `schedules sync` tries again.
+func (p *process) startSchedules(ctx context.Context, tc client.Client) {
+	if err := p.syncSchedules(ctx, tc); err != nil {
+		p.log.Error("sync schedules; backups and maintenance may not run", "error", err)
+	}
+}
+
+// runSchedules manages the Temporal Schedules of the scheduled operations.
+func runSchedules(ctx context.Context, args []string, out io.Writer) error {
+	cfg, rest, err := loadConfig("schedules", args, nil)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 || rest[0] != "sync" {
+		return errors.New("say sync")
+	}
+	p, err := newProcess(cfg)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	st, err := store.Open(ctx, cfg.Database.URL, store.PoolOptions{MaxConns: 2})
+	if err != nil {
+		return fmt.Errorf("connect to postgres: %w", err)
+	}
+	p.store = st
+	p.closers = append(p.closers, st.Close)
+	tc, err := p.dialTemporal(ctx, cfg.Temporal.Address)
+	if err != nil {
+		return err
+	}
+	if err := p.syncSchedules(ctx, tc); err != nil {
+		return err
+	}
+	for _, s := range scheduleOptions(cfg).Schedules() {
+		fmt.Fprintf(out, "schedule %s: %s at %q UTC, overlap skip, catch-up window %s\n",
+			s.ID, s.Workflow, s.Cron, cfg.Schedules.CatchupWindow)
+	}
+	return nil
+}
+
+// runRestore loads a dump taken by the backup schedule into the configured
+// database (backup.database_url, else database.url). The database must be empty (no tables in any schema) unless
+// -force is given: then the objects the dump holds are dropped and created
+// again, and anything else in the database is left as it is.
+func runRestore(ctx context.Context, args []string, out io.Writer) error {
+	var from string
+	var force bool
+	cfg, rest, err := loadConfig("restore", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&from, "from", "", "dump `file` to restore (incidents_<time>.dump)")
+		fs.BoolVar(&force, "force", false, "restore into a database that has tables, replacing the dump's objects")
+	})
+	if err != nil {
+		return err
+	}
+	if from == "" || len(rest) > 0 {
+		return errors.New("say -from FILE")
+	}
+	if _, err := os.Stat(from); err != nil {
+		return err
+	}
+	tools, err := backup.FindTools(cfg.Backup.PGBin)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.BackupURL(), store.PoolOptions{MaxConns: 1})
+	if err != nil {
+		return fmt.Errorf("connect to postgres: %w", err)
+	}
+	n, err := st.CountUserTables(ctx)
+	st.Close()
+	if err != nil {
+		return err
+	}
+	if n > 0 && !force {
+		return fmt.Errorf("database %s is not empty (%d tables): restore into an empty database, or pass -force to replace the objects the dump holds",
+			redactURL(cfg.BackupURL()), n)
+	}
+	if err := tools.Restore(ctx, cfg.BackupURL(), from, force); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "restored %s into %s\n", from, redactURL(cfg.BackupURL()))
+	return nil
+}
+
+// runExport prints the configuration or the policies as JSON.
+func runExport(ctx context.Context, args []string, out io.Writer) error {
+	cfg, rest, err := loadConfig("export", args, nil)
+	if err != nil {
+		return err
+	}
+	kinds := store.ExportKinds()
+	if len(rest) != 1 || !slices.Contains(kinds, rest[0]) {
+		return fmt.Errorf("say what to export: %s", strings.Join(kinds, " or "))
+	}
+	st, err := store.Open(ctx, cfg.Database.URL, store.PoolOptions{MaxConns: 1})
+	if err != nil {
+		return fmt.Errorf("connect to postgres: %w", err)
+	}
+	defer st.Close()
+	doc, err := st.Export(ctx, rest[0])
+	if err != nil {
+		return err
+	}
+	body, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(out, "%s\n", body)
+	return err
+}
+
+// runImport applies files written by export (or standard input, "-" or no
+// file) in one transaction, upserting each row by its primary key.
+func runImport(ctx context.Context, args []string, out io.Writer) error {
+	cfg, files, err := loadConfig("import", args, nil)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		files = []string{"-"}
+	}
+	var docs []store.Document
+	for _, f := range files {
+		var r io.Reader = stdin
+		name := "standard input"
+		if f != "-" {
+			fh, err := os.Open(f)
+			if err != nil {
+				return err
+			}
+			defer fh.Close()
+			r, name = fh, f
+		}
+		dec := json.NewDecoder(r)
+		dec.DisallowUnknownFields()
+		var d store.Document
+		if err := dec.Decode(&d); err != nil {
+			return fmt.Errorf("read %s: %w", name, err)
+		}
+		docs = append(docs, d)
+	}
+	st, err := store.Open(ctx, cfg.Database.URL, store.PoolOptions{MaxConns: 1})
+	if err != nil {
+		return fmt.Errorf("connect to postgres: %w", err)
+	}
+	defer st.Close()
+	res, err := st.Import(ctx, docs...)
+	if err != nil {
+		return err
+	}
+	tables := make([]string, 0, len(res))
+	for t := range res {
+		tables = append(tables, t)
+	}
+	slices.Sort(tables)
+	for _, t := range tables {
+		fmt.Fprintf(out, "%s: %d rows\n", t, res[t])
+	}
+	if len(tables) == 0 {
+		fmt.Fprintln(out, "nothing to import")
+	}
+	return nil
+}

@@ -1,0 +1,94 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/incident-server/incident-server/workflows"
+)
+
+// ScheduleOptions describes the scheduled operations. Cron expressions are
+// in UTC.
+type ScheduleOptions struct {
+	TaskQueue       string
+	BackupCron      string
+	Backup          workflows.BackupInput
+	MaintenanceCron string
+	Maintenance     workflows.MaintenanceInput
+	// CatchupWindow is how late a run missed while Temporal was unavailable
+	// may still start. Default 1h.
+	CatchupWindow time.Duration
+}
+
+// Schedule is one schedule SyncSchedules manages.
+type Schedule struct {
+	ID       string
+	Cron     string
+	Workflow string
+	Arg      any
+}
+
+// Schedules lists the schedules of opts.
+func (opts ScheduleOptions) Schedules() []Schedule {
+	return []Schedule{
+		{ID: workflows.BackupScheduleID, Cron: opts.BackupCron, Workflow: workflows.BackupWorkflowName, Arg: opts.Backup},
+		{ID: workflows.MaintenanceScheduleID, Cron: opts.MaintenanceCron, Workflow: workflows.MaintenanceWorkflowName, Arg: opts.Maintenance},
+	}
+}
+
+// SyncSchedules creates the scheduled operations' Temporal Schedules, or
+// brings existing ones up to date with opts. It is idempotent and safe to
+// run from every worker at once. A schedule's state is left alone: one
+// paused in the Web UI stays paused.
+//
+// Runs never overlap (SKIP: a run due while the previous one is still
+// running is dropped), and a run missed while Temporal was down starts late
+// only within the catch-up window.
+func SyncSchedules(ctx context.Context, c client.Client, opts ScheduleOptions) error {
+	catchup := opts.CatchupWindow
+	if catchup <= 0 {
+		catchup = time.Hour
+	}
+	for _, s := range opts.Schedules() {
+		spec := client.ScheduleSpec{CronExpressions: []string{s.Cron}}
+		action := &client.ScheduleWorkflowAction{
+			ID:        s.ID,
+			Workflow:  s.Workflow,
+			Args:      []any{s.Arg},
+			TaskQueue: opts.TaskQueue,
+		}
+		_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
+			ID:            s.ID,
+			Spec:          spec,
+			Action:        action,
+			Overlap:       enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+			CatchupWindow: catchup,
+			Note:          "managed by incident-server: `incident-server schedules sync` and worker start-up rewrite its spec, action and policies",
+		})
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+			return fmt.Errorf("create schedule %s: %w", s.ID, err)
+		}
+		err = c.ScheduleClient().GetHandle(ctx, s.ID).Update(ctx, client.ScheduleUpdateOptions{
+			DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+				sched := in.Description.Schedule
+				sched.Spec = &spec
+				sched.Action = action
+				sched.Policy = &client.SchedulePolicies{Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, CatchupWindow: catchup}
+				return &client.ScheduleUpdate{Schedule: &sched}, nil
+			},
+		})
+		if err != nil {
+			return fmt.Errorf("update schedule %s: %w", s.ID, err)
+		}
+	}
+	return nil
+}
