@@ -140,8 +140,15 @@ func TestAPIKeysCarryTheirRoleAndName(t *testing.T) {
 	require.Equal(t, "api-key:chatops for alice", note.Actor)
 	var tl timelineBody
 	do(t, http.MethodGet, s.url+"/api/v1/incidents/"+inc.ID+"/timeline", nil).json(t, &tl)
-	require.Equal(t, note.ID, tl.Events[len(tl.Events)-1].ID, "the note is the timeline's latest event")
-	require.Equal(t, "paging the db team", tl.Events[len(tl.Events)-1].Message)
+	var found bool
+	for _, ev := range tl.Events {
+		if ev.ID == note.ID {
+			found = true
+			require.Equal(t, "paging the db team", ev.Message)
+			require.Equal(t, note.Seq, ev.Seq, "the note has its place in the incident's order")
+		}
+	}
+	require.True(t, found, "the note is on the timeline: %+v", tl.Events)
 	r = do(t, http.MethodPost, s.url+"/api/v1/incidents/"+inc.ID+"/resolve", map[string]string{}, bearer(k.Key)...)
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	replayAndRecord(t, s, inc.WorkflowID, "incident_note_v2.json")
