@@ -31,6 +31,19 @@ SHELLCHECK = if ! command -v shellcheck >/dev/null 2>&1; then \
 	fi; \
 	shellcheck $$(find deploy -type f -name '*.sh') .ci/run
 
+# Installs pgbouncer from Debian's packages when missing and we are root: the
+# store's tests run it in transaction pooling mode in front of the test
+# Postgres. It is only installed, never started as a service.
+PGBOUNCER = if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then \
+		if [ "$$(id -u)" -ne 0 ]; then \
+			echo "pgbouncer is not installed; install it with: sudo apt-get install pgbouncer" >&2; \
+			exit 1; \
+		fi; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer; \
+		service pgbouncer stop >/dev/null 2>&1 || true; \
+	fi
+
 # Validates the Prometheus config and alert rules and runs the rules' unit
 # tests. promtool comes from Debian's prometheus package, installed when
 # missing and we are root; without recommends, so no node exporter comes
@@ -92,8 +105,9 @@ run: build $(DEV_GORUSH) services-dev ## migrate, then run the embedded stack (`
 
 # The test services are stopped on every exit path, Ctrl-C included; the
 # recipe's exit status stays that of the first failing step.
-test: $(GORUSH_BIN) ## go vet, go test against fresh test services (Postgres, Redis, Gorush), shellcheck, promtool
+test: $(GORUSH_BIN) ## go vet, go test against fresh test services (Postgres, Redis, Gorush, PgBouncer), shellcheck, promtool
 	@trap '$(SERVICES) stop test || true' EXIT; \
+	$(PGBOUNCER); \
 	GORUSH=local $(SERVICES) start test; \
 	eval "$$(GORUSH=local $(SERVICES) env test | sed 's/^/TEST_/')"; \
 	export TEST_DATABASE_URL TEST_REDIS_ADDR TEST_GORUSH_URL; \
