@@ -73,7 +73,7 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-.PHONY: help build gorush run services-dev services-test test stop clean fmt vet lint shellcheck bench
+.PHONY: help build gorush run services-dev services-test test test-k8s prometheusrule stop clean fmt vet lint shellcheck bench
 
 help: ## list the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -114,7 +114,18 @@ test: $(GORUSH_BIN) ## go vet, go test against fresh test services (Postgres, Re
 	$(GO) vet ./...; \
 	$(GO) test -count=1 -timeout 20m ./...; \
 	$(SHELLCHECK); \
-	$(PROMTOOL)
+	$(PROMTOOL); \
+	$(MAKE) --no-print-directory test-k8s
+
+# deploy/k8s is a Go module of its own: the Kubernetes and kustomize
+# libraries its tests need would move Temporal's gRPC and protobuf versions
+# in the main go.mod. Its tests render the kustomizations and run promtool
+# on the PrometheusRule, so they follow $(PROMTOOL) in `make test`.
+test-k8s: ## render deploy/k8s kustomizations and check every object against its Kubernetes type
+	cd deploy/k8s && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+prometheusrule: ## regenerate deploy/k8s/base/prometheusrule.yaml from deploy/prometheus/rules
+	cd deploy/k8s && $(GO) test -count=1 -run TestPrometheusRuleMatchesRuleFiles . -update
 
 # Uses the engine answering on :8080 if there is one. Otherwise it starts
 # the dev stack like `make run GORUSH=local` in the background, logging to
