@@ -88,7 +88,12 @@ func newStack(t *testing.T, configure ...func(sdkworker.Worker, *activities.Acti
 
 // serve starts an API on a loopback port and returns its base URL.
 func (s *stack) serve(opts api.Options) string {
-	ts := httptest.NewServer(api.New(opts))
+	return s.serveHandler(api.New(opts))
+}
+
+// serveHandler serves h on a loopback port and returns its base URL.
+func (s *stack) serveHandler(h http.Handler) string {
+	ts := httptest.NewServer(h)
 	s.t.Cleanup(ts.Close)
 	return ts.URL
 }
