@@ -627,6 +627,46 @@ func TestComposeStack(t *testing.T) {
 		}
 	})
 
+	t.Run("every dependency is a service", func(t *testing.T) {
+		t.Parallel()
+		for name, svc := range services {
+			for dep, d := range svc.DependsOn {
+				require.Contains(t, mapKeys(services), dep, "%s depends on %s", name, dep)
+				require.Contains(t, []string{"service_started", "service_healthy", "service_completed_successfully"}, d.Condition,
+					"%s depends on %s", name, dep)
+			}
+		}
+	})
+
+	t.Run("images are pinned", func(t *testing.T) {
+		t.Parallel()
+		for name, svc := range services {
+			ref := svc.Image
+			require.NotEmpty(t, ref, "%s has no image", name)
+			if i := strings.LastIndex(ref, "/"); i >= 0 {
+				ref = ref[i+1:]
+			}
+			_, tag, ok := strings.Cut(ref, ":")
+			require.True(t, ok, "%s: image %s has no tag", name, svc.Image)
+			require.NotEqual(t, "latest", tag, "%s: image %s", name, svc.Image)
+		}
+	})
+
+	t.Run("read-only root filesystem", func(t *testing.T) {
+		t.Parallel()
+		for _, name := range []string{"migrate", "api", "worker"} {
+			require.True(t, services[name].ReadOnly, "%s: read_only, as the pods run", name)
+			require.Contains(t, services[name].Tmpfs, "/tmp:size=64m", name)
+		}
+	})
+
+	t.Run("worker pushes through the gorush service", func(t *testing.T) {
+		t.Parallel()
+		env := services["worker"].Environment
+		require.Equal(t, "http://gorush:8088", env["GORUSH_URL"])
+		require.Contains(t, services["gorush"].Ports, "127.0.0.1:8088:8088")
+	})
+
 	t.Run("prometheus config mounted", func(t *testing.T) {
 		t.Parallel()
 		require.Contains(t, services["prometheus"].Volumes, "./deploy/prometheus:/etc/prometheus:ro")
@@ -1202,6 +1242,8 @@ func parseBytes(s string) (int64, error) {
 
 type composeService struct {
 	Image       string                       `yaml:"image"`
+	ReadOnly    bool                         `yaml:"read_only"`
+	Tmpfs       []string                     `yaml:"tmpfs"`
 	Build       composeBuild                 `yaml:"build"`
 	Command     []string                     `yaml:"command"`
 	Restart     string                       `yaml:"restart"`
