@@ -91,10 +91,11 @@ need() {
 	command -v "$1" >/dev/null 2>&1 || die "$1 is required"
 }
 if $latest || [[ $backup == s3://* ]]; then need aws; fi
-need "$binary"
 case ${backup:-.sql.gz} in
 *.sql.gz | *.sql) need psql ;;
+*) need "$binary" ;;
 esac
+if ((${#imports[@]} > 0)); then need "$binary"; fi
 $skip_deploy || need kubectl
 
 if $latest; then
@@ -106,7 +107,8 @@ if $latest; then
 fi
 
 log "plan:"
-log "  restore $backup into ${url%%@*}@…"
+# The URL's credentials stay out of the log.
+log "  restore $backup into the database at ${url##*@}"
 for f in "${imports[@]}"; do log "  import $f"; done
 $skip_deploy || log "  apply $overlay to namespace $namespace, smoke tests ${base_url:-skipped}"
 $skip_deploy || log "  incident-server schedules sync"
