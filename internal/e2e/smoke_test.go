@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/incident-server/incident-server/internal/incident"
+	"github.com/incident-server/incident-server/internal/store"
+	"github.com/incident-server/incident-server/internal/testenv"
 )
 
 // TestSmokeTestsScript runs deploy/scripts/smoke-tests.sh, the check
@@ -34,6 +36,30 @@ func TestSmokeTestsScript(t *testing.T) {
 	stored, err := s.store.GetIncident(context.Background(), id)
 	require.NoError(t, err)
 	require.Equal(t, incident.StatusResolved, stored.Status)
+}
+
+// TestSmokeTestsThroughPgBouncer runs the whole engine, API and worker
+// activities, on a store that reaches Postgres through PgBouncer in
+// transaction pooling mode with the exec mode the Kubernetes config uses,
+// and drives it with the smoke tests.
+func TestSmokeTestsThroughPgBouncer(t *testing.T) {
+	t.Parallel()
+	bouncer := testenv.StartPgBouncer(t, testenv.PgBouncerOptions{PoolSize: 2})
+	st, err := store.Open(t.Context(), bouncer.URL(t, testenv.Database(t)), store.PoolOptions{MaxConns: 8, QueryExecMode: "exec"})
+	require.NoError(t, err)
+	t.Cleanup(st.Close)
+	_, err = store.MigrateUp(t.Context(), st.Pool())
+	require.NoError(t, err)
+	s := newStackOn(t, st)
+
+	id := runSmokeTests(t, s.url, "")
+
+	stored, err := s.store.GetIncident(context.Background(), id)
+	require.NoError(t, err)
+	require.Equal(t, incident.StatusResolved, stored.Status)
+	events, err := s.store.Timeline(context.Background(), id, 0)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(events), 3)
 }
 
 // TestSmokeTestsScriptFailsAgainstABrokenAPI: an API that refuses to open
