@@ -156,3 +156,47 @@ func TestDeployScriptRollsBackAFailedRollout(t *testing.T) {
 		require.Contains(t, stderr, "FAILED: rollout of incident-server")
 	})
 }
+
+// fakeTop is a kubectl whose metrics show one API pod at 900Mi of its 1Gi
+// limit and an autoscaler with room to grow.
+const fakeTop = `#!/usr/bin/env bash
+args=" $* "
+case $args in
+*" top nodes "*) echo "NAME CPU(cores) CPU% MEMORY(bytes) MEMORY%"; echo "node-1 900m 45% 6000Mi 75%" ;;
+*" top pods --no-headers "*) printf 'incident-server-a 250m 900Mi\nincident-server-worker-b 100m 200Mi\n' ;;
+*" top pods "*) echo "NAME CPU(cores) MEMORY(bytes)" ;;
+*" get pods "*) printf 'incident-server-a 1Gi\nincident-server-worker-b 1Gi\n' ;;
+*" get hpa -o "*) printf 'incident-server-hpa 5 20\n' ;;
+*" get hpa "*) echo "NAME REFERENCE TARGETS MINPODS MAXPODS REPLICAS" ;;
+*" get pvc "*) echo "NAME STATUS CAPACITY CLASS" ;;
+*) echo "unexpected kubectl $*" >&2; exit 1 ;;
+esac
+`
+
+func TestCapacityCheckFlagsMemoryNearTheLimit(t *testing.T) {
+	t.Parallel()
+	bin := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(bin, "kubectl"), []byte(fakeTop), 0o755))
+	run := func(threshold string) (int, string) {
+		cmd := exec.Command("bash", filepath.Join(scriptsDir, "capacity-check.sh"), "--threshold", threshold)
+		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		err := cmd.Run()
+		if exit, ok := err.(*exec.ExitError); ok {
+			return exit.ExitCode(), out.String()
+		}
+		require.NoError(t, err)
+		return 0, out.String()
+	}
+
+	code, out := run("80")
+	require.Equal(t, 1, code, out)
+	require.Regexp(t, `incident-server-a +900 / +1024 MiB +87% +TIGHT`, out)
+	require.Regexp(t, `incident-server-worker-b +200 / +1024 MiB +19%\n`, out)
+
+	code, out = run("90")
+	require.Equal(t, 0, code, out)
+	require.NotContains(t, out, "TIGHT")
+	require.Contains(t, out, "headroom everywhere")
+}
