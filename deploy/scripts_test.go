@@ -107,10 +107,13 @@ case $args in
 *" get deployment "*"readyReplicas"*) echo 5 ;;
 *" get deployment "*"spec.replicas"*) echo 5 ;;
 *" rollout status deployment/${FAIL_DEPLOYMENT:-none} "*) exit 1 ;;
+*" wait --for=condition=${MIGRATION:-complete} "*) exit 0 ;;
+# The other condition never arrives; deploy.sh stops waiting for it.
+*" wait --for=condition="*) exec sleep 60 </dev/null >/dev/null 2>&1 ;;
 esac
 `
 
-func runDeploy(t *testing.T, failDeployment string) (int, string, string) {
+func runDeploy(t *testing.T, failDeployment, migration string) (int, string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bin")
@@ -118,7 +121,7 @@ func runDeploy(t *testing.T, failDeployment string) (int, string, string) {
 	require.NoError(t, os.WriteFile(filepath.Join(bin, "kubectl"), []byte(fakeKubectl), 0o755))
 	cmd := exec.Command("bash", filepath.Join(scriptsDir, "deploy.sh"), "--timeout", "5s")
 	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "FAKE_DIR="+dir,
-		"FAIL_DEPLOYMENT="+failDeployment, "INCIDENT_BASE_URL=")
+		"FAIL_DEPLOYMENT="+failDeployment, "MIGRATION="+migration, "INCIDENT_BASE_URL=")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	err := cmd.Run()
@@ -137,7 +140,7 @@ func TestDeployScriptRollsBackAFailedRollout(t *testing.T) {
 	t.Parallel()
 	t.Run("success", func(t *testing.T) {
 		t.Parallel()
-		code, calls, stderr := runDeploy(t, "")
+		code, calls, stderr := runDeploy(t, "", "complete")
 		require.Equal(t, 0, code, stderr)
 		require.Contains(t, calls, "apply -k ")
 		require.Contains(t, calls, "wait --for=condition=complete job/incident-server-migrate")
@@ -149,11 +152,20 @@ func TestDeployScriptRollsBackAFailedRollout(t *testing.T) {
 	})
 	t.Run("rollout fails", func(t *testing.T) {
 		t.Parallel()
-		code, calls, stderr := runDeploy(t, "incident-server")
+		code, calls, stderr := runDeploy(t, "incident-server", "complete")
 		require.Equal(t, 1, code, stderr)
 		require.Contains(t, calls, "rollout undo deployment/incident-server\n")
 		require.NotContains(t, calls, "rollout undo deployment/incident-server-worker", "the worker's revision did not change")
 		require.Contains(t, stderr, "FAILED: rollout of incident-server")
+	})
+	t.Run("migration fails", func(t *testing.T) {
+		t.Parallel()
+		code, calls, stderr := runDeploy(t, "", "failed")
+		require.Equal(t, 1, code, stderr)
+		require.Contains(t, stderr, "FAILED: migration job")
+		require.Contains(t, calls, "rollout undo deployment/incident-server\n", "the API was already rolling")
+		require.Less(t, strings.Index(calls, "rollout undo"), strings.Index(calls, "rollout status"),
+			"the failed migration stops the deployment before any rollout is awaited")
 	})
 }
 

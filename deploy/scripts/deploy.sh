@@ -144,8 +144,23 @@ k delete job incident-server-migrate --ignore-not-found --wait=true
 log "applying $overlay${image:+ with image $image}"
 kubectl apply -k "$target" || rollback "kubectl apply"
 
+# await_migration returns 0 when the migration Job completes and 1 as soon
+# as it fails or the timeout passes, whichever comes first.
+await_migration() {
+	local job=job/incident-server-migrate complete failed first status
+	kubectl --namespace "$namespace" wait --for=condition=complete "$job" --timeout "$timeout" >/dev/null &
+	complete=$!
+	kubectl --namespace "$namespace" wait --for=condition=failed "$job" --timeout "$timeout" >/dev/null &
+	failed=$!
+	status=0
+	wait -n -p first "$complete" "$failed" || status=$?
+	kill "$complete" "$failed" 2>/dev/null || true
+	wait "$complete" "$failed" 2>/dev/null || true
+	[[ $first == "$complete" ]] && ((status == 0))
+}
+
 log "waiting for the schema migration"
-k wait --for=condition=complete job/incident-server-migrate --timeout "$timeout" || rollback "migration job"
+await_migration || rollback "migration job (kubectl -n $namespace logs job/incident-server-migrate)"
 
 for d in "${deployments[@]}"; do
 	log "waiting for deployment/$d"
