@@ -278,6 +278,10 @@ func TestAPIDeploymentFollowsTheGuide(t *testing.T) {
 		require.Equal(t, "512Mi", c.Resources.Requests.Memory().String(), name)
 	}
 
+	worker := container(t, r.deployments["incident-server-worker"].Spec.Template.Spec, "incident-server-worker")
+	require.Equal(t, "/health", worker.LivenessProbe.HTTPGet.Path, "the worker serves /health once it polls")
+	require.Equal(t, "/health", worker.ReadinessProbe.HTTPGet.Path)
+
 	api := container(t, r.deployments["incident-server"].Spec.Template.Spec, "incident-server")
 	require.Equal(t, "/health", api.LivenessProbe.HTTPGet.Path)
 	require.Equal(t, "/health/ready", api.ReadinessProbe.HTTPGet.Path)
