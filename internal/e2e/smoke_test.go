@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -66,14 +67,15 @@ func TestSmokeTestsThroughPgBouncer(t *testing.T) {
 // incidents makes the script exit 1.
 func TestSmokeTestsScriptFailsAgainstABrokenAPI(t *testing.T) {
 	t.Parallel()
-	s := &stack{t: t}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("GET /health/ready", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("POST /api/v1/incidents", func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, `{"error":{"code":"unavailable","message":"temporal unreachable"}}`, http.StatusServiceUnavailable)
 	})
-	url := s.serveHandler(mux)
+	ts := httptest.NewServer(mux)
+	t.Cleanup(ts.Close)
+	url := ts.URL
 
 	cmd, stdout, stderr := smokeTestsCommand(t, url, "")
 	err := cmd.Run()

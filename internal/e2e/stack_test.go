@@ -93,12 +93,7 @@ func newStackOn(t *testing.T, st *store.Store, configure ...func(sdkworker.Worke
 
 // serve starts an API on a loopback port and returns its base URL.
 func (s *stack) serve(opts api.Options) string {
-	return s.serveHandler(api.New(opts))
-}
-
-// serveHandler serves h on a loopback port and returns its base URL.
-func (s *stack) serveHandler(h http.Handler) string {
-	ts := httptest.NewServer(h)
+	ts := httptest.NewServer(api.New(opts))
 	s.t.Cleanup(ts.Close)
 	return ts.URL
 }
