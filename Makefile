@@ -31,6 +31,19 @@ SHELLCHECK = if ! command -v shellcheck >/dev/null 2>&1; then \
 	fi; \
 	shellcheck $$(find deploy -type f -name '*.sh') .ci/run
 
+# Installs pgbouncer from Debian's packages when missing and we are root: the
+# store's tests run it in transaction pooling mode in front of the test
+# Postgres. It is only installed, never started as a service.
+PGBOUNCER = if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then \
+		if [ "$$(id -u)" -ne 0 ]; then \
+			echo "pgbouncer is not installed; install it with: sudo apt-get install pgbouncer" >&2; \
+			exit 1; \
+		fi; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer; \
+		service pgbouncer stop >/dev/null 2>&1 || true; \
+	fi
+
 # Validates the Prometheus config and alert rules and runs the rules' unit
 # tests. promtool comes from Debian's prometheus package, installed when
 # missing and we are root; without recommends, so no node exporter comes
@@ -60,7 +73,7 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-.PHONY: help build gorush run services-dev services-test test stop clean fmt vet lint shellcheck bench
+.PHONY: help build gorush run services-dev services-test test test-k8s prometheusrule stop clean fmt vet lint shellcheck bench
 
 help: ## list the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -92,15 +105,27 @@ run: build $(DEV_GORUSH) services-dev ## migrate, then run the embedded stack (`
 
 # The test services are stopped on every exit path, Ctrl-C included; the
 # recipe's exit status stays that of the first failing step.
-test: $(GORUSH_BIN) ## go vet, go test against fresh test services (Postgres, Redis, Gorush), shellcheck, promtool
+test: $(GORUSH_BIN) ## go vet, go test against fresh test services (Postgres, Redis, Gorush, PgBouncer), shellcheck, promtool
 	@trap '$(SERVICES) stop test || true' EXIT; \
+	$(PGBOUNCER); \
 	GORUSH=local $(SERVICES) start test; \
 	eval "$$(GORUSH=local $(SERVICES) env test | sed 's/^/TEST_/')"; \
 	export TEST_DATABASE_URL TEST_REDIS_ADDR TEST_GORUSH_URL; \
 	$(GO) vet ./...; \
 	$(GO) test -count=1 -timeout 20m ./...; \
 	$(SHELLCHECK); \
-	$(PROMTOOL)
+	$(PROMTOOL); \
+	$(MAKE) --no-print-directory test-k8s
+
+# deploy/k8s is a Go module of its own: the Kubernetes and kustomize
+# libraries its tests need would move Temporal's gRPC and protobuf versions
+# in the main go.mod. Its tests render the kustomizations and run promtool
+# on the PrometheusRule, so they follow $(PROMTOOL) in `make test`.
+test-k8s: ## render deploy/k8s kustomizations and check every object against its Kubernetes type
+	cd deploy/k8s && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+prometheusrule: ## regenerate deploy/k8s/base/prometheusrule.yaml from deploy/prometheus/rules
+	cd deploy/k8s && $(GO) test -count=1 -run TestPrometheusRuleMatchesRuleFiles . -update
 
 # Uses the engine answering on :8080 if there is one. Otherwise it starts
 # the dev stack like `make run GORUSH=local` in the background, logging to

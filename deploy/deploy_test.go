@@ -31,7 +31,7 @@ import (
 )
 
 const (
-	k8sDir          = "kubernetes"
+	k8sDir          = "k8s/base"
 	composePath     = "../docker-compose.yml"
 	dockerfilePath  = "Dockerfile"
 	dockerignore    = "../.dockerignore"
@@ -108,7 +108,7 @@ func TestSecretExampleHoldsOnlyPlaceholders(t *testing.T) {
 	secrets := secretData(t)
 	data, ok := secrets["incident-server-secrets"]
 	require.True(t, ok, "secret incident-server-secrets in %s", secretExample)
-	require.ElementsMatch(t, []string{"DATABASE_URL", "REDIS_PASSWORD"}, mapKeys(data))
+	require.ElementsMatch(t, []string{"DATABASE_URL", "DATABASE_DIRECT_URL", "DATABASE_REPLICA_URL", "REDIS_PASSWORD", "JWT_SECRET"}, mapKeys(data))
 	for k, v := range data {
 		require.Contains(t, v, "CHANGE_ME", "%s must be an obvious placeholder", k)
 	}
@@ -291,6 +291,15 @@ func TestAPIServiceObjects(t *testing.T) {
 				MaxReplicas int `yaml:"maxReplicas"`
 				Metrics     []struct {
 					Type     string `yaml:"type"`
+					External *struct {
+						Metric struct {
+							Name string `yaml:"name"`
+						} `yaml:"metric"`
+						Target struct {
+							Type         string `yaml:"type"`
+							AverageValue string `yaml:"averageValue"`
+						} `yaml:"target"`
+					} `yaml:"external"`
 					Resource struct {
 						Name   string `yaml:"name"`
 						Target struct {
@@ -307,12 +316,19 @@ func TestAPIServiceObjects(t *testing.T) {
 		require.Equal(t, 5, h.Spec.MinReplicas)
 		require.Equal(t, 20, h.Spec.MaxReplicas)
 		got := map[string]int{}
+		var external []string
 		for _, m := range h.Spec.Metrics {
-			require.Equal(t, "Resource", m.Type, "a metric the cluster cannot read blocks scale-down")
+			if m.Type == "External" {
+				require.Equal(t, "AverageValue", m.External.Target.Type)
+				external = append(external, m.External.Metric.Name+"="+m.External.Target.AverageValue)
+				continue
+			}
+			require.Equal(t, "Resource", m.Type)
 			require.Equal(t, "Utilization", m.Resource.Target.Type)
 			got[m.Resource.Name] = m.Resource.Target.AverageUtilization
 		}
 		require.Equal(t, map[string]int{"cpu": 70, "memory": 80}, got)
+		require.Equal(t, []string{"active_incidents=10"}, external)
 	})
 }
 
@@ -347,17 +363,18 @@ func TestNetworkPolicies(t *testing.T) {
 			policy:  "incident-server-network-policy",
 			app:     "incident-server",
 			ingress: []string{"TCP/8080"},
-			egress:  []string{"TCP/5432", "TCP/6379", "TCP/7233", "TCP/443", "TCP/53", "UDP/53"},
+			egress:  []string{"TCP/5432", "TCP/6432", "TCP/6379", "TCP/7233", "TCP/443", "TCP/53", "UDP/53"},
 		},
 		{
-			policy: "incident-server-worker-network-policy",
-			app:    "incident-server-worker",
-			egress: []string{"TCP/5432", "TCP/6379", "TCP/7233", "TCP/8088", "TCP/443", "TCP/53", "UDP/53"},
+			policy:  "incident-server-worker-network-policy",
+			app:     "incident-server-worker",
+			ingress: []string{"TCP/8080"}, // Prometheus
+			egress:  []string{"TCP/5432", "TCP/6432", "TCP/6379", "TCP/7233", "TCP/8088", "TCP/443", "TCP/53", "UDP/53"},
 		},
 		{
 			policy:      "incident-server-migrate-network-policy",
 			app:         "incident-server-migrate",
-			egress:      []string{"TCP/5432", "TCP/53", "UDP/53"},
+			egress:      []string{"TCP/5432", "TCP/6432", "TCP/53", "UDP/53"},
 			egressNotTo: []string{"TCP/7233", "TCP/443"},
 		},
 	}
@@ -450,7 +467,8 @@ func TestWorkloadEnvIsUnderstoodByConfig(t *testing.T) {
 				require.True(t, consulted[name], "%s is not a variable internal/config reads", name)
 			}
 			require.NotEqual(t, config.Default().Database.URL, cfg.Database.URL, "the database URL must be set")
-			require.NotEqual(t, config.Default().Redis.Addr, cfg.Redis.Addr, "the Redis address must be set")
+			require.True(t, cfg.Redis.Addr != config.Default().Redis.Addr || len(cfg.Redis.Addrs) > 0,
+				"the Redis address (or cluster seeds) must be set")
 			require.NotEqual(t, config.Default().Temporal.Address, cfg.Temporal.Address, "the Temporal address must be set")
 			require.NotEqual(t, "development", cfg.Environment)
 			require.Equal(t, "json", cfg.Logging.Format)
@@ -602,6 +620,46 @@ func TestComposeStack(t *testing.T) {
 		for _, m := range refs {
 			require.Contains(t, []string{":-", "-"}, m[2], "%s has no default; `docker compose up` would need an .env", m[0])
 		}
+	})
+
+	t.Run("every dependency is a service", func(t *testing.T) {
+		t.Parallel()
+		for name, svc := range services {
+			for dep, d := range svc.DependsOn {
+				require.Contains(t, mapKeys(services), dep, "%s depends on %s", name, dep)
+				require.Contains(t, []string{"service_started", "service_healthy", "service_completed_successfully"}, d.Condition,
+					"%s depends on %s", name, dep)
+			}
+		}
+	})
+
+	t.Run("images are pinned", func(t *testing.T) {
+		t.Parallel()
+		for name, svc := range services {
+			ref := svc.Image
+			require.NotEmpty(t, ref, "%s has no image", name)
+			if i := strings.LastIndex(ref, "/"); i >= 0 {
+				ref = ref[i+1:]
+			}
+			_, tag, ok := strings.Cut(ref, ":")
+			require.True(t, ok, "%s: image %s has no tag", name, svc.Image)
+			require.NotEqual(t, "latest", tag, "%s: image %s", name, svc.Image)
+		}
+	})
+
+	t.Run("read-only root filesystem", func(t *testing.T) {
+		t.Parallel()
+		for _, name := range []string{"migrate", "api", "worker"} {
+			require.True(t, services[name].ReadOnly, "%s: read_only, as the pods run", name)
+			require.Contains(t, services[name].Tmpfs, "/tmp:size=64m", name)
+		}
+	})
+
+	t.Run("worker pushes through the gorush service", func(t *testing.T) {
+		t.Parallel()
+		env := services["worker"].Environment
+		require.Equal(t, "http://gorush:8088", env["GORUSH_URL"])
+		require.Contains(t, services["gorush"].Ports, "127.0.0.1:8088:8088")
 	})
 
 	t.Run("prometheus config mounted", func(t *testing.T) {
@@ -1179,6 +1237,8 @@ func parseBytes(s string) (int64, error) {
 
 type composeService struct {
 	Image       string                       `yaml:"image"`
+	ReadOnly    bool                         `yaml:"read_only"`
+	Tmpfs       []string                     `yaml:"tmpfs"`
 	Build       composeBuild                 `yaml:"build"`
 	Command     []string                     `yaml:"command"`
 	Restart     string                       `yaml:"restart"`

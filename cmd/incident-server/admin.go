@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -140,7 +141,10 @@ func runRestore(ctx context.Context, args []string, out io.Writer) error {
 
 // runExport prints the configuration or the policies as JSON.
 func runExport(ctx context.Context, args []string, out io.Writer) error {
-	cfg, rest, err := loadConfig("export", args, nil)
+	var output string
+	cfg, rest, err := loadConfig("export", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&output, "output", "", "write to `file` (replaced whole, only once the export succeeded) instead of standard output")
+	})
 	if err != nil {
 		return err
 	}
@@ -161,8 +165,30 @@ func runExport(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(out, "%s\n", body)
-	return err
+	body = append(body, '\n')
+	if output == "" {
+		_, err = out.Write(body)
+		return err
+	}
+	return writeFileAtomic(output, body)
+}
+
+// writeFileAtomic writes data beside path and renames it into place, so a
+// reader never finds half a file and a failed write leaves the old one.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 // runImport applies files written by export (or standard input, "-" or no

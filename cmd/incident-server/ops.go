@@ -24,7 +24,7 @@ func runMigrate(ctx context.Context, args []string, out io.Writer) error {
 	if len(rest) == 0 {
 		return fmt.Errorf("say up, down [N] or status")
 	}
-	st, err := store.Open(ctx, cfg.Database.URL, store.PoolOptions{MaxConns: 2})
+	st, err := store.Open(ctx, cfg.Database.URL, store.PoolOptions{MaxConns: 2, QueryExecMode: cfg.Database.QueryExecMode})
 	if err != nil {
 		return fmt.Errorf("connect to postgres: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -77,6 +78,8 @@ func (p *process) openData(ctx context.Context) error {
 		MaxConns:        int32(p.cfg.Database.MaxOpenConns),
 		MaxConnLifetime: p.cfg.Database.ConnMaxLifetime,
 		MaxConnIdleTime: p.cfg.Database.ConnMaxIdleTime,
+		QueryExecMode:   p.cfg.Database.QueryExecMode,
+		ReplicaURL:      p.cfg.Database.ReplicaURL,
 	})
 	if err != nil {
 		return fmt.Errorf("connect to postgres: %w", err)
@@ -86,7 +89,12 @@ func (p *process) openData(ctx context.Context) error {
 	p.metrics.Gauges(st.ActiveCount, st.ResponseOverdueCount)
 
 	r := p.cfg.Redis
-	rdb := cache.NewClient(r.Addr, r.Password, r.DB, cache.ClientOptions{
+	addr := r.Addr
+	if len(r.Addrs) > 0 {
+		addr = strings.Join(r.Addrs, ",")
+	}
+	rdb := cache.NewClient(addr, r.Password, r.DB, cache.ClientOptions{
+		Cluster:         len(r.Addrs) > 0,
 		PoolSize:        r.MaxActive,
 		MaxIdleConns:    r.MaxIdle,
 		ConnMaxIdleTime: r.IdleTimeout,
@@ -101,7 +109,7 @@ func (p *process) openData(ctx context.Context) error {
 	pingCtx, cancel := context.WithTimeout(ctx, r.DialTimeout)
 	defer cancel()
 	if err := p.cache.Ping(pingCtx); err != nil {
-		p.logs.Component("cache").Warn("redis unreachable; serving from postgres until it is back", "addr", r.Addr, "error", err)
+		p.logs.Component("cache").Warn("redis unreachable; serving from postgres until it is back", "addr", addr, "error", err)
 	}
 	return nil
 }

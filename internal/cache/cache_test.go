@@ -1,6 +1,8 @@
 package cache_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -192,4 +194,61 @@ func TestNewClient(t *testing.T) {
 	require.Equal(t, cache.DefaultPoolSize, copt.PoolSize)
 	require.True(t, copt.ReadOnly)
 	require.True(t, copt.RouteByLatency)
+}
+
+// TestCluster runs the cache on a real three-node Redis Cluster through the
+// client cache.NewClient builds for redis.addrs: keys spread over the
+// nodes, and every operation follows them.
+func TestCluster(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	addrs := testenv.RedisCluster(t)
+	rdb := cache.NewClient(strings.Join(addrs, ","), "", 0, cache.ClientOptions{Cluster: true})
+	t.Cleanup(func() { _ = rdb.Close() })
+	_, isCluster := rdb.(*redis.ClusterClient)
+	require.True(t, isCluster)
+	c := cache.New(rdb, "incident-server:", time.Minute)
+	require.NoError(t, c.Ping(ctx))
+
+	const n = 30
+	for i := range n {
+		id := fmt.Sprintf("inc-%d", i)
+		require.NoError(t, c.SetIncident(ctx, sample(id, 2)))
+		require.NoError(t, c.SetIncident(ctx, sample(id, 1)), "an older version is ignored, not an error")
+		got, ok, err := c.GetIncident(ctx, id)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.EqualValues(t, 2, got.Version)
+	}
+	require.NoError(t, c.SetJSON(ctx, "policy:p1", map[string]string{"name": "primary"}, time.Minute))
+	var policy map[string]string
+	ok, ttl, err := c.GetJSON(ctx, "policy:p1", &policy)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Positive(t, ttl)
+	require.Equal(t, "primary", policy["name"])
+	for range 3 {
+		_, err := c.Incr(ctx, "ratelimit:svc")
+		require.NoError(t, err)
+	}
+	count, err := c.Counter(ctx, "ratelimit:svc")
+	require.NoError(t, err)
+	require.EqualValues(t, 3, count)
+	require.NoError(t, c.DeleteIncident(ctx, "inc-0"))
+	_, ok, err = c.GetIncident(ctx, "inc-0")
+	require.NoError(t, err)
+	require.False(t, ok)
+
+	// The keys live on more than one node.
+	holding := 0
+	for _, addr := range addrs {
+		node := redis.NewClient(&redis.Options{Addr: addr})
+		size, err := node.DBSize(ctx).Result()
+		_ = node.Close()
+		require.NoError(t, err)
+		if size > 0 {
+			holding++
+		}
+	}
+	require.Greater(t, holding, 1, "keys spread over the cluster's nodes")
 }

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -115,7 +116,23 @@ type Database struct {
 	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime"`
 	// ConnMaxIdleTime closes a connection idle this long. Default 5m.
 	ConnMaxIdleTime time.Duration `yaml:"conn_max_idle_time"`
+	// ReplicaURL is a connection string of a streaming replica (or a
+	// PgBouncer in front of replicas). Incident lists and timelines read
+	// from it; every write, and every read that must see a write, uses URL.
+	// Default "": everything uses URL.
+	ReplicaURL string `yaml:"replica_url"`
+	// QueryExecMode is how pgx sends queries: "cache_statement" (named
+	// prepared statements, cached per connection), "cache_describe",
+	// "describe_exec", "exec" (an unnamed statement per query, in one round
+	// trip) or "simple_protocol". Behind PgBouncer in transaction pooling
+	// mode use "exec" or "simple_protocol": a named statement prepared on one
+	// server connection is missing from the next. Default "": the
+	// default_query_exec_mode of the URL, else cache_statement.
+	QueryExecMode string `yaml:"query_exec_mode"`
 }
+
+// QueryExecModes are the accepted values of database.query_exec_mode.
+var QueryExecModes = []string{"cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol"}
 
 // Cache configures the in-process cache in front of Redis.
 type Cache struct {
@@ -156,6 +173,11 @@ type Redis struct {
 	ReadTimeout time.Duration `yaml:"read_timeout"`
 	// WriteTimeout bounds writing one command. Default 1s.
 	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// Addrs are the host:port seed nodes of a Redis Cluster. When set, the
+	// client speaks the cluster protocol, discovers the other nodes from
+	// these, Addr is ignored and DB must be 0. In the environment they are
+	// comma-separated. Default none: a single server at Addr.
+	Addrs []string `yaml:"addrs"`
 }
 
 // Temporal configures the client of the Temporal frontend.
@@ -528,6 +550,17 @@ func setValue(v reflect.Value, s string) error {
 			return fmt.Errorf("parse integer: %w", err)
 		}
 		v.SetInt(n)
+	case reflect.Slice:
+		if v.Type().Elem().Kind() != reflect.String {
+			return fmt.Errorf("unsupported slice type %s", v.Type())
+		}
+		var items []string
+		for item := range strings.SplitSeq(s, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				items = append(items, item)
+			}
+		}
+		v.Set(reflect.ValueOf(items))
 	case reflect.Map:
 		if v.Type().Key().Kind() != reflect.String || v.Type().Elem().Kind() != reflect.String {
 			return fmt.Errorf("unsupported map type %s", v.Type())
@@ -628,6 +661,10 @@ func (c Config) Validate() error {
 	}
 	positiveDur("database.conn_max_lifetime", c.Database.ConnMaxLifetime)
 	positiveDur("database.conn_max_idle_time", c.Database.ConnMaxIdleTime)
+	if c.Database.QueryExecMode != "" && !slices.Contains(QueryExecModes, c.Database.QueryExecMode) {
+		bad("database.query_exec_mode", "unknown mode %q (want one of %s)",
+			c.Database.QueryExecMode, strings.Join(QueryExecModes, ", "))
+	}
 
 	positiveDur("cache.default_expiration", c.Cache.DefaultExpiration)
 	positiveDur("cache.cleanup_interval", c.Cache.CleanupInterval)
@@ -635,6 +672,12 @@ func (c Config) Validate() error {
 	hostPort("redis.addr", c.Redis.Addr)
 	if c.Redis.DB < 0 {
 		bad("redis.db", "must not be negative, got %d", c.Redis.DB)
+	}
+	for i, a := range c.Redis.Addrs {
+		hostPort(fmt.Sprintf("redis.addrs[%d]", i), a)
+	}
+	if len(c.Redis.Addrs) > 0 && c.Redis.DB != 0 {
+		bad("redis.db", "must be 0 with redis.addrs: a cluster has only database 0, got %d", c.Redis.DB)
 	}
 	positiveDur("redis.incident_cache_ttl", c.Redis.IncidentCacheTTL)
 	positiveDur("redis.user_cache_ttl", c.Redis.UserCacheTTL)

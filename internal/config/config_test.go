@@ -459,10 +459,10 @@ func TestEveryFieldHasAnEnvironmentVariable(t *testing.T) {
 	if seen["INCIDENT_VERSION"] {
 		t.Error("version must not be settable from the environment")
 	}
-	// 2 top-level + 10 server + 5 database + 2 cache + 13 redis + 3 temporal + 3 push + 3 dev + 3 logging
+	// 2 top-level + 10 server + 7 database + 2 cache + 14 redis + 3 temporal + 3 push + 3 dev + 3 logging
 	// + 7 auth + 6 backup + 3 maintenance + 1 schedules.
-	if len(fs) != 61 {
-		t.Errorf("walk found %d fields, want 61", len(fs))
+	if len(fs) != 64 {
+		t.Errorf("walk found %d fields, want 64", len(fs))
 	}
 }
 
@@ -477,5 +477,60 @@ func TestParseLevel(t *testing.T) {
 		if _, err := ParseLevel(name); err == nil {
 			t.Errorf("ParseLevel(%q) succeeded, want an error", name)
 		}
+	}
+}
+
+func TestDatabaseTopologySettings(t *testing.T) {
+	t.Parallel()
+	path := writeFile(t, `
+database:
+  replica_url: postgres://reader@replica:5432/incidents
+  query_exec_mode: simple_protocol
+redis:
+  addrs: [redis-0:6379, redis-1:6379]
+`)
+	cfg, err := LoadFrom(path, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Database.ReplicaURL != "postgres://reader@replica:5432/incidents" || cfg.Database.QueryExecMode != "simple_protocol" {
+		t.Errorf("database = %+v", cfg.Database)
+	}
+	if want := []string{"redis-0:6379", "redis-1:6379"}; !reflect.DeepEqual(cfg.Redis.Addrs, want) {
+		t.Errorf("redis.addrs = %q, want %q", cfg.Redis.Addrs, want)
+	}
+
+	cfg, err = LoadFrom(path, env(map[string]string{
+		"INCIDENT_DATABASE_REPLICA_URL":     "postgres://other@replica2/incidents",
+		"INCIDENT_DATABASE_QUERY_EXEC_MODE": "exec",
+		"INCIDENT_REDIS_ADDRS":              " a:7000, b:7001 ,,c:7002",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Database.ReplicaURL != "postgres://other@replica2/incidents" || cfg.Database.QueryExecMode != "exec" {
+		t.Errorf("database from env = %+v", cfg.Database)
+	}
+	if want := []string{"a:7000", "b:7001", "c:7002"}; !reflect.DeepEqual(cfg.Redis.Addrs, want) {
+		t.Errorf("redis.addrs from env = %q, want %q", cfg.Redis.Addrs, want)
+	}
+
+	bad := []struct {
+		name string
+		vars map[string]string
+		want string
+	}{
+		{"unknown exec mode", map[string]string{"INCIDENT_DATABASE_QUERY_EXEC_MODE": "prepared"}, "database.query_exec_mode"},
+		{"seed without port", map[string]string{"INCIDENT_REDIS_ADDRS": "a:7000,b"}, "redis.addrs[1]"},
+		{"cluster with db", map[string]string{"INCIDENT_REDIS_ADDRS": "a:7000", "INCIDENT_REDIS_DB": "2"}, "redis.db"},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := LoadFrom("", env(tc.vars))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one naming %s", err, tc.want)
+			}
+		})
 	}
 }

@@ -51,10 +51,15 @@ const taskQueue = "incidents-e2e"
 // starts, to replace an activity.
 func newStack(t *testing.T, configure ...func(sdkworker.Worker, *activities.Activities)) *stack {
 	t.Helper()
+	return newStackOn(t, store.New(testenv.Postgres(t)), configure...)
+}
+
+// newStackOn starts a stack on st, a store on a migrated database.
+func newStackOn(t *testing.T, st *store.Store, configure ...func(sdkworker.Worker, *activities.Activities)) *stack {
+	t.Helper()
 	ctx := context.Background()
-	pool := testenv.Postgres(t)
 	rdb, prefix := testenv.Redis(t)
-	s := &stack{t: t, store: store.New(pool), rdb: rdb, prefix: prefix}
+	s := &stack{t: t, store: st, rdb: rdb, prefix: prefix}
 	s.cache = cache.New(rdb, prefix, 5*time.Minute)
 
 	srv, err := devtemporal.Start(ctx, devtemporal.Options{SearchAttributes: worker.SearchAttributes})

@@ -175,7 +175,8 @@ type ListFilter struct {
 	Cursor string
 }
 
-// ListIncidents returns one page of incidents matching f, newest first
+// ListIncidents reads the replica when there is one (see
+// PoolOptions.ReplicaURL). It returns one page of incidents matching f, newest first
 // (created_at, then id, descending), and the cursor of the next page, which
 // is empty on the last page. Pages are stable under concurrent inserts of
 // newer incidents. An undecodable cursor gives an error wrapping
@@ -216,7 +217,7 @@ func (s *Store) ListIncidents(ctx context.Context, f ListFilter) ([]incident.Inc
 	// One extra row tells whether another page follows.
 	q += ` ORDER BY created_at DESC, id DESC LIMIT ` + arg(limit+1)
 
-	rows, err := s.pool.Query(ctx, q, args...)
+	rows, err := s.replica.Query(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list incidents: %w", err)
 	}
@@ -257,7 +258,8 @@ func decodeCursor(c string) (time.Time, string, error) {
 	return at, id, nil
 }
 
-// Timeline returns up to limit events of an incident, oldest first (by
+// Timeline reads the replica when there is one (see
+// PoolOptions.ReplicaURL). It returns up to limit events of an incident, oldest first (by
 // event time, then by the writer's sequence, then by the order they were
 // recorded). limit is MaxTimelineLimit
 // when zero, negative or larger. The error wraps ErrNotFound when the
@@ -266,7 +268,7 @@ func (s *Store) Timeline(ctx context.Context, incidentID string, limit int) ([]i
 	if limit <= 0 || limit > MaxTimelineLimit {
 		limit = MaxTimelineLimit
 	}
-	rows, err := s.pool.Query(ctx, `
+	rows, err := s.replica.Query(ctx, `
 		SELECT event_key, incident_id, event_type, actor, message, data, event_time, seq
 		FROM timeline_events
 		WHERE incident_id = $1
@@ -283,7 +285,7 @@ func (s *Store) Timeline(ctx context.Context, incidentID string, limit int) ([]i
 		return events, nil
 	}
 	var exists bool
-	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM incidents WHERE id = $1)`, incidentID).Scan(&exists); err != nil {
+	if err := s.replica.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM incidents WHERE id = $1)`, incidentID).Scan(&exists); err != nil {
 		return nil, fmt.Errorf("timeline %s: %w", incidentID, err)
 	}
 	if !exists {

@@ -23,9 +23,10 @@ var ErrInvalidCursor = errors.New("invalid cursor")
 // wrapping message says which.
 var ErrConflict = errors.New("conflict")
 
-// PoolOptions sizes the connection pool. The zero value is valid: every zero
-// field takes the default from the production guide's database settings.
-// Set fields take precedence over pool_* parameters in the database URL.
+// PoolOptions sizes the connection pools and says how queries are sent. The
+// zero value is valid: every zero field takes the default from the
+// production guide's database settings. Set fields take precedence over
+// pool_* and default_query_exec_mode parameters in the database URLs.
 type PoolOptions struct {
 	// MaxConns caps open connections. Default 25.
 	MaxConns int32
@@ -36,6 +37,27 @@ type PoolOptions struct {
 	MaxConnLifetime time.Duration
 	// MaxConnIdleTime closes a connection idle for this long. Default 5m.
 	MaxConnIdleTime time.Duration
+	// QueryExecMode is pgx's query execution mode by name: cache_statement,
+	// cache_describe, describe_exec, exec or simple_protocol. Through
+	// PgBouncer in transaction pooling mode use exec or simple_protocol,
+	// which prepare no named statements. Default "": the URL's
+	// default_query_exec_mode, else cache_statement.
+	QueryExecMode string
+	// ReplicaURL connects a second pool, of the same size, to a read
+	// replica. ListIncidents and Timeline read from it: pages a person looks
+	// at, which may lag the primary by the replication delay. Every other
+	// query uses the primary. Default "": everything uses the primary.
+	ReplicaURL string
+}
+
+// queryExecModes maps PoolOptions.QueryExecMode to pgx's modes, with the
+// names pgx accepts as default_query_exec_mode in a URL.
+var queryExecModes = map[string]pgx.QueryExecMode{
+	"cache_statement": pgx.QueryExecModeCacheStatement,
+	"cache_describe":  pgx.QueryExecModeCacheDescribe,
+	"describe_exec":   pgx.QueryExecModeDescribeExec,
+	"exec":            pgx.QueryExecModeExec,
+	"simple_protocol": pgx.QueryExecModeSimpleProtocol,
 }
 
 // Pool defaults; see PoolOptions.
@@ -48,14 +70,43 @@ const (
 // Store reads and writes the projection. It is safe for concurrent use.
 type Store struct {
 	pool *pgxpool.Pool
+	// replica serves ListIncidents and Timeline; it is pool when no
+	// replica is configured.
+	replica *pgxpool.Pool
 }
 
-// Open connects to the database at url and checks the connection with ctx.
-// It does not apply migrations.
+// Open connects to the database at url, and to opt.ReplicaURL when set, and
+// checks the connections with ctx. It does not apply migrations.
 func Open(ctx context.Context, url string, opt PoolOptions) (*Store, error) {
+	pool, err := openPool(ctx, "database", url, opt)
+	if err != nil {
+		return nil, err
+	}
+	s := New(pool)
+	if opt.ReplicaURL != "" {
+		replica, err := openPool(ctx, "replica", opt.ReplicaURL, opt)
+		if err != nil {
+			pool.Close()
+			return nil, err
+		}
+		s.replica = replica
+	}
+	return s, nil
+}
+
+// openPool opens one pool on url and pings it; name ("database",
+// "replica") tells the two apart in errors.
+func openPool(ctx context.Context, name, url string, opt PoolOptions) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("parse database url: %w", err)
+		return nil, fmt.Errorf("parse %s url: %w", name, err)
+	}
+	if opt.QueryExecMode != "" {
+		mode, ok := queryExecModes[opt.QueryExecMode]
+		if !ok {
+			return nil, fmt.Errorf("%s: unknown query exec mode %q", name, opt.QueryExecMode)
+		}
+		cfg.ConnConfig.DefaultQueryExecMode = mode
 	}
 	cfg.MaxConns = DefaultMaxConns
 	if opt.MaxConns > 0 {
@@ -72,18 +123,23 @@ func Open(ctx context.Context, url string, opt PoolOptions) (*Store, error) {
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("open database pool: %w", err)
+		return nil, fmt.Errorf("open %s pool: %w", name, err)
 	}
-	s := New(pool)
-	if err := s.Ping(ctx); err != nil {
+	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, err
+		return nil, fmt.Errorf("ping %s: %w", name, err)
 	}
-	return s, nil
+	return pool, nil
 }
 
-// New wraps an open pool. Close closes the pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+// New wraps an open pool, which serves every query. Close closes it.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, replica: pool} }
+
+// NewWithReplica wraps a primary pool and a replica pool, which serves
+// ListIncidents and Timeline. Close closes both.
+func NewWithReplica(primary, replica *pgxpool.Pool) *Store {
+	return &Store{pool: primary, replica: replica}
+}
 
 // Pool returns the underlying pool, for migrations and health checks.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
@@ -96,8 +152,13 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the pool, waiting for connections in use to be returned.
-func (s *Store) Close() { s.pool.Close() }
+// Close closes the pools, waiting for connections in use to be returned.
+func (s *Store) Close() {
+	if s.replica != s.pool {
+		s.replica.Close()
+	}
+	s.pool.Close()
+}
 
 // queryOne runs q, which selects at most one row, and scans it. No row is
 // an error wrapping ErrNotFound; op names the operation in errors.
