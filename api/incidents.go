@@ -37,6 +37,8 @@ type incidentView struct {
 // openIncident starts an incident's workflow, or joins the open incident
 // with the same service and dedup key, in one update-with-start call. The
 // answer comes once the incident is recorded, so it can be read back at once.
+// With an Idempotency-Key header a retried request (after a 503 or a lost
+// answer) gets the first answer back instead of opening a second incident.
 func (s *Server) openIncident(c *gin.Context) {
 	var in incident.NewIncident
 	if err := s.decode(c, &in); err != nil {
@@ -48,10 +50,24 @@ func (s *Server) openIncident(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
+	key, err := idempotencyKey(c)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
 	id := newIncidentID(time.Now())
 	wfID := workflows.IncidentWorkflowID(id)
-	if in.DedupKey != "" {
+	updateID := "open/" + id
+	switch {
+	case in.DedupKey != "":
 		wfID = workflows.DedupWorkflowID(in.Service, in.DedupKey)
+	case key != "":
+		wfID = workflows.RequestWorkflowID(principal(c).RateKey(), in.Service, key)
+	}
+	if key != "" {
+		// A retry sends the same update again; Temporal answers it with
+		// the first outcome instead of running it twice.
+		updateID = "open/" + strings.TrimPrefix(workflows.RequestWorkflowID(principal(c).RateKey(), in.Service, key), "incident-request/")
 	}
 	start := s.temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID:                       wfID,
@@ -77,7 +93,7 @@ func (s *Server) openIncident(c *gin.Context) {
 	handle, err := s.temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: start,
 		UpdateOptions: client.UpdateWorkflowOptions{
-			UpdateID:     "open/" + id,
+			UpdateID:     updateID,
 			UpdateName:   workflows.UpdateOpen,
 			Args:         []any{workflows.OpenRequest{IncidentID: id, Actor: actorOf(c, "")}},
 			WaitForStage: client.WorkflowUpdateStageCompleted,

@@ -111,6 +111,15 @@ func DedupWorkflowID(service, dedupKey string) string {
 	return "incident-dedup/" + service + "/" + hex.EncodeToString(sum[:16])
 }
 
+// RequestWorkflowID is the workflow ID of an incident opened with an
+// Idempotency-Key and no dedup key: the same caller retrying the same
+// request for the same service reaches the same workflow, so a retry after
+// a lost answer can never open a second incident.
+func RequestWorkflowID(caller, service, idempotencyKey string) string {
+	sum := sha256.Sum256([]byte(caller + "\x00" + service + "\x00" + idempotencyKey))
+	return "incident-request/" + service + "/" + hex.EncodeToString(sum[:16])
+}
+
 // IncidentInput starts an IncidentWorkflow run.
 type IncidentInput struct {
 	// Incident is the incident to open: ID, WorkflowID, title, service,

@@ -350,3 +350,28 @@ func history(t *testing.T, c client.Client, workflowID string) *historypb.Histor
 	}
 	return h
 }
+
+// An Idempotency-Key makes a retried open (the first answer lost, or a 503)
+// return the first incident instead of opening another.
+func TestRetriedOpenWithIdempotencyKeyOpensOnce(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	service := "idem-" + randomID()
+	body := map[string]string{"title": "checkout errors", "service": service, "severity": "high"}
+	var ids []string
+	for range 3 {
+		r := do(t, http.MethodPost, s.url+"/api/v1/incidents", body, "Idempotency-Key", "req-1")
+		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+		var inc incident.Incident
+		r.json(t, &inc)
+		ids = append(ids, inc.ID)
+	}
+	require.Equal(t, ids[0], ids[1])
+	require.Equal(t, ids[0], ids[2])
+	r := do(t, http.MethodPost, s.url+"/api/v1/incidents", body, "Idempotency-Key", "req-2")
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	var other incident.Incident
+	r.json(t, &other)
+	require.NotEqual(t, ids[0], other.ID, "another key is another request")
+	require.Len(t, s.incidentsOf(t, service), 2)
+}
