@@ -101,14 +101,8 @@ func (s *Server) reassign(c *gin.Context) {
 // escalationUpdate finds the incident, sends it the update built by arg
 // and answers with the incident's state, escalation included.
 func (s *Server) escalationUpdate(c *gin.Context, name string, arg func(incidentID string) any) {
-	key, err := idempotencyKey(c)
-	if err != nil {
-		s.abort(c, err)
-		return
-	}
-	inc, err := s.lookup(c.Request.Context(), c.Param("id"))
-	if err != nil {
-		s.abort(c, err)
+	inc, key, ok := s.commandTarget(c)
+	if !ok {
 		return
 	}
 	if inc.Status == incident.StatusResolved {

@@ -237,14 +237,8 @@ func (s *Server) addNote(c *gin.Context) {
 		s.abort(c, errorf(CodeInvalid, "note: is required"))
 		return
 	}
-	key, err := idempotencyKey(c)
-	if err != nil {
-		s.abort(c, err)
-		return
-	}
-	inc, err := s.lookup(c.Request.Context(), c.Param("id"))
-	if err != nil {
-		s.abort(c, err)
+	inc, key, ok := s.commandTarget(c)
+	if !ok {
 		return
 	}
 	if !inc.Status.Active() {
@@ -275,14 +269,8 @@ func (s *Server) transition(action incident.Action) gin.HandlerFunc {
 		if !s.bindCommand(c, &body, &body.Actor, &body.Note) {
 			return
 		}
-		key, err := idempotencyKey(c)
-		if err != nil {
-			s.abort(c, err)
-			return
-		}
-		inc, err := s.lookup(c.Request.Context(), c.Param("id"))
-		if err != nil {
-			s.abort(c, err)
+		inc, key, ok := s.commandTarget(c)
+		if !ok {
 			return
 		}
 		if inc.Status == incident.StatusResolved && key == "" {
@@ -318,6 +306,23 @@ func (s *Server) bindCommand(c *gin.Context, body any, actor, note *string) bool
 		return false
 	}
 	return true
+}
+
+// commandTarget reads the Idempotency-Key header and finds the incident a
+// command names. It answers the request itself and returns false when
+// either fails.
+func (s *Server) commandTarget(c *gin.Context) (incident.Incident, string, bool) {
+	key, err := idempotencyKey(c)
+	if err != nil {
+		s.abort(c, err)
+		return incident.Incident{}, "", false
+	}
+	inc, err := s.lookup(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		s.abort(c, err)
+		return incident.Incident{}, "", false
+	}
+	return inc, key, true
 }
 
 // idempotencyKey returns the request's Idempotency-Key header, if any.

@@ -122,14 +122,8 @@ func (s *Store) AuthenticateAPIKey(ctx context.Context, key string) (APIKey, err
 	if !secretMatches(secret, hash) || k.RevokedAt != nil || (k.ExpiresAt != nil && !now.Before(*k.ExpiresAt)) {
 		return APIKey{}, unauthorized
 	}
-	var used time.Time
-	err = s.pool.QueryRow(ctx, touchLastUsed("api_keys"), id).Scan(&used)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-	case err != nil:
-		return APIKey{}, fmt.Errorf("authenticate api key: record use: %w", err)
-	default:
-		k.LastUsedAt = &used
+	if err := s.recordKeyUse(ctx, "api_keys", id, &k.LastUsedAt); err != nil {
+		return APIKey{}, fmt.Errorf("authenticate api key: %w", err)
 	}
 	return normalizeAPIKey(k), nil
 }

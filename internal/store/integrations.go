@@ -148,15 +148,8 @@ func (s *Store) AuthenticateIntegrationKey(ctx context.Context, key string) (Int
 	if !secretMatches(secret, hash) || k.RevokedAt != nil {
 		return IntegrationKey{}, unauthorized
 	}
-	var used time.Time
-	err = s.pool.QueryRow(ctx, touchLastUsed("integration_keys"), id).Scan(&used)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		// Refreshed within the last minute: the time read above stands.
-	case err != nil:
-		return IntegrationKey{}, fmt.Errorf("authenticate integration key: record use: %w", err)
-	default:
-		k.LastUsedAt = &used
+	if err := s.recordKeyUse(ctx, "integration_keys", id, &k.LastUsedAt); err != nil {
+		return IntegrationKey{}, fmt.Errorf("authenticate integration key: %w", err)
 	}
 	return normalizeIntegrationKey(k), nil
 }

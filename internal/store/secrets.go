@@ -1,12 +1,16 @@
 package store
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"regexp"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // keySecretBytes is the randomness in a key's secret: 256 bits, far beyond
@@ -36,14 +40,24 @@ func secretMatches(secret string, stored []byte) bool {
 	return subtle.ConstantTimeCompare(want[:], stored) == 1
 }
 
-// touchLastUsed is the statement that records a key's use. The condition
-// keeps a caller sending many requests a second from rewriting the row on
-// every one; concurrent requests that find it refreshed after waiting for
-// the row lock write nothing.
-func touchLastUsed(table string) string {
-	return fmt.Sprintf(`UPDATE %s SET last_used_at = now()
+// recordKeyUse refreshes the last_used_at of key id in table and, when it
+// wrote, points *last at the new time. The condition keeps a caller
+// sending many requests a second from rewriting the row on every one;
+// concurrent requests that find it refreshed after waiting for the row
+// lock write nothing, and the time they read stands.
+func (s *Store) recordKeyUse(ctx context.Context, table, id string, last **time.Time) error {
+	var used time.Time
+	err := s.pool.QueryRow(ctx, fmt.Sprintf(`UPDATE %s SET last_used_at = now()
 		WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
-		RETURNING last_used_at`, table)
+		RETURNING last_used_at`, table), id).Scan(&used)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("record use: %w", err)
+	}
+	*last = &used
+	return nil
 }
 
 // utcTimes puts every non-nil timestamp in UTC, as the rest of the store
