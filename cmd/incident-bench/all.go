@@ -43,7 +43,7 @@ type allParams struct {
 	GorushURL       string   `json:"gorush_url"`
 
 	duration, ceilingDuration, costIdle, costTimeout time.Duration
-	token                               string
+	token                                            string
 }
 
 // allSummary holds each scenario's result, and what failed.
