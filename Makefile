@@ -108,9 +108,9 @@ test: $(GORUSH_BIN) ## go vet, go test against fresh test services (Postgres, Re
 # every exit path. The push receiver is the real Gorush (bin/gorush), which
 # answers each push at once while offline, so it never bounds the figures.
 # BENCH_FLAGS go to `incident-bench all` (see `go run ./cmd/incident-bench
-# all -h`); the recorded run in BENCHMARKS.md used
-# BENCH_FLAGS='-cost-counts 1000,10000'. Not part of `make test`: figures
-# depend on the machine.
+# all -h`); the recorded run in BENCHMARKS.md used BENCH_FLAGS='-cost-counts
+# 1000,10000 -cost-keep -cost-timeout 100m' (about 30 minutes). Not part of
+# `make test`: figures depend on the machine.
 BENCH_FLAGS ?=
 bench: GORUSH = local
 bench: build $(GORUSH_BIN) services-dev ## run every incident-bench scenario and write bench/results/<UTC time>.json (starts the dev stack if nothing answers on :8080)
