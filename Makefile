@@ -130,15 +130,30 @@ prometheusrule: ## regenerate deploy/k8s/base/prometheusrule.yaml from deploy/pr
 # Uses the engine answering on :8080 if there is one. Otherwise it starts
 # the dev stack like `make run GORUSH=local` in the background, logging to
 # .data/bench-engine.log, and stops that engine (only it, by its PID) on
-# every exit path. Not part of `make test`: figures depend on the machine.
+# every exit path. The push receiver is the real Gorush (bin/gorush), which
+# answers each push at once while offline, so it never bounds the figures.
+# BENCH_FLAGS go to `incident-bench all` (see `go run ./cmd/incident-bench
+# all -h`); the recorded run in BENCHMARKS.md used BENCH_FLAGS='-cost-counts
+# 1000,10000 -cost-keep -cost-timeout 100m' (about 30 minutes). Not part of
+# `make test`: figures depend on the machine.
+BENCH_FLAGS ?=
 bench: GORUSH = local
-bench: build $(GORUSH_BIN) services-dev ## run every incident-bench scenario (starts the dev stack if nothing answers on :8080)
+bench: build $(GORUSH_BIN) services-dev ## run every incident-bench scenario and write bench/results/<UTC time>.json (starts the dev stack if nothing answers on :8080)
 	@pid=; \
 	trap 'if [ -n "$$pid" ]; then kill "$$pid" 2>/dev/null || true; wait "$$pid" 2>/dev/null || true; fi' EXIT; \
+	eval "$$($(SERVICES) env dev)"; \
+	export DATABASE_URL REDIS_ADDR GORUSH_URL; \
+	# ---- API credentials (once authentication is merged) ------------------ \
+	# Every /api/v1 call then needs a bearer token, and per-credential rate \
+	# limits apply. Mint one for the load generator here, e.g. \
+	#   INCIDENT_TOKEN=$$($(BIN) token create --user bench --role admin --ttl 2h) \
+	# and raise the bench engine's limit with the variable the auth change \
+	# defines, exported before the engine starts below. incident-bench sends \
+	# $$INCIDENT_TOKEN (or -token) on every request. \
+	export INCIDENT_TOKEN="$${INCIDENT_TOKEN:-}"; \
+	# ----------------------------------------------------------------------- \
 	if ! curl -fsS -m 2 -o /dev/null http://127.0.0.1:8080/health/ready 2>/dev/null; then \
 		mkdir -p .data; \
-		eval "$$($(SERVICES) env dev)"; \
-		export DATABASE_URL REDIS_ADDR GORUSH_URL; \
 		$(BIN) migrate up; \
 		$(BIN) dev >.data/bench-engine.log 2>&1 & pid=$$!; \
 		ready=; \
@@ -149,7 +164,8 @@ bench: build $(GORUSH_BIN) services-dev ## run every incident-bench scenario (st
 		done; \
 		if [ -z "$$ready" ]; then echo "engine not ready within 120 s; see .data/bench-engine.log" >&2; exit 1; fi; \
 	fi; \
-	$(GO) run ./cmd/incident-bench all
+	$(GO) build -o bin/incident-bench ./cmd/incident-bench; \
+	bin/incident-bench all -engine-pid "$${pid:-0}" $(BENCH_FLAGS)
 
 stop: ## stop the dev and test services (Gorush included)
 	$(SERVICES) stop dev

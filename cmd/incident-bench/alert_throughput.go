@@ -111,7 +111,7 @@ func amGroup(group, status string, n int, startsAt time.Time) amPayload {
 }
 
 func alertThroughput(ctx context.Context, p alertParams, out io.Writer) (result, []headline, error) {
-	c, err := newClient(p.URL, maxConcurrency)
+	c, err := newClient(p.URL, maxConcurrency, p.token)
 	if err != nil {
 		return result{}, nil, err
 	}
@@ -166,7 +166,7 @@ func alertThroughput(ctx context.Context, p alertParams, out io.Writer) (result,
 	for i, ls := range sum.Levels {
 		h := levelHeadline(scenarioAlert, "post", ls)
 		hs = append(hs, h)
-		hs = append(hs, headline{Scenario: scenarioAlert,
+		hs = append(hs, headline{Scenario: scenarioAlert, Kind: kindAlerts, Concurrency: ls.Concurrency,
 			Measure:   fmt.Sprintf("alerts (%d per post), concurrency %d", p.AlertsPerPost, ls.Concurrency),
 			Count:     ls.OK * p.AlertsPerPost,
 			PerSecond: sum.AlertsPerSecond[i]})

@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -25,6 +27,9 @@ const requestTimeout = 30 * time.Second
 type client struct {
 	base string // scheme://host[:port], no trailing slash
 	http *http.Client
+	// token is the API credential sent as a bearer token on every request
+	// that does not carry an integration key; empty sends none.
+	token string
 }
 
 // newClient checks base and returns a client that keeps up to maxConns idle
@@ -32,7 +37,7 @@ type client struct {
 // measured latencies, as for a real alerting source that holds a pool.
 // Scenarios bound their own concurrency; the transport does not, so a
 // request never waits for a free connection inside a measured interval.
-func newClient(base string, maxConns int) (*client, error) {
+func newClient(base string, maxConns int, token string) (*client, error) {
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("-url %q: want an absolute http(s) URL such as http://127.0.0.1:8080", base)
@@ -46,7 +51,7 @@ func newClient(base string, maxConns int) (*client, error) {
 		MaxIdleConnsPerHost: maxConns,
 		IdleConnTimeout:     90 * time.Second,
 	}
-	return &client{base: strings.TrimRight(base, "/"), http: &http.Client{Transport: tr}}, nil
+	return &client{base: strings.TrimRight(base, "/"), http: &http.Client{Transport: tr}, token: token}, nil
 }
 
 // close drops idle connections.
@@ -96,15 +101,16 @@ func unreachable(err error) bool {
 		(errors.As(err, &op) && op.Op == "dial")
 }
 
-// do sends body as JSON (no body when nil) and decodes a 2xx answer into out
-// (discarded when nil). It returns the status, and an *apiError for any
-// status outside 2xx.
+// do sends body as JSON (no body when nil) with the client's token, and
+// decodes a 2xx answer into out (discarded when nil). It returns the status,
+// and an *apiError for any status outside 2xx.
 func (c *client) do(ctx context.Context, method, path string, body, out any) (int, error) {
-	return c.doAuth(ctx, method, path, "", body, out)
+	return c.doAuth(ctx, method, path, c.token, body, out)
 }
 
-// doAuth is do with an Authorization: Bearer header when bearer is not
-// empty, as the ingestion endpoints want an integration key.
+// doAuth is do with bearer in the Authorization header instead of the
+// client's token, as the ingestion endpoints authenticate the sender by its
+// integration key; empty sends no Authorization header.
 func (c *client) doAuth(ctx context.Context, method, path, bearer string, body, out any) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
@@ -156,4 +162,13 @@ func (c *client) doAuth(ctx context.Context, method, path, bearer string, body, 
 		}
 	}
 	return resp.StatusCode, nil
+}
+
+// tokenEnv names the variable the -token flag defaults to.
+const tokenEnv = "INCIDENT_TOKEN"
+
+// registerToken adds -token, the API credential sent on every request.
+func registerToken(fs *flag.FlagSet, token *string) {
+	fs.StringVar(token, "token", os.Getenv(tokenEnv),
+		"API token sent as \"Authorization: Bearer <token>\" on every /api/v1 request but the ingestion posts, which carry their integration key (default $"+tokenEnv+")")
 }

@@ -101,20 +101,29 @@ func runLoad(ctx context.Context, conc int, duration time.Duration, limit int, f
 }
 
 // parseLevels parses "1,8,32".
-func parseLevels(s string) ([]int, error) {
+func parseLevels(s string) ([]int, error) { return parseInts(s, "-concurrency", maxConcurrency) }
+
+// parseInts parses a comma-separated list of integers from 1 to hi; name is
+// the flag, for the error.
+func parseInts(s, name string, hi int) ([]int, error) {
 	var out []int
 	for f := range strings.SplitSeq(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 || n > maxConcurrency {
-			return nil, fmt.Errorf("-concurrency %q: want a comma-separated list of integers from 1 to %d", s, maxConcurrency)
+		if err != nil || n < 1 || n > hi {
+			return nil, fmt.Errorf("%s %q: want a comma-separated list of integers from 1 to %d", name, s, hi)
 		}
 		out = append(out, n)
 	}
 	return out, nil
 }
 
-// levelsFlag is a -concurrency flag holding the parsed levels.
-type levelsFlag struct{ levels []int }
+// levelsFlag is a flag holding a list of integers: -concurrency levels
+// unless name and max say otherwise.
+type levelsFlag struct {
+	levels []int
+	name   string // default "-concurrency"
+	max    int    // default maxConcurrency
+}
 
 func (l *levelsFlag) String() string {
 	parts := make([]string, len(l.levels))
@@ -125,7 +134,14 @@ func (l *levelsFlag) String() string {
 }
 
 func (l *levelsFlag) Set(s string) error {
-	v, err := parseLevels(s)
+	name, hi := l.name, l.max
+	if name == "" {
+		name = "-concurrency"
+	}
+	if hi == 0 {
+		hi = maxConcurrency
+	}
+	v, err := parseInts(s, name, hi)
 	if err != nil {
 		return err
 	}
@@ -142,6 +158,7 @@ type commonFlags struct {
 
 	duration time.Duration
 	timeout  time.Duration
+	token    string
 }
 
 func (cf *commonFlags) register(fs *flag.FlagSet, duration time.Duration) {
@@ -149,6 +166,7 @@ func (cf *commonFlags) register(fs *flag.FlagSet, duration time.Duration) {
 	fs.StringVar(&cf.Out, "out", "bench/results", "directory for the JSON results")
 	fs.DurationVar(&cf.duration, "duration", duration, "time each concurrency level runs")
 	fs.DurationVar(&cf.timeout, "timeout", 5*time.Minute, "bound on the whole run, cleanup excepted")
+	registerToken(fs, &cf.token)
 }
 
 // check validates the common flags after parsing.
@@ -202,17 +220,31 @@ func runContext(timeout time.Duration) (context.Context, context.CancelFunc) {
 // headline is one line of a scenario's table and of the combined table of
 // `all`: a measure, how many samples, a rate and latencies.
 type headline struct {
-	Scenario  string  `json:"scenario"`
-	Measure   string  `json:"measure"`
-	Count     int     `json:"count"`
-	Errors    int     `json:"errors"`
-	PerSecond float64 `json:"per_second"`
-	LatencyMs stats   `json:"latency_ms"`
-	Note      string  `json:"note,omitempty"`
+	Scenario string `json:"scenario"`
+	Measure  string `json:"measure"`
+	// Kind is the measure without its level, and Concurrency the level
+	// (0 when it has none): what the combined table matches ceilings by.
+	Kind        string  `json:"kind,omitempty"`
+	Concurrency int     `json:"concurrency,omitempty"`
+	Count       int     `json:"count"`
+	Errors      int     `json:"errors"`
+	PerSecond   float64 `json:"per_second"`
+	LatencyMs   stats   `json:"latency_ms"`
+	Note        string  `json:"note,omitempty"`
+	// Ceiling is the same run's limit this figure reads against, set by
+	// the combined run.
+	Ceiling *ceilingRef `json:"ceiling,omitempty"`
 }
 
 func printHeadlines(w io.Writer, withScenario bool, hs []headline) {
 	header := []string{"measure", "count", "errors", "per s", "p50 ms", "p95 ms", "p99 ms", "max ms"}
+	withCeiling := false
+	for _, h := range hs {
+		withCeiling = withCeiling || h.Ceiling != nil
+	}
+	if withCeiling {
+		header = append(header, "ceiling (same run)", "vs ceiling")
+	}
 	rows := make([][]string, 0, len(hs))
 	for _, h := range hs {
 		label := h.Measure
@@ -224,7 +256,15 @@ func printHeadlines(w io.Writer, withScenario bool, hs []headline) {
 			rate = fmt.Sprintf("%.1f", h.PerSecond)
 		}
 		sr := statsRow(label, h.LatencyMs)
-		rows = append(rows, append([]string{sr[0], strconv.Itoa(h.Count), strconv.Itoa(h.Errors), rate}, sr[2:]...))
+		row := append([]string{sr[0], strconv.Itoa(h.Count), strconv.Itoa(h.Errors), rate}, sr[2:]...)
+		if withCeiling {
+			if h.Ceiling != nil {
+				row = append(row, h.Ceiling.String(), h.Ceiling.RatioString())
+			} else {
+				row = append(row, "", "")
+			}
+		}
+		rows = append(rows, row)
 	}
 	printTable(w, header, rows)
 	for _, h := range hs {
@@ -241,6 +281,7 @@ func printHeadlines(w io.Writer, withScenario bool, hs []headline) {
 // levelHeadline turns a level into a headline row.
 func levelHeadline(scenario, measure string, ls levelStats) headline {
 	h := headline{Scenario: scenario, Measure: fmt.Sprintf("%s, concurrency %d", measure, ls.Concurrency),
+		Kind: measure, Concurrency: ls.Concurrency,
 		Count: ls.OK, Errors: ls.Errors, PerSecond: ls.PerSecond, LatencyMs: ls.LatencyMs}
 	if ls.Errors > 0 {
 		h.Note = "errors by HTTP status " + countsLine(ls.ErrorsBy) + " (0 = no answer); first: " + ls.FirstError

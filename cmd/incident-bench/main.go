@@ -7,7 +7,8 @@
 //	incident-bench page-latency [flags]       how soon pages go out after an incident opens or a step falls due
 //	incident-bench open-throughput [flags]    incidents opened and acknowledged per second
 //	incident-bench alert-throughput [flags]   alerts per second through the Alertmanager endpoint
-//	incident-bench ceilings [flags]           Postgres single-row INSERTs per second, for comparison
+//	incident-bench ceilings [flags]           Postgres single-row INSERTs and empty-workflow starts per second, for comparison
+//	incident-bench cost [flags]               memory, idle CPU and storage per open incident
 //	incident-bench all [flags]                all of the above, one table and one JSON
 //
 // Scenarios print a table of results and write the raw samples, the
@@ -37,7 +38,8 @@ var scenarios = []scenario{
 	{name: "page-latency", summary: "open incidents at a steady rate and measure open→first page and step due→page", run: runPageLatency},
 	{name: scenarioOpen, summary: "incidents opened, then acknowledged, per second at several concurrencies", run: runOpenThroughput},
 	{name: scenarioAlert, summary: "alerts per second through the Alertmanager endpoint, one group", run: runAlertThroughput},
-	{name: scenarioCeilings, summary: "the machine's own limits: Postgres single-row INSERTs per second", run: runCeilings},
+	{name: scenarioCeilings, summary: "the limits beside them: Postgres single-row INSERTs and empty Temporal workflow starts per second", run: runCeilings},
+	{name: scenarioCost, summary: "memory, idle CPU and storage of the engine at 0, 1,000 and 10,000 open incidents", run: runCost},
 	{name: scenarioAll, summary: "every scenario in turn, one combined table and one JSON", run: runAll},
 }
 

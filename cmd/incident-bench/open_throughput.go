@@ -78,7 +78,7 @@ func runOpenThroughput(args []string) error {
 
 // openThroughput runs the scenario and returns its result and table rows.
 func openThroughput(ctx context.Context, p openParams, out io.Writer) (result, []headline, error) {
-	c, err := newClient(p.URL, maxConcurrency)
+	c, err := newClient(p.URL, maxConcurrency, p.token)
 	if err != nil {
 		return result{}, nil, err
 	}

@@ -61,6 +61,7 @@ type pageLatencyParams struct {
 
 	stepDelay time.Duration
 	timeout   time.Duration
+	token     string
 }
 
 // delivery is one ledger row as kept in the samples.
@@ -165,6 +166,7 @@ func parsePageLatencyFlags(args []string, stderr io.Writer) (pageLatencyParams, 
 	fs.DurationVar(&p.timeout, "timeout", 5*time.Minute, "bound on the whole run; it stops itself and reports what it has")
 	fs.StringVar(&p.Out, "out", "bench/results", "directory for the JSON results")
 	fs.BoolVar(&p.Keep, "keep", false, "leave the incidents open at the end instead of resolving them")
+	registerToken(fs, &p.token)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: incident-bench page-latency [flags]")
 		fmt.Fprintln(stderr)
@@ -233,7 +235,7 @@ func pageLatencyOutcome(sum pageLatencySummary, where string) error {
 // pageLatencyHeadlines are the rows page-latency adds to the table of `all`.
 func pageLatencyHeadlines(sum pageLatencySummary) []headline {
 	h := func(measure string, s stats) headline {
-		return headline{Scenario: "page-latency", Measure: measure, Count: s.Count, LatencyMs: s}
+		return headline{Scenario: "page-latency", Measure: measure, Kind: measure, Count: s.Count, LatencyMs: s}
 	}
 	open := h("open request (POST round trip)", sum.OpenRequest)
 	open.Errors, open.PerSecond = sum.OpenErrors, sum.AchievedRate
@@ -259,7 +261,7 @@ func pageLatency(p pageLatencyParams, out io.Writer) (result, pageLatencySummary
 	ctx, cancel := context.WithTimeout(sigCtx, p.timeout)
 	defer cancel()
 
-	c, err := newClient(p.URL, maxOpenInFlight+maxPollInFlight)
+	c, err := newClient(p.URL, maxOpenInFlight+maxPollInFlight, p.token)
 	if err != nil {
 		return result{}, pageLatencySummary{}, err
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 )
 
@@ -18,10 +19,46 @@ type machine struct {
 	GOOS      string `json:"goos"`
 	GOARCH    string `json:"goarch"`
 	GoVersion string `json:"go_version"`
+	CPUModel  string `json:"cpu_model,omitempty"`
+	MemTotal  string `json:"mem_total,omitempty"`
+	// LoadAvg is /proc/loadavg's 1, 5 and 15 minute load when the
+	// scenario started: above the CPU count, something else was running.
+	LoadAvg string `json:"loadavg,omitempty"`
 }
 
 func thisMachine() machine {
-	return machine{NumCPU: runtime.NumCPU(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, GoVersion: runtime.Version()}
+	m := machine{NumCPU: runtime.NumCPU(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, GoVersion: runtime.Version(),
+		LoadAvg: loadAvg()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				m.MemTotal = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return m
+}
+
+// loadAvg returns the 1, 5 and 15 minute load averages, or "" off Linux.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // result is the JSON file every scenario writes. The scenario fills the
@@ -37,8 +74,9 @@ type result struct {
 	Samples    any       `json:"samples"`
 }
 
-// writeResult writes r as <dir>/<UTC start, 20060102T150405Z>-<scenario>.json
-// and returns the path. It never overwrites an earlier run's file: two runs
+// writeResult writes r as <dir>/<UTC start, 20060102T150405Z>-<scenario>.json,
+// or <dir>/<UTC start>.json for the combined run of every scenario, and
+// returns the path. It never overwrites an earlier run's file: two runs
 // started in the same second get "-2", "-3", … before ".json".
 func writeResult(dir string, r result) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -49,7 +87,10 @@ func writeResult(dir string, r result) (string, error) {
 		return "", fmt.Errorf("encode results: %w", err)
 	}
 	b = append(b, '\n')
-	stem := r.StartedAt.UTC().Format("20060102T150405Z") + "-" + r.Scenario
+	stem := r.StartedAt.UTC().Format("20060102T150405Z")
+	if r.Scenario != scenarioAll {
+		stem += "-" + r.Scenario
+	}
 	for i := 1; ; i++ {
 		name := stem + ".json"
 		if i > 1 {

@@ -1,0 +1,681 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	enumspb "go.temporal.io/api/enums/v1"
+	tclient "go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/incident-server/incident-server/internal/incident"
+	"github.com/incident-server/incident-server/workflows"
+)
+
+// The cost scenario asks what an open incident costs the engine while
+// nothing happens: it opens incidents in steps up to each -counts total,
+// waits until every one is recorded and has paged its first step, then
+// watches the engine process through an idle window (resident memory, CPU)
+// and reads the Postgres database's and the embedded Temporal's SQLite
+// files' sizes. Every incident sits on a two-step policy whose second step
+// is -step-delay away and on an SLA policy with long targets, so each holds
+// a pending durable timer and its SLA deadlines while it waits.
+//
+// The differences between steps, divided by the incidents added, are the
+// cost of one more open incident.
+
+const scenarioCost = "cost"
+
+// Ways of opening the incidents of the cost scenario.
+const (
+	// openViaTemporal starts IncidentWorkflow through the Temporal SDK with
+	// the input, workflow ID, task queue and search attributes the API
+	// gives it, without waiting for the open update's answer: the engine's
+	// worker then records and pages each incident as POST /incidents would
+	// have it do.
+	openViaTemporal = "temporal"
+	// openViaAPI sends POST /api/v1/incidents.
+	openViaAPI = "api"
+)
+
+type costParams struct {
+	URL         string `json:"url"`
+	DatabaseURL string `json:"database_url"`
+	temporalFlags
+	TaskQueue   string `json:"task_queue"`
+	Counts      []int  `json:"counts"`
+	OpenVia     string `json:"open_via"`
+	Concurrency int    `json:"concurrency"`
+	// Backlog bounds the incidents sent but not yet paged, so the engine
+	// is never handed more than it can take in a few seconds.
+	Backlog    int    `json:"backlog"`
+	Idle       string `json:"idle_window"`
+	Quiet      string `json:"quiet_before_window"`
+	StepDelay  string `json:"step_delay"`
+	EnginePID  int    `json:"engine_pid"`
+	TemporalDB string `json:"temporal_db"`
+	GorushURL  string `json:"gorush_url"`
+	Out        string `json:"out"`
+	Keep       bool   `json:"keep"`
+	Timeout    string `json:"timeout"`
+
+	idle, quiet, stepDelay, timeout time.Duration
+	token                           string
+}
+
+// costPoint is the engine at one number of open incidents.
+type costPoint struct {
+	OpenIncidents int `json:"open_incidents"`
+	// Added is how many this step opened; OpenS is from its first open
+	// sent until every incident was recorded and paged.
+	Added          int              `json:"added"`
+	OpenS          float64          `json:"open_s,omitempty"`
+	OpensPerSecond float64          `json:"opens_per_second,omitempty"`
+	OpenErrors     int              `json:"open_errors,omitempty"`
+	FirstError     string           `json:"first_error,omitempty"`
+	Engine         idleReading      `json:"engine"`
+	PostgresBytes  int64            `json:"postgres_bytes"`
+	SQLiteBytes    int64            `json:"sqlite_bytes"`
+	SQLiteFiles    map[string]int64 `json:"sqlite_files"`
+}
+
+// costDelta is what each incident added between two points.
+type costDelta struct {
+	From int `json:"from"`
+	To   int `json:"to"`
+	// RSSBytesPerIncident uses the last reading of each window.
+	RSSBytesPerIncident float64 `json:"rss_bytes_per_incident"`
+	// CPUPercentPer1000 is idle CPU (percent of one core) per 1,000 incidents.
+	CPUPercentPer1000        float64 `json:"cpu_percent_per_1000_incidents"`
+	PostgresBytesPerIncident float64 `json:"postgres_bytes_per_incident"`
+	SQLiteBytesPerIncident   float64 `json:"sqlite_bytes_per_incident"`
+}
+
+type costFixtures struct {
+	Suffix      string `json:"suffix"`
+	Service     string `json:"service"`
+	PolicyID    string `json:"policy_id"`
+	UserID      string `json:"user_id"`
+	SLAPolicyID string `json:"sla_policy_id"`
+	Severity    string `json:"severity"`
+}
+
+type costSummary struct {
+	EnginePID    int          `json:"engine_pid"`
+	OpenedVia    string       `json:"opened_via"`
+	PushReceiver pushReceiver `json:"push_receiver"`
+	Pushes       int64        `json:"pushes_during_run"`
+	Fixtures     costFixtures `json:"fixtures"`
+	Points       []costPoint  `json:"points"`
+	Deltas       []costDelta  `json:"per_incident"`
+	Cleanup      *costCleanup `json:"cleanup,omitempty"`
+}
+
+type costCleanup struct {
+	Resolved   int     `json:"resolved"`
+	Failed     int     `json:"failed"`
+	Seconds    float64 `json:"seconds"`
+	FirstError string  `json:"first_error,omitempty"`
+}
+
+func parseCostFlags(args []string, stderr io.Writer) (costParams, error) {
+	fs := flag.NewFlagSet(scenarioCost, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var p costParams
+	fs.StringVar(&p.URL, "url", "http://127.0.0.1:8080", "base URL of the running engine")
+	fs.StringVar(&p.DatabaseURL, "database-url", "postgres://postgres@127.0.0.1:55432/incidents?sslmode=disable", "the engine's Postgres (sizes and progress are read there)")
+	p.temporalFlags.register(fs)
+	fs.StringVar(&p.TaskQueue, "task-queue", workflows.DefaultTaskQueue, "the engine's incident task queue (for -open-via temporal)")
+	counts := &levelsFlag{levels: []int{1000, 10000}, name: "-counts", max: 1_000_000}
+	fs.Var(counts, "counts", "comma-separated totals of open incidents to measure at, ascending")
+	fs.StringVar(&p.OpenVia, "open-via", openViaTemporal, "how incidents are opened: temporal (start IncidentWorkflow through the SDK with the API's input) or api (POST /api/v1/incidents)")
+	fs.IntVar(&p.Concurrency, "concurrency", 16, "opens (and resolves) in flight at once")
+	fs.IntVar(&p.Backlog, "backlog", 400, "most incidents sent but not yet paged")
+	fs.DurationVar(&p.idle, "idle", 30*time.Second, "idle window over which memory and CPU are read")
+	fs.DurationVar(&p.quiet, "quiet", 5*time.Second, "pause after the last incident paged, before the idle window")
+	fs.DurationVar(&p.stepDelay, "step-delay", 24*time.Hour, "delay of the policy's second step: the timer each incident holds")
+	fs.IntVar(&p.EnginePID, "engine-pid", 0, "the engine's process ID (default: the process listening on -url's port)")
+	fs.StringVar(&p.TemporalDB, "temporal-db", ".data/dev/temporal.db", "the embedded Temporal's SQLite file (its -wal and -shm are counted too)")
+	registerGorush(fs, &p.GorushURL)
+	fs.StringVar(&p.Out, "out", "bench/results", "directory for the JSON results")
+	fs.BoolVar(&p.Keep, "keep", false, "leave the incidents open at the end instead of resolving them")
+	fs.DurationVar(&p.timeout, "timeout", 20*time.Minute, "bound on opening and measuring, cleanup excepted")
+	registerToken(fs, &p.token)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: incident-bench cost [flags]")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "Opens incidents (each holding a pending escalation timer and SLA deadlines) up to each")
+		fmt.Fprintln(stderr, "-counts total and reads the idle engine's memory and CPU and the databases' sizes there.")
+		fmt.Fprintln(stderr)
+		fs.PrintDefaults()
+	}
+	err := parseScenarioFlags(fs, args, func() error {
+		p.Counts = counts.levels
+		switch {
+		case !slices.IsSorted(p.Counts) || len(slices.Compact(slices.Clone(p.Counts))) != len(p.Counts):
+			return fmt.Errorf("-counts must ascend")
+		case p.OpenVia != openViaTemporal && p.OpenVia != openViaAPI:
+			return fmt.Errorf("-open-via must be %s or %s", openViaTemporal, openViaAPI)
+		case p.Concurrency < 1 || p.Concurrency > maxConcurrency:
+			return fmt.Errorf("-concurrency must be from 1 to %d", maxConcurrency)
+		case p.Backlog < p.Concurrency:
+			return fmt.Errorf("-backlog must be at least -concurrency")
+		case p.idle < time.Second || p.quiet < 0:
+			return fmt.Errorf("-idle must be at least 1s and -quiet not negative")
+		case p.stepDelay < time.Hour || p.stepDelay > 24*time.Hour:
+			return fmt.Errorf("-step-delay must be from 1h to 24h, long enough never to fire during a run")
+		case p.timeout <= 0 || p.Out == "":
+			return fmt.Errorf("-timeout must be positive and -out name a directory")
+		}
+		p.Idle, p.Quiet, p.StepDelay, p.Timeout = p.idle.String(), p.quiet.String(), p.stepDelay.String(), p.timeout.String()
+		return nil
+	})
+	return p, err
+}
+
+func runCost(args []string) error {
+	p, err := parseCostFlags(args, os.Stderr)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := runContext(p.timeout)
+	defer cancel()
+	res, hs, err := cost(ctx, p, os.Stdout)
+	if err != nil {
+		return err
+	}
+	if err := finish(os.Stdout, p.Out, res, hs); err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stdout)
+	printCost(os.Stdout, res.Summary.(costSummary))
+	return nil
+}
+
+// costRun holds what the scenario's steps share.
+type costRun struct {
+	p   costParams
+	c   *client
+	db  *pgx.Conn
+	tc  tclient.Client // nil unless opening through Temporal
+	fx  costFixtures
+	out io.Writer
+
+	pid int
+
+	mu  sync.Mutex
+	ids []string
+}
+
+func cost(ctx context.Context, p costParams, out io.Writer) (result, []headline, error) {
+	c, err := newClient(p.URL, maxConcurrency, p.token)
+	if err != nil {
+		return result{}, nil, err
+	}
+	defer c.close()
+	ready, err := checkReady(ctx, c)
+	if err != nil {
+		return result{}, nil, err
+	}
+	sum := costSummary{EnginePID: p.EnginePID, OpenedVia: p.OpenVia}
+	if sum.EnginePID == 0 {
+		u, _ := url.Parse(p.URL)
+		port, err := strconv.Atoi(u.Port())
+		if err != nil {
+			port = 80
+		}
+		if sum.EnginePID, err = listenerPID(port); err != nil {
+			return result{}, nil, fmt.Errorf("find the engine's process: %w", err)
+		}
+	}
+	if _, err := readProc(sum.EnginePID); err != nil {
+		return result{}, nil, fmt.Errorf("-engine-pid: %w", err)
+	}
+	dbctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	db, err := pgx.Connect(dbctx, p.DatabaseURL)
+	cancel()
+	if err != nil {
+		return result{}, nil, fmt.Errorf("postgres: %w", err)
+	}
+	defer db.Close(context.Background())
+	r := &costRun{p: p, c: c, db: db, out: out, pid: sum.EnginePID}
+	if p.OpenVia == openViaTemporal {
+		if r.tc, err = dialTemporal(ctx, p.temporalFlags); err != nil {
+			return result{}, nil, err
+		}
+		defer r.tc.Close()
+	}
+	sum.PushReceiver = probePush(ctx, p.GorushURL)
+	if r.fx, err = setupCostFixtures(ctx, c, p.stepDelay); err != nil {
+		return result{}, nil, err
+	}
+	sum.Fixtures = r.fx
+	fmt.Fprintf(out, "%s: engine %s (pid %d) ready: %s; service %s; opening via %s, %d at a time, up to %v; idle window %s\n",
+		scenarioCost, c.base, sum.EnginePID, ready, r.fx.Service, p.OpenVia, p.Concurrency, p.Counts, p.idle)
+	fmt.Fprintf(out, "  push receiver: %s\n", sum.PushReceiver.Description)
+
+	started := time.Now().UTC()
+	err = func() error {
+		// The baseline: the engine with none of this run's incidents.
+		if !sleepCtx(ctx, p.quiet) {
+			return ctx.Err()
+		}
+		pt, err := r.measure(ctx, 0)
+		if err != nil {
+			return err
+		}
+		sum.Points = append(sum.Points, pt)
+		r.printPoint(pt)
+		for _, n := range p.Counts {
+			pt, err := r.openUpTo(ctx, n)
+			if err != nil {
+				return err
+			}
+			if !sleepCtx(ctx, p.quiet) {
+				return ctx.Err()
+			}
+			m, err := r.measure(ctx, n)
+			if err != nil {
+				return err
+			}
+			m.Added, m.OpenS, m.OpensPerSecond, m.OpenErrors, m.FirstError = pt.Added, pt.OpenS, pt.OpensPerSecond, pt.OpenErrors, pt.FirstError
+			sum.Points = append(sum.Points, m)
+			r.printPoint(m)
+		}
+		return nil
+	}()
+	ended := time.Now().UTC()
+	if err != nil {
+		fmt.Fprintf(out, "  stopped: %v\n", err)
+	}
+	sum.Deltas = costDeltas(sum.Points)
+	if after := probePush(context.Background(), p.GorushURL); after.Kind != "unknown" {
+		sum.Pushes = after.Pushes - sum.PushReceiver.Pushes
+	}
+
+	if !p.Keep {
+		cl := r.cleanup()
+		sum.Cleanup = &cl
+		fmt.Fprintf(out, "  cleanup: resolved %d in %.0f s, failed %d %s\n", cl.Resolved, cl.Seconds, cl.Failed, cl.FirstError)
+	}
+	if err != nil && len(sum.Points) < 2 {
+		return result{}, nil, err
+	}
+	return result{
+		Scenario:   scenarioCost,
+		Parameters: p,
+		Machine:    thisMachine(),
+		Engine:     map[string]any{"ready_checks": ready.Checks, "pid": sum.EnginePID, "push_receiver": sum.PushReceiver},
+		StartedAt:  started,
+		EndedAt:    ended,
+		Summary:    sum,
+		Samples:    sum.Points,
+	}, costHeadlines(sum), nil
+}
+
+// setupCostFixtures creates a user with an iOS device, a policy paging
+// them at once and again stepDelay later, a service on it, and an SLA
+// policy for the service with targets far beyond any run.
+func setupCostFixtures(ctx context.Context, c *client, stepDelay time.Duration) (costFixtures, error) {
+	sfx := randomSuffix()
+	fx := costFixtures{Suffix: sfx, Service: "bench-cost-" + sfx, Severity: "high"}
+	u, err := createUser(ctx, c, "bench cost "+sfx, "bench-cost-"+sfx+"@example.com", pushToken())
+	if err != nil {
+		return fx, err
+	}
+	fx.UserID = u.ID
+	pol, err := createPolicy(ctx, c, policy{
+		Name: "bench cost " + sfx,
+		Steps: []policyStep{
+			{Delay: stepDelay.String(), Targets: []target{{Type: "user", ID: u.ID}}},
+			{Delay: stepDelay.String(), Targets: []target{{Type: "user", ID: u.ID}}},
+		},
+	})
+	if err != nil {
+		return fx, err
+	}
+	fx.PolicyID = pol.ID
+	if err := createService(ctx, c, service{ID: fx.Service, Name: "bench cost " + sfx, EscalationPolicyID: pol.ID}); err != nil {
+		return fx, err
+	}
+	var sla struct {
+		ID string `json:"id"`
+	}
+	if _, err := c.do(ctx, "POST", "/api/v1/sla-policies", map[string]any{
+		"severity": fx.Severity, "service": fx.Service, "response": "168h", "resolution": "720h", "warning_fraction": 0.75,
+	}, &sla); err != nil {
+		return fx, fmt.Errorf("create sla policy: %w", err)
+	}
+	fx.SLAPolicyID = sla.ID
+	return fx, nil
+}
+
+// paged counts this run's incidents that are recorded and whose first
+// page has been recorded on their timeline: the last write of an open.
+func (r *costRun) paged(ctx context.Context) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var n int
+	err := r.db.QueryRow(ctx, `
+		SELECT count(DISTINCT t.incident_id)
+		FROM timeline_events t JOIN incidents i ON i.id = t.incident_id
+		WHERE i.service = $1 AND i.status = 'open' AND t.event_type IN ('notified', 'notify_failed')`,
+		r.fx.Service).Scan(&n)
+	return n, err
+}
+
+// openUpTo opens incidents until total are open and paged. An open that
+// fails is counted, not retried with a new incident: the point is then
+// taken at the number that did open.
+func (r *costRun) openUpTo(ctx context.Context, total int) (costPoint, error) {
+	r.mu.Lock()
+	have := len(r.ids)
+	r.mu.Unlock()
+	pt := costPoint{OpenIncidents: total, Added: total - have}
+	var sent, paged, errs atomic.Int64
+	var firstErr atomic.Value
+	// target is what the poller waits for: total until every open has
+	// been sent, then what was opened.
+	var target atomic.Int64
+	target.Store(int64(total))
+	done := make(chan struct{})
+	start := time.Now()
+
+	// One reader follows progress for everyone: the backlog bound and the
+	// end both go by what Postgres holds.
+	pollErr := make(chan error, 1)
+	go func() {
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		last := time.Now()
+		for {
+			n, err := r.paged(ctx)
+			if err != nil {
+				pollErr <- err
+				return
+			}
+			paged.Store(int64(n))
+			if int64(n) >= target.Load() {
+				close(done)
+				return
+			}
+			if time.Since(last) >= 30*time.Second {
+				last = time.Now()
+				fmt.Fprintf(r.out, "  %5.0fs  sent %d, recorded and paged %d of %d\n", time.Since(start).Seconds(), int64(have)+sent.Load(), n, total)
+			}
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				pollErr <- ctx.Err()
+				return
+			}
+		}
+	}()
+
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range r.p.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				if next.Add(1) > int64(pt.Added) {
+					return
+				}
+				for int64(have)+sent.Load()-paged.Load() >= int64(r.p.Backlog) {
+					if !sleepCtx(ctx, 100*time.Millisecond) {
+						return
+					}
+				}
+				if err := r.open(ctx); err != nil {
+					errs.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				sent.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	pt.OpenErrors = int(errs.Load())
+	if v, ok := firstErr.Load().(string); ok {
+		pt.FirstError = v
+		fmt.Fprintf(r.out, "  %d opens failed; first: %s\n", pt.OpenErrors, pt.FirstError)
+	}
+	pt.Added = int(sent.Load())
+	pt.OpenIncidents = have + pt.Added
+	target.Store(int64(pt.OpenIncidents))
+	select {
+	case <-done:
+	case err := <-pollErr:
+		return pt, fmt.Errorf("waiting for %d incidents to be paged: %w", pt.OpenIncidents, err)
+	}
+	pt.OpenS = time.Since(start).Seconds()
+	pt.OpensPerSecond = float64(pt.Added) / pt.OpenS
+	return pt, nil
+}
+
+// open opens one incident of the run's service.
+func (r *costRun) open(ctx context.Context) error {
+	id := newIncidentID(time.Now())
+	title := "bench cost " + r.fx.Suffix
+	if r.p.OpenVia == openViaAPI {
+		var inc incidentView
+		if _, err := r.c.do(ctx, "POST", "/api/v1/incidents",
+			newIncident{Title: title, Service: r.fx.Service, Severity: r.fx.Severity}, &inc); err != nil {
+			return err
+		}
+		id = inc.ID
+	} else {
+		// As the API's open does, less the open update: nothing waits here
+		// for the incident to be recorded; openUpTo follows that in Postgres.
+		// A start that failed is sent again with the same workflow ID, so a
+		// start that went through unanswered is not opened twice.
+		wfID := workflows.IncidentWorkflowID(id)
+		err := r.startIncident(ctx, id, wfID, title)
+		for attempt := 1; err != nil && attempt < 3 && ctx.Err() == nil; attempt++ {
+			sleepCtx(ctx, time.Duration(attempt)*time.Second)
+			err = r.startIncident(ctx, id, wfID, title)
+		}
+		if err != nil {
+			return fmt.Errorf("start incident workflow: %w", err)
+		}
+	}
+	r.mu.Lock()
+	r.ids = append(r.ids, id)
+	r.mu.Unlock()
+	return nil
+}
+
+// startIncident starts one incident's workflow as the API's open does.
+func (r *costRun) startIncident(ctx context.Context, id, wfID, title string) error {
+	sctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	_, err := r.tc.ExecuteWorkflow(sctx, tclient.StartWorkflowOptions{
+		ID:                       wfID,
+		TaskQueue:                r.p.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.SearchStatus.ValueSet(string(incident.StatusOpen)),
+			workflows.SearchSeverity.ValueSet(r.fx.Severity),
+			workflows.SearchService.ValueSet(r.fx.Service),
+		),
+	}, workflows.IncidentWorkflowName, workflows.IncidentInput{Incident: incident.Incident{
+		ID:         id,
+		WorkflowID: wfID,
+		Title:      title,
+		Service:    r.fx.Service,
+		Severity:   incident.Severity(r.fx.Severity),
+	}})
+	return err
+}
+
+// incidentIDEncoding and newIncidentID make IDs shaped like the API's: a
+// millisecond timestamp and random bits, lower-case base32.
+var incidentIDEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+func newIncidentID(now time.Time) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
+	_, _ = rand.Read(b[6:])
+	return "inc_" + incidentIDEncoding.EncodeToString(b[:])
+}
+
+// measure reads the engine through the idle window, then the sizes.
+func (r *costRun) measure(ctx context.Context, open int) (costPoint, error) {
+	pt := costPoint{OpenIncidents: open}
+	var err error
+	pt.Engine, err = idleWindow(r.pid, r.p.idle, func(d time.Duration) bool { return sleepCtx(ctx, d) })
+	if err != nil {
+		return pt, fmt.Errorf("read the engine process: %w", err)
+	}
+	qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := r.db.QueryRow(qctx, "SELECT pg_database_size(current_database())").Scan(&pt.PostgresBytes); err != nil {
+		return pt, fmt.Errorf("postgres size: %w", err)
+	}
+	db := r.p.TemporalDB
+	pt.SQLiteBytes, pt.SQLiteFiles = filesSize([]string{db, db + "-wal", db + "-shm"})
+	return pt, nil
+}
+
+func (r *costRun) printPoint(pt costPoint) {
+	line := fmt.Sprintf("  %6d open: RSS %.1f MiB, idle CPU %.2f %% over %.0f s, Postgres %.1f MiB, SQLite %.1f MiB",
+		pt.OpenIncidents, mib(pt.Engine.RSSBytes), pt.Engine.CPUPercent, pt.Engine.WindowS, mib(pt.PostgresBytes), mib(pt.SQLiteBytes))
+	if pt.Added > 0 {
+		line += fmt.Sprintf(" (added %d in %.0f s, %.1f/s to paged)", pt.Added, pt.OpenS, pt.OpensPerSecond)
+	}
+	fmt.Fprintln(r.out, line)
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// cleanup resolves every incident the run opened, the same way it opened
+// them: through the API, or through the resolve update the API would send.
+func (r *costRun) cleanup() costCleanup {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	r.mu.Lock()
+	ids := slices.Clone(r.ids)
+	r.mu.Unlock()
+	start := time.Now()
+	resolve := func(ctx context.Context, i int) (int, error) {
+		if r.p.OpenVia == openViaAPI {
+			return r.c.do(ctx, "POST", "/api/v1/incidents/"+url.PathEscape(ids[i])+"/resolve", map[string]string{"actor": "bench"}, nil)
+		}
+		uctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		h, err := r.tc.UpdateWorkflow(uctx, tclient.UpdateWorkflowOptions{
+			WorkflowID:   workflows.IncidentWorkflowID(ids[i]),
+			UpdateID:     "bench-resolve/" + ids[i],
+			UpdateName:   workflows.UpdateResolve,
+			Args:         []any{workflows.TransitionRequest{IncidentID: ids[i], Actor: "bench"}},
+			WaitForStage: tclient.WorkflowUpdateStageCompleted,
+		})
+		if err == nil {
+			err = h.Get(uctx, nil)
+		}
+		return 0, err
+	}
+	ls := runLoad(ctx, r.p.Concurrency, 15*time.Minute, len(ids), resolve)
+	cl := costCleanup{Resolved: ls.OK, Failed: len(ids) - ls.OK, Seconds: time.Since(start).Seconds(), FirstError: ls.FirstError}
+	return cl
+}
+
+// costDeltas divides each step's growth by the incidents it added.
+func costDeltas(pts []costPoint) []costDelta {
+	var ds []costDelta
+	for i := 1; i < len(pts); i++ {
+		a, b := pts[i-1], pts[i]
+		n := float64(b.OpenIncidents - a.OpenIncidents)
+		if n <= 0 {
+			continue
+		}
+		ds = append(ds, costDelta{
+			From:                     a.OpenIncidents,
+			To:                       b.OpenIncidents,
+			RSSBytesPerIncident:      float64(b.Engine.RSSBytes-a.Engine.RSSBytes) / n,
+			CPUPercentPer1000:        (b.Engine.CPUPercent - a.Engine.CPUPercent) / n * 1000,
+			PostgresBytesPerIncident: float64(b.PostgresBytes-a.PostgresBytes) / n,
+			SQLiteBytesPerIncident:   float64(b.SQLiteBytes-a.SQLiteBytes) / n,
+		})
+	}
+	return ds
+}
+
+// costHeadlines are the rows the cost scenario adds to the combined table:
+// how fast incidents were opened for it.
+func costHeadlines(sum costSummary) []headline {
+	var hs []headline
+	for _, pt := range sum.Points {
+		if pt.Added == 0 {
+			continue
+		}
+		hs = append(hs, headline{Scenario: scenarioCost, Kind: kindCostOpen,
+			Measure:   fmt.Sprintf("open to paged via %s, %d → %d open", sum.OpenedVia, pt.OpenIncidents-pt.Added, pt.OpenIncidents),
+			Count:     pt.Added,
+			Errors:    pt.OpenErrors,
+			PerSecond: pt.OpensPerSecond,
+		})
+	}
+	return hs
+}
+
+// printCost prints the cost table: one row per point, then one per step's
+// per-incident growth.
+func printCost(w io.Writer, sum costSummary) {
+	if len(sum.Points) == 0 {
+		return
+	}
+	rows := make([][]string, 0, len(sum.Points)+len(sum.Deltas))
+	for _, pt := range sum.Points {
+		rows = append(rows, []string{
+			strconv.Itoa(pt.OpenIncidents),
+			fmt.Sprintf("%.1f", mib(pt.Engine.RSSBytes)),
+			fmt.Sprintf("%.2f", pt.Engine.CPUPercent),
+			fmt.Sprintf("%.1f", mib(pt.PostgresBytes)),
+			fmt.Sprintf("%.1f", mib(pt.SQLiteBytes)),
+		})
+	}
+	printTable(w, []string{"open incidents", "engine RSS MiB", "idle CPU %", "Postgres MiB", "SQLite MiB"}, rows)
+	if len(sum.Deltas) > 0 {
+		fmt.Fprintln(w)
+		rows = rows[:0]
+		for _, d := range sum.Deltas {
+			rows = append(rows, []string{
+				fmt.Sprintf("%d → %d", d.From, d.To),
+				fmt.Sprintf("%.0f", d.RSSBytesPerIncident),
+				fmt.Sprintf("%.3f", d.CPUPercentPer1000),
+				fmt.Sprintf("%.0f", d.PostgresBytesPerIncident),
+				fmt.Sprintf("%.0f", d.SQLiteBytesPerIncident),
+			})
+		}
+		printTable(w, []string{"per incident added", "RSS bytes", "CPU %/1000", "Postgres bytes", "SQLite bytes"}, rows)
+	}
+	fmt.Fprintf(w, "engine: pid %d, one process (embedded Temporal server, worker and API); CPU in %% of one core over each idle window\n", sum.EnginePID)
+	fmt.Fprintf(w, "opened via: %s; push receiver: %s; %d pushes during the run\n", openedViaNote(sum.OpenedVia), sum.PushReceiver.Description, sum.Pushes)
+	if cl := sum.Cleanup; cl != nil {
+		fmt.Fprintf(w, "cleanup: resolved %d in %.0f s, %d failed\n", cl.Resolved, cl.Seconds, cl.Failed)
+	}
+}
+
+func openedViaNote(via string) string {
+	if via == openViaTemporal {
+		return "IncidentWorkflow started through the Temporal SDK with the API's input (no open update), then recorded and paged by the engine's worker"
+	}
+	return "POST /api/v1/incidents"
+}
