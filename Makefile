@@ -136,6 +136,12 @@ prometheusrule: ## regenerate deploy/k8s/base/prometheusrule.yaml from deploy/pr
 # all -h`); the recorded run in BENCHMARKS.md used BENCH_FLAGS='-cost-counts
 # 1000,10000 -cost-keep -cost-timeout 100m' (about 30 minutes). Not part of
 # `make test`: figures depend on the machine.
+#
+# The load generator calls /api/v1 as an admin, with $INCIDENT_TOKEN when
+# set, else a token signed with the dev stack's JWT secret (auth.jwt_secret,
+# or .data/dev/jwt-secret), the one `make run` uses. The engine started
+# here runs with the per-credential rate limits off: with them on, the
+# bench would measure the limiter instead of the engine.
 BENCH_FLAGS ?=
 bench: GORUSH = local
 bench: build $(GORUSH_BIN) services-dev ## run every incident-bench scenario and write bench/results/<UTC time>.json (starts the dev stack if nothing answers on :8080)
@@ -143,15 +149,8 @@ bench: build $(GORUSH_BIN) services-dev ## run every incident-bench scenario and
 	trap 'if [ -n "$$pid" ]; then kill "$$pid" 2>/dev/null || true; wait "$$pid" 2>/dev/null || true; fi' EXIT; \
 	eval "$$($(SERVICES) env dev)"; \
 	export DATABASE_URL REDIS_ADDR GORUSH_URL; \
-	# ---- API credentials (once authentication is merged) ------------------ \
-	# Every /api/v1 call then needs a bearer token, and per-credential rate \
-	# limits apply. Mint one for the load generator here, e.g. \
-	#   INCIDENT_TOKEN=$$($(BIN) token create --user bench --role admin --ttl 2h) \
-	# and raise the bench engine's limit with the variable the auth change \
-	# defines, exported before the engine starts below. incident-bench sends \
-	# $$INCIDENT_TOKEN (or -token) on every request. \
-	export INCIDENT_TOKEN="$${INCIDENT_TOKEN:-}"; \
-	# ----------------------------------------------------------------------- \
+	export INCIDENT_TOKEN="$${INCIDENT_TOKEN:-$$($(BIN) token create --user bench --role admin --ttl 6h)}"; \
+	export INCIDENT_AUTH_RATE_LIMIT=0 INCIDENT_AUTH_EVENTS_V2_RATE_LIMIT=0; \
 	if ! curl -fsS -m 2 -o /dev/null http://127.0.0.1:8080/health/ready 2>/dev/null; then \
 		mkdir -p .data; \
 		$(BIN) migrate up; \
