@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"time"
 )
 
@@ -81,17 +80,8 @@ func parseAlertFlags(args []string, stderr io.Writer) (alertParams, error) {
 }
 
 func runAlertThroughput(args []string) error {
-	p, err := parseAlertFlags(args, os.Stderr)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := runContext(p.timeout)
-	defer cancel()
-	res, hs, err := alertThroughput(ctx, p, os.Stdout)
-	if err != nil {
-		return err
-	}
-	return finish(os.Stdout, p.Out, res, hs)
+	_, err := runStandalone(args, parseAlertFlags, func(p alertParams) (time.Duration, string) { return p.timeout, p.Out }, alertThroughput)
+	return err
 }
 
 // amGroup builds one post of the group: n alerts with fixed fingerprints.

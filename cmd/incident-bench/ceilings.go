@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
@@ -81,17 +80,8 @@ func parseCeilingFlags(args []string, stderr io.Writer) (ceilingParams, error) {
 }
 
 func runCeilings(args []string) error {
-	p, err := parseCeilingFlags(args, os.Stderr)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := runContext(p.bound())
-	defer cancel()
-	res, hs, err := ceilings(ctx, p, os.Stdout)
-	if err != nil {
-		return err
-	}
-	return finish(os.Stdout, p.Out, res, hs)
+	_, err := runStandalone(args, parseCeilingFlags, func(p ceilingParams) (time.Duration, string) { return p.bound(), p.Out }, ceilings)
+	return err
 }
 
 // bound is how long a run may take: three measures of every level, plus

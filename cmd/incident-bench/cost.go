@@ -187,17 +187,8 @@ func parseCostFlags(args []string, stderr io.Writer) (costParams, error) {
 }
 
 func runCost(args []string) error {
-	p, err := parseCostFlags(args, os.Stderr)
+	res, err := runStandalone(args, parseCostFlags, func(p costParams) (time.Duration, string) { return p.timeout, p.Out }, cost)
 	if err != nil {
-		return err
-	}
-	ctx, cancel := runContext(p.timeout)
-	defer cancel()
-	res, hs, err := cost(ctx, p, os.Stdout)
-	if err != nil {
-		return err
-	}
-	if err := finish(os.Stdout, p.Out, res, hs); err != nil {
 		return err
 	}
 	fmt.Fprintln(os.Stdout)

@@ -63,17 +63,27 @@ func parseOpenFlags(args []string, stderr io.Writer) (openParams, error) {
 }
 
 func runOpenThroughput(args []string) error {
-	p, err := parseOpenFlags(args, os.Stderr)
+	_, err := runStandalone(args, parseOpenFlags, func(p openParams) (time.Duration, string) { return p.timeout, p.Out }, openThroughput)
+	return err
+}
+
+// runStandalone runs one scenario as a command of its own: parse its
+// flags, run it within its bound (or until Ctrl-C), print its table and
+// write its results file. bound gives the time limit and results directory.
+func runStandalone[P any](args []string, parse func([]string, io.Writer) (P, error), bound func(P) (time.Duration, string),
+	run func(context.Context, P, io.Writer) (result, []headline, error)) (result, error) {
+	p, err := parse(args, os.Stderr)
 	if err != nil {
-		return err
+		return result{}, err
 	}
-	ctx, cancel := runContext(p.timeout)
+	limit, dir := bound(p)
+	ctx, cancel := runContext(limit)
 	defer cancel()
-	res, hs, err := openThroughput(ctx, p, os.Stdout)
+	res, hs, err := run(ctx, p, os.Stdout)
 	if err != nil {
-		return err
+		return result{}, err
 	}
-	return finish(os.Stdout, p.Out, res, hs)
+	return res, finish(os.Stdout, dir, res, hs)
 }
 
 // openThroughput runs the scenario and returns its result and table rows.
