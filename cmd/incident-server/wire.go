@@ -87,6 +87,7 @@ func (p *process) openData(ctx context.Context) error {
 	p.store = st
 	p.closers = append(p.closers, st.Close)
 	p.metrics.Gauges(st.ActiveCount, st.ResponseOverdueCount)
+	p.metrics.BackupGauge(st.LastBackupSuccess)
 
 	r := p.cfg.Redis
 	addr := r.Addr

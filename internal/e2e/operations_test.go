@@ -3,7 +3,10 @@ package e2e_test
 import (
 	"context"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"regexp"
 	"strconv"
 	"testing"
 	"time"
@@ -182,6 +185,17 @@ func TestTriggeredBackupWritesACheckedDumpAndRecordsIt(t *testing.T) {
 	require.Equal(t, res.SizeBytes, runs[0].SizeBytes)
 	require.NotNil(t, runs[0].FinishedAt)
 	require.Empty(t, runs[0].Error)
+
+	// The freshness the BackupStale alert watches.
+	reg := metrics.New()
+	reg.BackupGauge(o.store.LastBackupSuccess)
+	rec := httptest.NewRecorder()
+	reg.Handler().ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodGet, "/metrics", nil))
+	m := regexp.MustCompile(`(?m)^backup_last_success_timestamp_seconds (\S+)$`).FindStringSubmatch(rec.Body.String())
+	require.NotNil(t, m, "the gauge is exposed")
+	v, err := strconv.ParseFloat(m[1], 64)
+	require.NoError(t, err)
+	require.InDelta(t, float64(runs[0].FinishedAt.Unix()), v, 1)
 }
 
 func TestTriggeredMaintenanceReportsAnIncidentWhoseWorkflowIsGone(t *testing.T) {

@@ -170,6 +170,16 @@ func (r *Registry) Gauges(active, overdue Counter) {
 	)
 }
 
+// BackupGauge registers backup_last_success_timestamp_seconds, read from
+// Postgres on each scrape like the gauges above: the alert rule
+// BackupStale compares it with the time.
+func (r *Registry) BackupGauge(lastSuccess Counter) {
+	r.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "backup_last_success_timestamp_seconds",
+		Help: "When the latest scheduled backup that was verified finished, in Unix seconds; 0 before the first.",
+	}, cached(lastSuccess)))
+}
+
 func cached(read Counter) func() float64 {
 	var mu sync.Mutex
 	var last float64

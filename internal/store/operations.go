@@ -56,6 +56,19 @@ func (s *Store) FinishBackup(ctx context.Context, runKey string, at time.Time, f
 	return nil
 }
 
+// LastBackupSuccess is when the latest backup that finished ok finished, in
+// Unix seconds; 0 when none has.
+func (s *Store) LastBackupSuccess(ctx context.Context) (int64, error) {
+	var at int64
+	err := s.pool.QueryRow(ctx, `
+		SELECT coalesce(extract(epoch FROM max(finished_at))::bigint, 0)
+		FROM backups WHERE status = 'ok'`).Scan(&at)
+	if err != nil {
+		return 0, fmt.Errorf("last backup success: %w", err)
+	}
+	return at, nil
+}
+
 // ListBackups returns the latest backup runs, newest first.
 func (s *Store) ListBackups(ctx context.Context, limit int) ([]BackupRecord, error) {
 	return queryAll(ctx, s, "list backups", func(row pgx.CollectableRow) (BackupRecord, error) {
