@@ -125,6 +125,26 @@ func (s *Server) deleteHeartbeatMonitor(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
+// stopServiceHeartbeats cancels the workflows of a service's heartbeat
+// monitors before the service goes: deleting it deletes their rows, and a
+// workflow whose monitor is gone would otherwise wait for ever. A failure
+// answers 503 and leaves the service, so the DELETE can be retried.
+func (s *Server) stopServiceHeartbeats(ctx context.Context, serviceID string) error {
+	monitors, err := s.store.ListHeartbeatMonitors(ctx)
+	if err != nil {
+		return storeErr("list heartbeat monitors", err)
+	}
+	for _, m := range monitors {
+		if m.ServiceID != serviceID {
+			continue
+		}
+		if err := s.stopHeartbeat(ctx, m.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // stopHeartbeat cancels a monitor's workflow. A workflow that does not
 // exist or has already closed is stopped already.
 func (s *Server) stopHeartbeat(ctx context.Context, monitorID string) error {

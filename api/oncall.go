@@ -74,6 +74,8 @@ func (s *Server) oncallRoutes(v1 *gin.RouterGroup) {
 		list:    s.store.ListServices,
 		update:  s.store.UpdateService,
 		delete:  s.store.DeleteService,
+
+		beforeDelete: s.stopServiceHeartbeats,
 	})
 }
 
@@ -102,6 +104,9 @@ type resource[T any, P editable[T]] struct {
 	// they must for maintenance windows during an outage; every other
 	// resource is changed by admins only. Anyone may read.
 	responderWrites bool
+	// beforeDelete, when set, runs before an item is deleted; its error
+	// answers the request and nothing is deleted.
+	beforeDelete func(ctx context.Context, id string) error
 }
 
 // register adds the five routes of r. Bodies are decoded strictly, then
@@ -189,6 +194,12 @@ func register[T any, P editable[T]](s *Server, v1 *gin.RouterGroup, r resource[T
 	})
 
 	v1.DELETE(item, write, func(c *gin.Context) {
+		if r.beforeDelete != nil {
+			if err := r.beforeDelete(c.Request.Context(), c.Param("id")); err != nil {
+				s.abort(c, err)
+				return
+			}
+		}
 		if err := r.delete(c.Request.Context(), c.Param("id")); err != nil {
 			s.abort(c, r.storeErr("delete", err))
 			return

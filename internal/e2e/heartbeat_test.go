@@ -163,3 +163,22 @@ func TestHeartbeatMissedOpensAnIncidentThatTheNextPingResolves(t *testing.T) {
 	r = do(t, http.MethodDelete, monitors+"/"+id, nil)
 	require.Equal(t, http.StatusNotFound, r.status)
 }
+
+// Deleting a service deletes its monitors and stops their workflows, which
+// would otherwise wait for a monitor that no longer exists.
+func TestDeletingAServiceStopsItsHeartbeatMonitors(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStack(t)
+	service := "hb-gone-" + randomID()
+	create(t, s.url, "/api/v1/services", map[string]any{"id": service})
+	id := create(t, s.url, "/api/v1/heartbeat-monitors", map[string]any{"service_id": service, "name": "cron", "interval": "1h"})
+
+	r := do(t, http.MethodDelete, s.url+"/api/v1/services/"+service, nil)
+	require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
+	err := s.temporal.GetWorkflow(ctx, workflows.HeartbeatWorkflowID(id), "").Get(ctx, nil)
+	var canceled *temporal.CanceledError
+	require.True(t, errors.As(err, &canceled), "the monitor's workflow is cancelled: %v", err)
+	r = do(t, http.MethodGet, s.url+"/api/v1/heartbeat-monitors/"+id, nil)
+	require.Equal(t, http.StatusNotFound, r.status, "the monitor went with its service")
+}
