@@ -91,26 +91,7 @@ ignore_startup_parameters = extra_float_digits
 	if os.Geteuid() == 0 {
 		args = append([]string{"-u", "nobody"}, args...)
 	}
-	cmd := exec.Command(bin, args...)
-	var logs syncBuffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start pgbouncer: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(cleanupTimeout):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
+	exited, logs := startChild(t, "pgbouncer", exec.Command(bin, args...))
 
 	p := &PgBouncer{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), target: target}
 	// Ready when a client gets through it to Postgres.
@@ -168,6 +149,33 @@ func freePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startChild starts cmd for the test, collecting its output for failure
+// messages, and stops it when the test ends: SIGINT, then SIGKILL after
+// cleanupTimeout. exited is closed once the process has ended.
+func startChild(t testing.TB, name string, cmd *exec.Cmd) (exited <-chan struct{}, logs *syncBuffer) {
+	t.Helper()
+	logs = &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(cleanupTimeout):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	return done, logs
 }
 
 // syncBuffer collects a child process's output for failure messages.

@@ -42,27 +42,9 @@ func RedisCluster(t testing.TB) []string {
 			"--cluster-config-file", filepath.Join(dir, "nodes.conf"), "--cluster-node-timeout", "5000",
 			"--dir", dir, "--save", "", "--appendonly", "no", "--protected-mode", "yes",
 		)
-		var logs syncBuffer
-		cmd.Stdout, cmd.Stderr = &logs, &logs
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start redis-server: %v", err)
-		}
-		exited := make(chan struct{})
-		go func() {
-			_ = cmd.Wait()
-			close(exited)
-		}()
-		t.Cleanup(func() {
-			_ = cmd.Process.Signal(os.Interrupt)
-			select {
-			case <-exited:
-			case <-time.After(cleanupTimeout):
-				_ = cmd.Process.Kill()
-				<-exited
-			}
-		})
+		exited, logs := startChild(t, "redis-server", cmd)
 		addr := "127.0.0.1:" + strconv.Itoa(port)
-		awaitRedis(t, addr, exited, &logs, func(ctx context.Context, c *redis.Client) error {
+		awaitRedis(t, addr, exited, logs, func(ctx context.Context, c *redis.Client) error {
 			return c.Ping(ctx).Err()
 		})
 		addrs = append(addrs, addr)
