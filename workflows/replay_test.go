@@ -28,7 +28,16 @@ import (
 //   - incident_alerts_v2.json: an Alertmanager group of two alerts, re-sent,
 //     then resolved, resolving the incident itself;
 //   - incident_note_v2.json: opened and given a note (the "note" update)
-//     through an API key, then resolved.
+//     through an API key, then resolved;
+//   - incident_heartbeat_v2.json: opened by a missed heartbeat (a child of
+//     the monitor's workflow, with its trigger alert) and resolved by the
+//     next ping;
+//   - heartbeat_v1.json: that monitor's workflow: pings, the missed
+//     deadline, the incident started and signalled, the ping that resolves it;
+//   - backup_v1.json, backup_failed_v1.json: a scheduled backup that
+//     succeeded, and one whose dump failed and opened an incident;
+//   - maintenance_v1.json: a maintenance run that found three orphaned
+//     incidents, recorded them and opened an incident about them.
 func TestReplayRecordedHistories(t *testing.T) {
 	t.Parallel()
 	for _, file := range []string{
@@ -39,6 +48,11 @@ func TestReplayRecordedHistories(t *testing.T) {
 		"testdata/incident_escalation_v2.json",
 		"testdata/incident_alerts_v2.json",
 		"testdata/incident_note_v2.json",
+		"testdata/incident_heartbeat_v2.json",
+		"testdata/heartbeat_v1.json",
+		"testdata/backup_v1.json",
+		"testdata/backup_failed_v1.json",
+		"testdata/maintenance_v1.json",
 	} {
 		t.Run(file, func(t *testing.T) {
 			t.Parallel()

@@ -107,6 +107,8 @@ func TestHeartbeatMissedOpensAnIncidentThatTheNextPingResolves(t *testing.T) {
 	require.Equal(t, inc.ID, final.ID)
 	require.Equal(t, incident.StatusResolved, final.Status, "the ping resolved it")
 	require.Equal(t, "heartbeat", final.ResolvedBy)
+	replayAndRecordOn(t, s.temporal, inc.WorkflowID, "incident_heartbeat_v2.json")
+	replayAndRecordOn(t, s.temporal, workflows.HeartbeatWorkflowID(id), "heartbeat_v1.json")
 
 	r = do(t, http.MethodGet, monitors, nil)
 	require.Equal(t, http.StatusOK, r.status)

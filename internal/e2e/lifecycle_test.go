@@ -172,7 +172,13 @@ func TestIncidentLifecycle(t *testing.T) {
 // the replay test that guards later changes.
 func replayAndRecord(t *testing.T, s *stack, workflowID, name string) {
 	t.Helper()
-	hist := history(t, s.temporal, workflowID)
+	replayAndRecordOn(t, s.temporal, workflowID, name)
+}
+
+// replayAndRecordOn is replayAndRecord for any Temporal client.
+func replayAndRecordOn(t *testing.T, c client.Client, workflowID, name string) {
+	t.Helper()
+	hist := history(t, c, workflowID)
 	replayer := sdkworker.NewWorkflowReplayer()
 	workflows.Register(replayer)
 	require.NoError(t, replayer.ReplayWorkflowHistory(nil, hist))

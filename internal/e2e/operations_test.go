@@ -36,6 +36,8 @@ type opsStack struct {
 	temporal  client.Client
 	backupDir string
 	opts      worker.ScheduleOptions
+	// lastRun is the workflow ID of the run trigger started last.
+	lastRun string
 }
 
 // newOpsStack starts the stack; configure, if given, adjusts the
@@ -105,6 +107,7 @@ func (o *opsStack) trigger(t *testing.T, scheduleID string, result any) error {
 		run = d.Info.RecentActions[len(d.Info.RecentActions)-1].StartWorkflowResult
 		return run != nil
 	}, 30*time.Second, 50*time.Millisecond, "the trigger starts a run")
+	o.lastRun = run.WorkflowID
 	return o.temporal.GetWorkflow(ctx, run.WorkflowID, run.FirstExecutionRunID).Get(ctx, result)
 }
 
@@ -185,6 +188,7 @@ func TestTriggeredBackupWritesACheckedDumpAndRecordsIt(t *testing.T) {
 	require.Equal(t, res.SizeBytes, runs[0].SizeBytes)
 	require.NotNil(t, runs[0].FinishedAt)
 	require.Empty(t, runs[0].Error)
+	replayAndRecordOn(t, o.temporal, o.lastRun, "backup_v1.json")
 
 	// The freshness the BackupStale alert watches.
 	reg := metrics.New()
@@ -271,6 +275,7 @@ func TestTriggeredMaintenanceReportsAnIncidentWhoseWorkflowIsGone(t *testing.T) 
 	require.Contains(t, opened[0].Description, "inc_terminated")
 	require.Equal(t, incident.StatusOpen, opened[0].Status)
 	require.Equal(t, workflows.OpsWorkflowID("reconcile"), opened[0].WorkflowID)
+	replayAndRecordOn(t, o.temporal, o.lastRun, "maintenance_v1.json")
 }
 
 func TestFailedBackupIsRecordedAndOpensAnIncident(t *testing.T) {
@@ -297,4 +302,5 @@ func TestFailedBackupIsRecordedAndOpensAnIncident(t *testing.T) {
 	require.Equal(t, "database backup failed", opened[0].Title)
 	require.Equal(t, incident.SeverityHigh, opened[0].Severity)
 	require.Contains(t, opened[0].Description, "pg_dump not found")
+	replayAndRecordOn(t, o.temporal, o.lastRun, "backup_failed_v1.json")
 }
