@@ -6,26 +6,21 @@ package activities
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/incident-server/incident-server/internal/cache"
 	"github.com/incident-server/incident-server/internal/contract"
 	"github.com/incident-server/incident-server/internal/directory"
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/metrics"
 	"github.com/incident-server/incident-server/internal/push"
 	"github.com/incident-server/incident-server/internal/store"
 )
-
-// ErrTypeInvalid marks an error that retrying cannot fix. It matches the
-// workflows' non-retryable error type of the same name.
-const ErrTypeInvalid = "invalid"
 
 // Activities holds the dependencies the activities share.
 type Activities struct {
@@ -61,7 +56,7 @@ type Activities struct {
 func (a *Activities) RecordChange(ctx context.Context, c incident.Change) error {
 	inserted, err := a.Store.ApplyTransition(ctx, c.Incident, c.Event)
 	if err != nil {
-		return classify(fmt.Errorf("record %s of %s: %w", c.Event.Type, c.Incident.ID, err))
+		return toTemporal(fmt.Errorf("record %s of %s: %w", c.Event.Type, c.Incident.ID, err))
 	}
 	if inserted {
 		a.count(c.Incident, c.Event)
@@ -81,7 +76,7 @@ func (a *Activities) RecordChange(ctx context.Context, c incident.Change) error 
 func (a *Activities) RecordEvent(ctx context.Context, ev incident.Event) error {
 	inserted, err := a.Store.AppendEvent(ctx, ev)
 	if err != nil {
-		return classify(fmt.Errorf("record %s of %s: %w", ev.Type, ev.IncidentID, err))
+		return toTemporal(fmt.Errorf("record %s of %s: %w", ev.Type, ev.IncidentID, err))
 	}
 	if inserted && ev.Type == incident.EventSLABreached {
 		sev, _ := ev.Data["severity"].(string)
@@ -115,17 +110,16 @@ func (a *Activities) logger() *slog.Logger {
 	return a.Logger
 }
 
-// classify turns errors that no retry can fix into non-retryable
-// application errors; everything else (connection loss, timeouts, a row
-// that is not there yet) is retried by the activity's policy.
-func classify(err error) error {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch {
-		case pgErr.Code == "23503": // foreign key: the parent row may still arrive
-		case pgErr.Code[:2] == "22", pgErr.Code[:2] == "23":
-			return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalid, err)
-		}
+// toTemporal is where the activities' errors become Temporal's: an error
+// whose fault code says no retry can fix it (invalid input, data the
+// database refused, a conflict) becomes a non-retryable application error
+// of that code; every other error (the database down, a row that is not
+// there yet, a provider timing out) is retried by the activity's policy.
+func toTemporal(err error) error {
+	code := fault.CodeOf(err)
+	switch code {
+	case fault.Invalid, fault.Internal, fault.Conflict:
+		return temporal.NewNonRetryableApplicationError(err.Error(), string(code), err)
 	}
 	return err
 }
@@ -133,15 +127,8 @@ func classify(err error) error {
 // RecordAlerts upserts an incident's alerts, one row per fingerprint.
 // Idempotent: the rows hold the workflow's absolute values.
 func (a *Activities) RecordAlerts(ctx context.Context, in contract.RecordAlertsInput) error {
-	rows := make([]store.Alert, len(in.Alerts))
-	for i, al := range in.Alerts {
-		rows[i] = store.Alert{
-			IncidentID: in.IncidentID, Fingerprint: al.Fingerprint, Title: al.Title, Source: al.Source,
-			Status: al.Status, FirstSeen: al.FirstSeen, LastSeen: al.LastSeen, Count: int64(al.Count),
-		}
-	}
-	if err := a.Store.UpsertAlerts(ctx, rows); err != nil {
-		return classify(fmt.Errorf("record alerts of %s: %w", in.IncidentID, err))
+	if err := a.Store.UpsertAlerts(ctx, in.IncidentID, in.Alerts); err != nil {
+		return toTemporal(fmt.Errorf("record alerts of %s: %w", in.IncidentID, err))
 	}
 	return nil
 }

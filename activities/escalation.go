@@ -7,9 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
-
 	"github.com/incident-server/incident-server/internal/contract"
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/oncall"
 	"github.com/incident-server/incident-server/internal/push"
 	"github.com/incident-server/incident-server/internal/store"
@@ -24,14 +23,14 @@ import (
 func (a *Activities) LoadEscalation(ctx context.Context, service string) (oncall.Snapshot, error) {
 	w, inMaintenance, err := a.Store.MaintenanceAt(ctx, service, time.Now())
 	if err != nil {
-		return oncall.Snapshot{}, classify(fmt.Errorf("load maintenance of %s: %w", service, err))
+		return oncall.Snapshot{}, toTemporal(fmt.Errorf("load maintenance of %s: %w", service, err))
 	}
 	if inMaintenance {
 		return oncall.Snapshot{Maintenance: fmt.Sprintf("%s (until %s)", w.Reason, w.EndsAt.Format(time.RFC3339))}, nil
 	}
 	snap, err := a.Directory.Escalation(ctx, service)
 	if err != nil {
-		return oncall.Snapshot{}, classify(fmt.Errorf("load escalation of %s: %w", service, err))
+		return oncall.Snapshot{}, toTemporal(fmt.Errorf("load escalation of %s: %w", service, err))
 	}
 	return snap, nil
 }
@@ -41,7 +40,7 @@ func (a *Activities) LoadEscalation(ctx context.Context, service string) (oncall
 func (a *Activities) LoadSLA(ctx context.Context, in contract.LoadSLAInput) (oncall.SLA, error) {
 	sla, err := a.Store.SLAFor(ctx, in.Service, in.Severity)
 	if err != nil {
-		return oncall.SLA{}, classify(fmt.Errorf("load sla of %s/%s: %w", in.Service, in.Severity, err))
+		return oncall.SLA{}, toTemporal(fmt.Errorf("load sla of %s/%s: %w", in.Service, in.Severity, err))
 	}
 	return sla, nil
 }
@@ -50,12 +49,11 @@ func (a *Activities) LoadSLA(ctx context.Context, in contract.LoadSLAInput) (onc
 // non-retryable invalid error.
 func (a *Activities) LoadPolicy(ctx context.Context, policyID string) (oncall.Snapshot, error) {
 	p, err := a.Store.GetPolicy(ctx, policyID)
-	if errors.Is(err, store.ErrNotFound) {
-		return oncall.Snapshot{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("policy_id: no such policy %s", policyID), ErrTypeInvalid, err)
+	if fault.Is(err, fault.NotFound) {
+		return oncall.Snapshot{}, toTemporal(fault.InvalidField("policy_id", "no such policy "+policyID))
 	}
 	if err != nil {
-		return oncall.Snapshot{}, classify(fmt.Errorf("load policy %s: %w", policyID, err))
+		return oncall.Snapshot{}, toTemporal(fmt.Errorf("load policy %s: %w", policyID, err))
 	}
 	return oncall.SnapshotOf(p, 0), nil
 }
@@ -83,13 +81,13 @@ const (
 func (a *Activities) NotifyUser(ctx context.Context, in contract.NotifyInput) (contract.NotifyResult, error) {
 	res := contract.NotifyResult{UserID: in.UserID}
 	user, err := a.Directory.User(ctx, in.UserID)
-	if errors.Is(err, store.ErrNotFound) {
+	if fault.Is(err, fault.NotFound) {
 		res.Deliveries = append(res.Deliveries, contract.Delivery{Channel: ChannelLog, Status: store.NotificationFailed,
 			Detail: "no such user (deleted after the policy was snapshotted)"})
 		return res, nil
 	}
 	if err != nil {
-		return res, classify(fmt.Errorf("load user %s: %w", in.UserID, err))
+		return res, toTemporal(fmt.Errorf("load user %s: %w", in.UserID, err))
 	}
 	var transient []error
 	for _, cm := range user.ContactMethods {

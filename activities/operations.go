@@ -10,10 +10,10 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/incident-server/incident-server/internal/backup"
 	"github.com/incident-server/incident-server/internal/contract"
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/store"
 )
 
@@ -50,7 +50,7 @@ func (a *Activities) RunBackup(ctx context.Context) (contract.BackupResult, erro
 	tools, err := backup.FindTools(a.Backup.PGBin)
 	if err != nil {
 		a.finishBackup(ctx, runKey, backup.Result{}, err)
-		return contract.BackupResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalid, err)
+		return contract.BackupResult{}, toTemporal(fault.New(fault.Invalid, err.Error()))
 	}
 	res, err := tools.Dump(ctx, a.Backup.DatabaseURL, a.Backup.Dir, started)
 	if err != nil {
@@ -92,8 +92,7 @@ func (a *Activities) finishBackup(ctx context.Context, runKey string, res backup
 // itself. Idempotent: running it twice purges nothing more.
 func (a *Activities) RunMaintenance(ctx context.Context, in contract.MaintenanceInput) (contract.MaintenanceResult, error) {
 	if in.Retention <= 0 {
-		err := fmt.Errorf("maintenance retention must be positive, got %s", in.Retention)
-		return contract.MaintenanceResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalid, err)
+		return contract.MaintenanceResult{}, toTemporal(fault.InvalidField("retention", fmt.Sprintf("must be positive, got %s", in.Retention)))
 	}
 	var out contract.MaintenanceResult
 	var err error
@@ -116,8 +115,7 @@ func (a *Activities) RunMaintenance(ctx context.Context, in contract.Maintenance
 // just closing is not reported. Read-only, so safe to retry.
 func (a *Activities) FindOrphans(ctx context.Context, in contract.FindOrphansInput) ([]contract.Orphan, error) {
 	if a.Temporal == nil {
-		err := errors.New("find orphans: no Temporal client")
-		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalid, err)
+		return nil, toTemporal(fault.New(fault.Internal, "find orphans: no Temporal client"))
 	}
 	limit := in.Limit
 	if limit <= 0 {

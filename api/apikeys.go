@@ -1,14 +1,13 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/incident-server/incident-server/internal/auth"
-	"github.com/incident-server/incident-server/internal/oncall"
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/store"
 )
 
@@ -41,14 +40,14 @@ func (s *Server) createAPIKey(c *gin.Context) {
 	}
 	role, err := auth.ParseRole(req.Role)
 	if err != nil {
-		s.abort(c, &oncall.ValidationError{Field: "role", Message: "must be one of viewer, responder, admin"})
+		s.abort(c, fault.InvalidField("role", "must be one of viewer, responder, admin"))
 		return
 	}
 	k, key, err := s.store.CreateAPIKey(c.Request.Context(), store.NewAPIKey{
 		Name: req.Name, Role: string(role), ExpiresAt: req.ExpiresAt, CreatedBy: principal(c).Actor(),
 	})
 	if err != nil {
-		s.abort(c, integrationErr("create api key", "api key not found", err))
+		s.abort(c, err)
 		return
 	}
 	c.JSON(http.StatusCreated, createdAPIKey{APIKey: k, Key: key})
@@ -57,7 +56,7 @@ func (s *Server) createAPIKey(c *gin.Context) {
 func (s *Server) listAPIKeys(c *gin.Context) {
 	keys, err := s.store.ListAPIKeys(c.Request.Context())
 	if err != nil {
-		s.abort(c, storeErr("list api keys", err))
+		s.abort(c, err)
 		return
 	}
 	if keys == nil {
@@ -69,13 +68,8 @@ func (s *Server) listAPIKeys(c *gin.Context) {
 // revokeAPIKey answers 204 for a key already revoked too, so a retried
 // DELETE succeeds. A key may revoke itself.
 func (s *Server) revokeAPIKey(c *gin.Context) {
-	err := s.store.RevokeAPIKey(c.Request.Context(), c.Param("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		s.abort(c, errorf(CodeNotFound, "api key not found"))
-		return
-	}
-	if err != nil {
-		s.abort(c, storeErr("revoke api key", err))
+	if err := s.store.RevokeAPIKey(c.Request.Context(), c.Param("id")); err != nil {
+		s.abort(c, err)
 		return
 	}
 	c.Status(http.StatusNoContent)

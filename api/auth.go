@@ -13,7 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/incident-server/incident-server/internal/auth"
-	"github.com/incident-server/incident-server/internal/store"
+	"github.com/incident-server/incident-server/internal/fault"
 )
 
 const principalKey = "principal"
@@ -34,7 +34,7 @@ func (s *Server) require(role auth.Role) gin.HandlerFunc {
 			return
 		}
 		if !p.Role.Allows(role) {
-			s.abort(c, errorf(CodeForbidden, fmt.Sprintf("this needs the %s role; the credential has %s", role, p.Role)))
+			s.abort(c, fault.New(fault.Forbidden, fmt.Sprintf("this needs the %s role; the credential has %s", role, p.Role)))
 			return
 		}
 		c.Set(principalKey, p)
@@ -54,27 +54,24 @@ func (s *Server) authenticate(c *gin.Context) (auth.Principal, error) {
 	cred := bearer(c)
 	switch {
 	case cred == "":
-		return auth.Principal{}, errorf(CodeUnauthorized, "a credential is required: send the header Authorization: Bearer followed by a user token or an API key")
+		return auth.Principal{}, fault.New(fault.Unauthorized, "a credential is required: send the header Authorization: Bearer followed by a user token or an API key")
 	case strings.HasPrefix(cred, "ik_"):
-		return auth.Principal{}, errorf(CodeUnauthorized, "integration keys are accepted only by the alert ingestion endpoints")
+		return auth.Principal{}, fault.New(fault.Unauthorized, "integration keys are accepted only by the alert ingestion endpoints")
 	case strings.HasPrefix(cred, "ak_"):
 		k, err := s.store.AuthenticateAPIKey(c.Request.Context(), cred)
-		if errors.Is(err, store.ErrUnauthorized) {
-			return auth.Principal{}, errorf(CodeUnauthorized, "invalid API key: unknown, revoked or expired")
-		}
 		if err != nil {
-			return auth.Principal{}, storeErr("authenticate api key", err)
+			return auth.Principal{}, err
 		}
 		return auth.Principal{Kind: auth.KindAPIKey, Subject: k.ID, Name: k.Name, Role: auth.Role(k.Role)}, nil
 	case s.tokens == nil:
-		return auth.Principal{}, errorf(CodeUnauthorized, "user tokens are not accepted by this server (no JWT secret is configured); use an API key")
+		return auth.Principal{}, fault.New(fault.Unauthorized, "user tokens are not accepted by this server (no JWT secret is configured); use an API key")
 	}
 	claims, err := s.tokens.Verify(cred)
 	if errors.Is(err, auth.ErrExpiredToken) {
-		return auth.Principal{}, errorf(CodeUnauthorized, "token expired: mint a new one")
+		return auth.Principal{}, fault.New(fault.Unauthorized, "token expired: mint a new one")
 	}
 	if err != nil {
-		return auth.Principal{}, errorf(CodeUnauthorized, "invalid token")
+		return auth.Principal{}, fault.New(fault.Unauthorized, "invalid token")
 	}
 	return auth.Principal{Kind: auth.KindUser, Subject: claims.Subject, Role: claims.Role}, nil
 }
@@ -108,7 +105,7 @@ func (s *Server) allow(c *gin.Context, scope, key string, limit auth.Limit) bool
 		})
 		return false
 	}
-	s.abort(c, errorf(CodeTooManyRequests, "rate limit exceeded for this credential; retry after the Retry-After seconds"))
+	s.abort(c, fault.New(fault.RateLimited, "rate limit exceeded for this credential; retry after the Retry-After seconds"))
 	return false
 }
 

@@ -1,17 +1,17 @@
 package api
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/incident-server/incident-server/internal/contract"
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/oncall"
-	"github.com/incident-server/incident-server/internal/store"
-	"github.com/incident-server/incident-server/workflows"
 )
 
 type escalateBody struct {
@@ -33,84 +33,83 @@ type reassignBody struct {
 // escalate pages the incident's next escalation step now.
 func (s *Server) escalate(c *gin.Context) {
 	var body escalateBody
-	if !s.bindCommand(c, &body, &body.Actor, &body.Note) {
+	if !s.bindCommand(c, &body, &body.Actor) {
 		return
 	}
-	s.escalationUpdate(c, workflows.UpdateEscalate, func(id string) any {
-		return workflows.EscalateRequest{IncidentID: id, Actor: body.Actor, Note: body.Note}
-	})
+	req := contract.EscalateRequest{Actor: body.Actor, Note: body.Note}
+	s.escalationUpdate(c, contract.UpdateEscalate, req, func(id string) any { req.IncidentID = id; return req })
 }
 
 // snooze stops paging for a while; paging resumes when it ends.
 func (s *Server) snooze(c *gin.Context) {
 	var body snoozeBody
-	if !s.bindCommand(c, &body, &body.Actor, nil) {
+	if !s.bindCommand(c, &body, &body.Actor) {
 		return
 	}
-	if d := body.Duration.D(); d < workflows.MinSnooze || d > workflows.MaxSnooze {
-		s.abort(c, errorf(CodeInvalid, fmt.Sprintf("duration: must be from %s to %s", workflows.MinSnooze, workflows.MaxSnooze)))
-		return
-	}
-	s.escalationUpdate(c, workflows.UpdateSnooze, func(id string) any {
-		return workflows.SnoozeRequest{IncidentID: id, Actor: body.Actor, Duration: body.Duration.D()}
-	})
+	req := contract.SnoozeRequest{Actor: body.Actor, Duration: body.Duration.D()}
+	s.escalationUpdate(c, contract.UpdateSnooze, req, func(id string) any { req.IncidentID = id; return req })
 }
 
 // reassign hands the incident to another policy, or to users paged
-// together, and pages them now.
+// together, and pages them now. The policy or users must exist.
 func (s *Server) reassign(c *gin.Context) {
 	var body reassignBody
-	if !s.bindCommand(c, &body, &body.Actor, nil) {
+	if !s.bindCommand(c, &body, &body.Actor) {
 		return
 	}
-	ctx := c.Request.Context()
-	switch {
-	case (body.PolicyID == "") == (len(body.UserIDs) == 0):
-		s.abort(c, errorf(CodeInvalid, "give either policy_id or user_ids"))
+	req := contract.ReassignRequest{Actor: body.Actor, PolicyID: body.PolicyID, UserIDs: body.UserIDs}
+	if err := req.Validate(); err != nil {
+		s.abort(c, err)
 		return
-	case len(body.UserIDs) > workflows.MaxUsers:
-		s.abort(c, errorf(CodeInvalid, fmt.Sprintf("user_ids: at most %d", workflows.MaxUsers)))
-		return
-	case body.PolicyID != "":
-		if _, err := s.store.GetPolicy(ctx, body.PolicyID); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				s.abort(c, errorf(CodeInvalid, "policy_id: no such policy"))
-				return
-			}
-			s.abort(c, storeErr("read policy", err))
-			return
-		}
-	default:
-		users, err := s.store.GetUsers(ctx, body.UserIDs)
-		if err != nil {
-			s.abort(c, storeErr("read users", err))
-			return
-		}
-		for _, id := range body.UserIDs {
-			if _, ok := users[id]; !ok {
-				s.abort(c, errorf(CodeInvalid, fmt.Sprintf("user_ids: no such user %q", id)))
-				return
-			}
-		}
 	}
-	s.escalationUpdate(c, workflows.UpdateReassign, func(id string) any {
-		return workflows.ReassignRequest{IncidentID: id, Actor: body.Actor, PolicyID: body.PolicyID, UserIDs: body.UserIDs}
-	})
+	if err := s.checkAssignees(c.Request.Context(), req); err != nil {
+		s.abort(c, err)
+		return
+	}
+	s.escalationUpdate(c, contract.UpdateReassign, req, func(id string) any { req.IncidentID = id; return req })
 }
 
-// escalationUpdate finds the incident, sends it the update built by arg
-// and answers with the incident's state, escalation included.
-func (s *Server) escalationUpdate(c *gin.Context, name string, arg func(incidentID string) any) {
+// checkAssignees answers a reassignment to a policy or users that do not
+// exist with 400 before it reaches the workflow.
+func (s *Server) checkAssignees(ctx context.Context, req contract.ReassignRequest) error {
+	if req.PolicyID != "" {
+		_, err := s.store.GetPolicy(ctx, req.PolicyID)
+		if fault.Is(err, fault.NotFound) {
+			return fault.InvalidField("policy_id", "no such policy")
+		}
+		return err
+	}
+	users, err := s.store.GetUsers(ctx, req.UserIDs)
+	if err != nil {
+		return err
+	}
+	for _, id := range req.UserIDs {
+		if _, ok := users[id]; !ok {
+			return fault.InvalidField("user_ids", fmt.Sprintf("no such user %q", id))
+		}
+	}
+	return nil
+}
+
+// escalationUpdate checks req with the rules the workflow applies, finds
+// the incident, sends it the update (its argument built by withID for the
+// incident's ID) and answers with the incident's state, escalation
+// included.
+func (s *Server) escalationUpdate(c *gin.Context, name string, req interface{ Validate() error }, withID func(incidentID string) any) {
+	if err := req.Validate(); err != nil {
+		s.abort(c, err)
+		return
+	}
 	inc, key, ok := s.commandTarget(c)
 	if !ok {
 		return
 	}
 	if inc.Status == incident.StatusResolved {
-		s.abort(c, errorf(CodeConflict, "incident is resolved"))
+		s.abort(c, fault.Conflictf("incident is resolved"))
 		return
 	}
-	var st workflows.State
-	if err := s.update(c, inc, name, key, arg(inc.ID), &st); err != nil {
+	var st contract.State
+	if err := s.engine.Command(c.Request.Context(), inc, name, key, withID(inc.ID), &st); err != nil {
 		s.abort(c, err)
 		return
 	}
@@ -143,7 +142,7 @@ func (s *Server) notifications(c *gin.Context) {
 	}
 	ns, err := s.store.ListNotifications(ctx, inc.ID)
 	if err != nil {
-		s.abort(c, storeErr("list notifications", err))
+		s.abort(c, err)
 		return
 	}
 	out := make([]notificationView, len(ns))
@@ -167,11 +166,18 @@ func (s *Server) alerts(c *gin.Context) {
 	}
 	as, err := s.store.ListAlerts(ctx, inc.ID)
 	if err != nil {
-		s.abort(c, storeErr("list alerts", err))
+		s.abort(c, err)
 		return
 	}
-	if as == nil {
-		as = []store.Alert{}
+	out := make([]alertView, len(as))
+	for i, a := range as {
+		out[i] = alertView{IncidentID: inc.ID, AlertState: a}
 	}
-	c.JSON(http.StatusOK, gin.H{"incident_id": inc.ID, "alerts": as})
+	c.JSON(http.StatusOK, gin.H{"incident_id": inc.ID, "alerts": out})
+}
+
+// alertView is one alert of an incident as the API shows it.
+type alertView struct {
+	IncidentID string `json:"incident_id"`
+	incident.AlertState
 }

@@ -2,23 +2,17 @@ package api
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
+	"github.com/incident-server/incident-server/internal/contract"
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/oncall"
 	"github.com/incident-server/incident-server/internal/store"
-	"github.com/incident-server/incident-server/workflows"
 )
-
-const heartbeatNotFound = "heartbeat monitor not found"
 
 // heartbeatRoutes registers heartbeat monitors and the endpoint their jobs
 // ping. A monitor is a row in Postgres and a workflow in Temporal
@@ -55,27 +49,18 @@ func (s *Server) createHeartbeatMonitor(c *gin.Context) {
 		ServiceID: req.ServiceID, Name: req.Name, Interval: req.Interval,
 	})
 	if err != nil {
-		s.abort(c, integrationErr("create heartbeat monitor", heartbeatNotFound, err))
+		s.abort(c, err)
 		return
 	}
-	wfID := workflows.HeartbeatWorkflowID(m.ID)
-	ctx, cancel := context.WithTimeout(c.Request.Context(), s.updateTTL)
-	defer cancel()
-	_, err = s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       wfID,
-		TaskQueue:                s.taskQueue,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-	}, workflows.HeartbeatWorkflowName, heartbeatInput(m))
-	if err != nil {
+	if err := s.engine.StartHeartbeat(c.Request.Context(), heartbeatInput(m)); err != nil {
 		// The start may have reached Temporal before the error did: stop
 		// it too, best effort, along with the row.
 		undo := context.WithoutCancel(c.Request.Context())
 		if derr := s.store.DeleteHeartbeatMonitor(undo, m.ID); derr != nil {
 			s.log.WarnContext(undo, "undo heartbeat monitor", "request_id", requestID(c), "monitor_id", m.ID, "error", derr)
 		}
-		_ = s.stopHeartbeat(undo, m.ID)
-		s.abort(c, fmt.Errorf("start %s: %w: %w", wfID, errUnavailable, err))
+		_ = s.engine.StopHeartbeat(undo, m.ID)
+		s.abort(c, err)
 		return
 	}
 	c.Header("Location", "/api/v1/heartbeat-monitors/"+url.PathEscape(m.ID))
@@ -85,7 +70,7 @@ func (s *Server) createHeartbeatMonitor(c *gin.Context) {
 func (s *Server) listHeartbeatMonitors(c *gin.Context) {
 	ms, err := s.store.ListHeartbeatMonitors(c.Request.Context())
 	if err != nil {
-		s.abort(c, integrationErr("list heartbeat monitors", heartbeatNotFound, err))
+		s.abort(c, err)
 		return
 	}
 	if ms == nil {
@@ -97,7 +82,7 @@ func (s *Server) listHeartbeatMonitors(c *gin.Context) {
 func (s *Server) getHeartbeatMonitor(c *gin.Context) {
 	m, err := s.store.GetHeartbeatMonitor(c.Request.Context(), c.Param("id"))
 	if err != nil {
-		s.abort(c, integrationErr("read heartbeat monitor", heartbeatNotFound, err))
+		s.abort(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, m)
@@ -111,15 +96,15 @@ func (s *Server) deleteHeartbeatMonitor(c *gin.Context) {
 	ctx := c.Request.Context()
 	id := c.Param("id")
 	if _, err := s.store.GetHeartbeatMonitor(ctx, id); err != nil {
-		s.abort(c, integrationErr("read heartbeat monitor", heartbeatNotFound, err))
+		s.abort(c, err)
 		return
 	}
-	if err := s.stopHeartbeat(ctx, id); err != nil {
+	if err := s.engine.StopHeartbeat(ctx, id); err != nil {
 		s.abort(c, err)
 		return
 	}
 	if err := s.store.DeleteHeartbeatMonitor(ctx, id); err != nil {
-		s.abort(c, integrationErr("delete heartbeat monitor", heartbeatNotFound, err))
+		s.abort(c, err)
 		return
 	}
 	c.Status(http.StatusNoContent)
@@ -132,30 +117,17 @@ func (s *Server) deleteHeartbeatMonitor(c *gin.Context) {
 func (s *Server) stopServiceHeartbeats(ctx context.Context, serviceID string) error {
 	monitors, err := s.store.ListHeartbeatMonitors(ctx)
 	if err != nil {
-		return storeErr("list heartbeat monitors", err)
+		return err
 	}
 	for _, m := range monitors {
 		if m.ServiceID != serviceID {
 			continue
 		}
-		if err := s.stopHeartbeat(ctx, m.ID); err != nil {
+		if err := s.engine.StopHeartbeat(ctx, m.ID); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// stopHeartbeat cancels a monitor's workflow. A workflow that does not
-// exist or has already closed is stopped already.
-func (s *Server) stopHeartbeat(ctx context.Context, monitorID string) error {
-	ctx, cancel := context.WithTimeout(ctx, s.updateTTL)
-	defer cancel()
-	wfID := workflows.HeartbeatWorkflowID(monitorID)
-	err := s.temporal.CancelWorkflow(ctx, wfID, "")
-	if _, gone := errors.AsType[*serviceerror.NotFound](err); err == nil || gone {
-		return nil
-	}
-	return fmt.Errorf("cancel %s: %w: %w", wfID, errUnavailable, err)
 }
 
 // heartbeatPing records a ping from a job. It authenticates with an
@@ -171,26 +143,16 @@ func (s *Server) heartbeatPing(c *gin.Context) {
 	ctx := c.Request.Context()
 	m, err := s.store.GetHeartbeatMonitor(ctx, c.Param("id"))
 	if err == nil && m.ServiceID != service {
-		err = fmt.Errorf("heartbeat monitor %s belongs to another service: %w", m.ID, store.ErrNotFound)
+		// As if unknown: a key cannot probe another service's monitors.
+		err = fault.Missing("heartbeat monitor")
 	}
 	if err != nil {
-		s.abort(c, integrationErr("read heartbeat monitor", heartbeatNotFound, err))
+		s.abort(c, err)
 		return
 	}
 	now := time.Now().UTC()
-	wfID := workflows.HeartbeatWorkflowID(m.ID)
-	tctx, cancel := context.WithTimeout(ctx, s.updateTTL)
-	defer cancel()
-	// Signal-with-start: a monitor whose workflow was lost (terminated by
-	// an operator, or never started) is watched again from this ping on.
-	_, err = s.temporal.SignalWithStartWorkflow(tctx, wfID, workflows.SignalPing, workflows.HeartbeatPing{At: now},
-		client.StartWorkflowOptions{
-			ID:                    wfID,
-			TaskQueue:             s.taskQueue,
-			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		}, workflows.HeartbeatWorkflowName, heartbeatInput(m))
-	if err != nil {
-		s.abort(c, fmt.Errorf("signal-with-start %s: %w: %w", wfID, errUnavailable, err))
+	if err := s.engine.PingHeartbeat(ctx, heartbeatInput(m), now); err != nil {
+		s.abort(c, err)
 		return
 	}
 	if err := s.store.RecordHeartbeatPing(ctx, m.ID, now); err != nil {
@@ -199,6 +161,6 @@ func (s *Server) heartbeatPing(c *gin.Context) {
 	c.JSON(http.StatusAccepted, gin.H{"status": "ok", "next_due_at": now.Add(m.Interval.D())})
 }
 
-func heartbeatInput(m store.HeartbeatMonitor) workflows.HeartbeatInput {
-	return workflows.HeartbeatInput{MonitorID: m.ID, ServiceID: m.ServiceID, Name: m.Name, Interval: m.Interval.D()}
+func heartbeatInput(m store.HeartbeatMonitor) contract.HeartbeatInput {
+	return contract.HeartbeatInput{MonitorID: m.ID, ServiceID: m.ServiceID, Name: m.Name, Interval: m.Interval.D()}
 }

@@ -1,12 +1,11 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/incident-server/incident-server/internal/oncall"
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/store"
 )
 
@@ -36,7 +35,7 @@ func (s *Server) createIntegrationKey(c *gin.Context) {
 	}
 	k, key, err := s.store.CreateIntegrationKey(c.Request.Context(), c.Param("id"), req.Name)
 	if err != nil {
-		s.abort(c, integrationErr("create integration key", "service not found", err))
+		s.abort(c, err)
 		return
 	}
 	// The body holds a credential: no cache along the way may keep it.
@@ -47,7 +46,7 @@ func (s *Server) createIntegrationKey(c *gin.Context) {
 func (s *Server) listIntegrationKeys(c *gin.Context) {
 	keys, err := s.store.ListIntegrationKeys(c.Request.Context(), c.Param("id"))
 	if err != nil {
-		s.abort(c, integrationErr("list integration keys", "service not found", err))
+		s.abort(c, err)
 		return
 	}
 	if keys == nil {
@@ -60,7 +59,7 @@ func (s *Server) listIntegrationKeys(c *gin.Context) {
 // retried DELETE succeeds; the key stays listed with its revocation time.
 func (s *Server) revokeIntegrationKey(c *gin.Context) {
 	if err := s.store.RevokeIntegrationKey(c.Request.Context(), c.Param("id"), c.Param("key_id")); err != nil {
-		s.abort(c, integrationErr("revoke integration key", "integration key not found", err))
+		s.abort(c, err)
 		return
 	}
 	c.Status(http.StatusNoContent)
@@ -73,27 +72,12 @@ func (s *Server) revokeIntegrationKey(c *gin.Context) {
 // the database cannot tell.
 func (s *Server) integrationService(c *gin.Context, key string) (string, bool) {
 	k, err := s.store.AuthenticateIntegrationKey(c.Request.Context(), key)
-	if errors.Is(err, store.ErrUnauthorized) {
-		c.Header("WWW-Authenticate", `Bearer realm="incident-server integrations"`)
-		s.abort(c, errorf(CodeUnauthorized, "invalid integration key"))
-		return "", false
-	}
 	if err != nil {
-		s.abort(c, storeErr("authenticate integration key", err))
+		if fault.Is(err, fault.Unauthorized) {
+			c.Header("WWW-Authenticate", `Bearer realm="incident-server integrations"`)
+		}
+		s.abort(c, err)
 		return "", false
 	}
 	return k.ServiceID, true
-}
-
-// integrationErr answers a missing service or key with notFound, where
-// abort's own mapping would name an incident, passes validation errors
-// through, and marks every other failure as the database being unavailable.
-func integrationErr(op, notFound string, err error) error {
-	if errors.Is(err, store.ErrNotFound) {
-		return errorf(CodeNotFound, notFound)
-	}
-	if _, invalid := errors.AsType[*oncall.ValidationError](err); invalid {
-		return err
-	}
-	return storeErr(op, err)
 }

@@ -2,15 +2,13 @@ package api
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/oncall"
-	"github.com/incident-server/incident-server/internal/store"
 )
 
 // oncallRoutes registers the on-call configuration: users with their contact
@@ -135,7 +133,7 @@ func register[T any, P editable[T]](s *Server, v1 *gin.RouterGroup, r resource[T
 		}
 		out, err := r.create(c.Request.Context(), v)
 		if err != nil {
-			s.abort(c, r.storeErr("create", err))
+			s.abort(c, err)
 			return
 		}
 		s.forget(c)
@@ -146,7 +144,7 @@ func register[T any, P editable[T]](s *Server, v1 *gin.RouterGroup, r resource[T
 	v1.GET(r.path, s.asViewer, func(c *gin.Context) {
 		items, err := r.list(c.Request.Context())
 		if err != nil {
-			s.abort(c, r.storeErr("list", err))
+			s.abort(c, err)
 			return
 		}
 		if items == nil {
@@ -158,7 +156,7 @@ func register[T any, P editable[T]](s *Server, v1 *gin.RouterGroup, r resource[T
 	v1.GET(item, s.asViewer, func(c *gin.Context) {
 		out, err := r.get(c.Request.Context(), c.Param("id"))
 		if err != nil {
-			s.abort(c, r.storeErr("read", err))
+			s.abort(c, err)
 			return
 		}
 		c.JSON(http.StatusOK, out)
@@ -176,7 +174,7 @@ func register[T any, P editable[T]](s *Server, v1 *gin.RouterGroup, r resource[T
 		P(&v).Normalize()
 		id := r.id(&v)
 		if *id != "" && *id != c.Param("id") {
-			s.abort(c, &oncall.ValidationError{Field: "id", Message: "does not match the URL"})
+			s.abort(c, fault.InvalidField("id", "does not match the URL"))
 			return
 		}
 		*id = c.Param("id")
@@ -186,7 +184,7 @@ func register[T any, P editable[T]](s *Server, v1 *gin.RouterGroup, r resource[T
 		}
 		out, err := r.update(c.Request.Context(), v)
 		if err != nil {
-			s.abort(c, r.storeErr("update", err))
+			s.abort(c, err)
 			return
 		}
 		s.forget(c)
@@ -201,7 +199,7 @@ func register[T any, P editable[T]](s *Server, v1 *gin.RouterGroup, r resource[T
 			}
 		}
 		if err := r.delete(c.Request.Context(), c.Param("id")); err != nil {
-			s.abort(c, r.storeErr("delete", err))
+			s.abort(c, err)
 			return
 		}
 		s.forget(c)
@@ -215,18 +213,4 @@ func (s *Server) forget(c *gin.Context) {
 	if s.directory != nil {
 		s.directory.Forget(c.Request.Context())
 	}
-}
-
-// storeErr names the missing object in a not-found answer, passes the
-// store's conflicts and validation errors through to abort's mapping, and
-// marks every other failure as the database being unavailable.
-func (r resource[T, P]) storeErr(op string, err error) error {
-	_, invalid := errors.AsType[*oncall.ValidationError](err)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return errorf(CodeNotFound, r.noun+" not found")
-	case invalid, errors.Is(err, store.ErrConflict):
-		return err
-	}
-	return storeErr(fmt.Sprintf("%s %s", op, r.noun), err)
 }

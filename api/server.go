@@ -21,6 +21,8 @@ import (
 	"github.com/incident-server/incident-server/internal/auth"
 	"github.com/incident-server/incident-server/internal/cache"
 	"github.com/incident-server/incident-server/internal/directory"
+	"github.com/incident-server/incident-server/internal/engine"
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/metrics"
 	"github.com/incident-server/incident-server/internal/store"
@@ -40,7 +42,8 @@ type Options struct {
 	Metrics *metrics.Registry
 	// Logger for failed requests. Default: discarded.
 	Logger *slog.Logger
-	// TaskQueue that incident workflows start on. Default "incidents".
+	// TaskQueue that incident workflows start on. Default
+	// contract.DefaultTaskQueue.
 	TaskQueue string
 	// MaxBodyBytes caps request bodies. Default 1 MiB.
 	MaxBodyBytes int64
@@ -67,15 +70,13 @@ type Options struct {
 
 // Server holds the API's dependencies.
 type Server struct {
-	temporal  client.Client
+	engine    *engine.Client
 	store     *store.Store
 	cache     *cache.Cache
 	directory *directory.Directory
 	metrics   *metrics.Registry
 	log       *slog.Logger
-	taskQueue string
 	maxBody   int64
-	updateTTL time.Duration
 	readyTTL  time.Duration
 
 	tokens        *auth.Tokens
@@ -93,15 +94,13 @@ type Server struct {
 // New returns the API's HTTP handler.
 func New(opts Options) http.Handler {
 	s := &Server{
-		temporal:  opts.Temporal,
+		engine:    &engine.Client{Temporal: opts.Temporal, TaskQueue: opts.TaskQueue, Timeout: opts.UpdateTimeout},
 		store:     opts.Store,
 		cache:     opts.Cache,
 		directory: opts.Directory,
 		metrics:   opts.Metrics,
 		log:       opts.Logger,
-		taskQueue: opts.TaskQueue,
 		maxBody:   opts.MaxBodyBytes,
-		updateTTL: opts.UpdateTimeout,
 		readyTTL:  opts.ReadyTimeout,
 
 		tokens:      opts.Tokens,
@@ -120,14 +119,8 @@ func New(opts Options) http.Handler {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	if s.taskQueue == "" {
-		s.taskQueue = "incidents"
-	}
 	if s.maxBody <= 0 {
 		s.maxBody = 1 << 20
-	}
-	if s.updateTTL <= 0 {
-		s.updateTTL = 10 * time.Second
 	}
 	if s.readyTTL <= 0 {
 		s.readyTTL = 2 * time.Second
@@ -145,8 +138,10 @@ func (s *Server) routes() *gin.Engine {
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
 	r.Use(s.recoverer, s.securityHeaders, s.observe)
-	r.NoRoute(func(c *gin.Context) { s.abort(c, errorf(CodeNotFound, "no such route")) })
-	r.NoMethod(func(c *gin.Context) { s.abort(c, errorf(CodeMethodNotAllowed, "method not allowed on this route")) })
+	r.NoRoute(func(c *gin.Context) { s.abort(c, fault.New(fault.NotFound, "no such route")) })
+	r.NoMethod(func(c *gin.Context) {
+		s.abort(c, fault.New(fault.MethodNotAllowed, "method not allowed on this route"))
+	})
 	s.asViewer, s.asResponder, s.asAdmin = s.require(auth.Viewer), s.require(auth.Responder), s.require(auth.Admin)
 
 	r.GET("/health", s.health)
@@ -217,7 +212,7 @@ func (s *Server) recoverer(c *gin.Context) {
 			s.log.ErrorContext(c.Request.Context(), "panic serving request",
 				"request_id", requestID(c), "route", c.FullPath(), "panic", v)
 			if !c.Writer.Written() {
-				c.AbortWithStatusJSON(http.StatusInternalServerError, newErrorBody(CodeInternal, "internal error"))
+				c.AbortWithStatusJSON(http.StatusInternalServerError, newErrorBody(fault.Internal, "internal error"))
 			}
 		}
 	}()
@@ -232,10 +227,7 @@ func (s *Server) health(c *gin.Context) {
 func (s *Server) ready(c *gin.Context) {
 	checks := map[string]func(context.Context) error{
 		"postgres": s.store.Ping,
-		"temporal": func(ctx context.Context) error {
-			_, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{})
-			return err
-		},
+		"temporal": s.engine.Ready,
 	}
 	if s.cache != nil {
 		checks["redis"] = s.cache.Ping
@@ -265,7 +257,7 @@ func (s *Server) ready(c *gin.Context) {
 		status[r.name] = "ok"
 	}
 	if len(failed) > 0 {
-		body := newErrorBody(CodeUnavailable, "not ready: "+joinSorted(failed)+" unreachable")
+		body := newErrorBody(fault.Unavailable, "not ready: "+joinSorted(failed)+" unreachable")
 		c.Header("Retry-After", "5")
 		c.AbortWithStatusJSON(http.StatusServiceUnavailable, gin.H{"error": body.Error, "checks": status})
 		return

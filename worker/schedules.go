@@ -6,11 +6,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/incident-server/incident-server/internal/contract"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
-
-	"github.com/incident-server/incident-server/workflows"
 )
 
 // ScheduleOptions describes the scheduled operations. Cron expressions are
@@ -18,9 +17,9 @@ import (
 type ScheduleOptions struct {
 	TaskQueue       string
 	BackupCron      string
-	Backup          workflows.BackupInput
+	Backup          contract.BackupInput
 	MaintenanceCron string
-	Maintenance     workflows.MaintenanceInput
+	Maintenance     contract.MaintenanceInput
 	// CatchupWindow is how late a run missed while Temporal was unavailable
 	// may still start. Default 1h.
 	CatchupWindow time.Duration
@@ -37,8 +36,8 @@ type Schedule struct {
 // Schedules lists the schedules of opts.
 func (opts ScheduleOptions) Schedules() []Schedule {
 	return []Schedule{
-		{ID: workflows.BackupScheduleID, Cron: opts.BackupCron, Workflow: workflows.BackupWorkflowName, Arg: opts.Backup},
-		{ID: workflows.MaintenanceScheduleID, Cron: opts.MaintenanceCron, Workflow: workflows.MaintenanceWorkflowName, Arg: opts.Maintenance},
+		{ID: contract.BackupScheduleID, Cron: opts.BackupCron, Workflow: contract.BackupWorkflow, Arg: opts.Backup},
+		{ID: contract.MaintenanceScheduleID, Cron: opts.MaintenanceCron, Workflow: contract.MaintenanceWorkflow, Arg: opts.Maintenance},
 	}
 }
 

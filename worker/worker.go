@@ -15,35 +15,25 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/incident-server/incident-server/activities"
+	"github.com/incident-server/incident-server/internal/contract"
 	"github.com/incident-server/incident-server/workflows"
 )
-
-// SearchAttributes are the custom search attributes the workflows upsert.
-// The embedded server creates them with the namespace; on a cluster the
-// worker adds whichever are missing at start-up.
-var SearchAttributes = map[string]enumspb.IndexedValueType{
-	workflows.SearchStatus.GetName():          enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	workflows.SearchSeverity.GetName():        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	workflows.SearchService.GetName():         enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	workflows.SearchEscalationLevel.GetName(): enumspb.INDEXED_VALUE_TYPE_INT,
-	workflows.SearchSLADeadline.GetName():     enumspb.INDEXED_VALUE_TYPE_DATETIME,
-}
 
 // New returns a worker for taskQueue with every workflow and activity
 // registered under its contract name. The caller starts and stops it.
 func New(c client.Client, taskQueue string, acts *activities.Activities) sdkworker.Worker {
 	w := sdkworker.New(c, taskQueue, sdkworker.Options{})
 	workflows.Register(w)
-	w.RegisterActivityWithOptions(acts.RecordChange, activity.RegisterOptions{Name: workflows.ActivityRecordChange})
-	w.RegisterActivityWithOptions(acts.RecordEvent, activity.RegisterOptions{Name: workflows.ActivityRecordEvent})
-	w.RegisterActivityWithOptions(acts.LoadEscalation, activity.RegisterOptions{Name: workflows.ActivityLoadEscalation})
-	w.RegisterActivityWithOptions(acts.LoadPolicy, activity.RegisterOptions{Name: workflows.ActivityLoadPolicy})
-	w.RegisterActivityWithOptions(acts.LoadSLA, activity.RegisterOptions{Name: workflows.ActivityLoadSLA})
-	w.RegisterActivityWithOptions(acts.RecordAlerts, activity.RegisterOptions{Name: workflows.ActivityRecordAlerts})
-	w.RegisterActivityWithOptions(acts.NotifyUser, activity.RegisterOptions{Name: workflows.ActivityNotifyUser})
-	w.RegisterActivityWithOptions(acts.RunBackup, activity.RegisterOptions{Name: workflows.ActivityRunBackup})
-	w.RegisterActivityWithOptions(acts.RunMaintenance, activity.RegisterOptions{Name: workflows.ActivityRunMaintenance})
-	w.RegisterActivityWithOptions(acts.FindOrphans, activity.RegisterOptions{Name: workflows.ActivityFindOrphans})
+	w.RegisterActivityWithOptions(acts.RecordChange, activity.RegisterOptions{Name: contract.ActivityRecordChange})
+	w.RegisterActivityWithOptions(acts.RecordEvent, activity.RegisterOptions{Name: contract.ActivityRecordEvent})
+	w.RegisterActivityWithOptions(acts.LoadEscalation, activity.RegisterOptions{Name: contract.ActivityLoadEscalation})
+	w.RegisterActivityWithOptions(acts.LoadPolicy, activity.RegisterOptions{Name: contract.ActivityLoadPolicy})
+	w.RegisterActivityWithOptions(acts.LoadSLA, activity.RegisterOptions{Name: contract.ActivityLoadSLA})
+	w.RegisterActivityWithOptions(acts.RecordAlerts, activity.RegisterOptions{Name: contract.ActivityRecordAlerts})
+	w.RegisterActivityWithOptions(acts.NotifyUser, activity.RegisterOptions{Name: contract.ActivityNotifyUser})
+	w.RegisterActivityWithOptions(acts.RunBackup, activity.RegisterOptions{Name: contract.ActivityRunBackup})
+	w.RegisterActivityWithOptions(acts.RunMaintenance, activity.RegisterOptions{Name: contract.ActivityRunMaintenance})
+	w.RegisterActivityWithOptions(acts.FindOrphans, activity.RegisterOptions{Name: contract.ActivityFindOrphans})
 	return w
 }
 
@@ -68,7 +58,7 @@ func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace stri
 		return fmt.Errorf("list search attributes: %w", err)
 	}
 	missing := map[string]enumspb.IndexedValueType{}
-	for name, typ := range SearchAttributes {
+	for name, typ := range contract.SearchAttributeTypes {
 		if _, ok := have.GetCustomAttributes()[name]; !ok {
 			missing[name] = typ
 		}

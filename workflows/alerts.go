@@ -5,6 +5,7 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/incident-server/incident-server/internal/contract"
 	"github.com/incident-server/incident-server/internal/incident"
 )
 
@@ -28,18 +29,18 @@ const maxAlertBatch = 1000
 
 // alertBook holds a run's alerts in first-seen order.
 type alertBook struct {
-	byFingerprint map[string]*AlertState
+	byFingerprint map[string]*incident.AlertState
 	order         []string
 	dirty         map[string]bool
 	autoResolve   bool
 	// busy is set while a batch is being recorded; the run does not end then.
 	busy bool
 	// leftover holds signals that arrived after the incident resolved.
-	leftover []AlertSignal
+	leftover []contract.AlertSignal
 }
 
-func newAlertBook(states []AlertState, autoResolve bool) *alertBook {
-	b := &alertBook{byFingerprint: map[string]*AlertState{}, dirty: map[string]bool{}, autoResolve: autoResolve}
+func newAlertBook(states []incident.AlertState, autoResolve bool) *alertBook {
+	b := &alertBook{byFingerprint: map[string]*incident.AlertState{}, dirty: map[string]bool{}, autoResolve: autoResolve}
 	for i := range states {
 		st := states[i]
 		b.byFingerprint[st.Fingerprint] = &st
@@ -49,8 +50,8 @@ func newAlertBook(states []AlertState, autoResolve bool) *alertBook {
 }
 
 // list returns the alerts in first-seen order.
-func (b *alertBook) list() []AlertState {
-	out := make([]AlertState, 0, len(b.order))
+func (b *alertBook) list() []incident.AlertState {
+	out := make([]incident.AlertState, 0, len(b.order))
 	for _, fp := range b.order {
 		out = append(out, *b.byFingerprint[fp])
 	}
@@ -59,7 +60,7 @@ func (b *alertBook) list() []AlertState {
 
 func (b *alertBook) allResolved() bool {
 	for _, st := range b.byFingerprint {
-		if st.Status != "resolved" {
+		if st.Status != incident.AlertResolved {
 			return false
 		}
 	}
@@ -67,10 +68,10 @@ func (b *alertBook) allResolved() bool {
 }
 
 // startAlerts receives alert signals for the rest of the run.
-func (r *incidentRun) startAlerts(ctx workflow.Context, in IncidentInput) {
+func (r *incidentRun) startAlerts(ctx workflow.Context, in contract.IncidentInput) {
 	r.alerts = newAlertBook(in.Alerts, in.AutoResolve)
-	r.alertCh = workflow.GetSignalChannel(ctx, SignalAlert)
-	r.alertsCh = workflow.GetSignalChannel(ctx, SignalAlerts)
+	r.alertCh = workflow.GetSignalChannel(ctx, contract.SignalAlert)
+	r.alertsCh = workflow.GetSignalChannel(ctx, contract.SignalAlerts)
 	pending := in.PendingAlerts
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		// The incident's row must exist before its alerts and events.
@@ -82,12 +83,12 @@ func (r *incidentRun) startAlerts(ctx workflow.Context, in IncidentInput) {
 			if len(batch) == 0 {
 				sel := workflow.NewSelector(ctx)
 				sel.AddReceive(r.alertCh, func(c workflow.ReceiveChannel, _ bool) {
-					var sig AlertSignal
+					var sig contract.AlertSignal
 					c.Receive(ctx, &sig)
 					batch = append(batch, sig)
 				})
 				sel.AddReceive(r.alertsCh, func(c workflow.ReceiveChannel, _ bool) {
-					var sigs []AlertSignal
+					var sigs []contract.AlertSignal
 					c.Receive(ctx, &sigs)
 					batch = append(batch, sigs...)
 				})
@@ -107,10 +108,10 @@ func (r *incidentRun) startAlerts(ctx workflow.Context, in IncidentInput) {
 
 // receiveAlerts appends the alerts already waiting on either channel, up
 // to limit (0: no limit), without blocking.
-func (r *incidentRun) receiveAlerts(batch []AlertSignal, limit int) []AlertSignal {
+func (r *incidentRun) receiveAlerts(batch []contract.AlertSignal, limit int) []contract.AlertSignal {
 	for limit == 0 || len(batch) < limit {
-		var sig AlertSignal
-		var sigs []AlertSignal
+		var sig contract.AlertSignal
+		var sigs []contract.AlertSignal
 		switch {
 		case r.alertCh.ReceiveAsync(&sig):
 			batch = append(batch, sig)
@@ -124,13 +125,13 @@ func (r *incidentRun) receiveAlerts(batch []AlertSignal, limit int) []AlertSigna
 }
 
 // drainAlerts returns every signal received but not handled, for the next run.
-func (r *incidentRun) drainAlerts() []AlertSignal {
+func (r *incidentRun) drainAlerts() []contract.AlertSignal {
 	out := r.receiveAlerts(r.alerts.leftover, 0)
 	r.alerts.leftover = nil
 	return out
 }
 
-func (r *incidentRun) applyAlerts(ctx workflow.Context, batch []AlertSignal) error {
+func (r *incidentRun) applyAlerts(ctx workflow.Context, batch []contract.AlertSignal) error {
 	b := r.alerts
 	at := now(ctx)
 	for i, sig := range batch {
@@ -140,15 +141,15 @@ func (r *incidentRun) applyAlerts(ctx workflow.Context, batch []AlertSignal) err
 		}
 		st := b.byFingerprint[sig.Fingerprint]
 		switch sig.Action {
-		case AlertTrigger:
+		case incident.AlertTrigger:
 			if st == nil {
-				st = &AlertState{Fingerprint: sig.Fingerprint, Title: sig.Title, Source: sig.Source, FirstSeen: at}
+				st = &incident.AlertState{Fingerprint: sig.Fingerprint, Title: sig.Title, Source: sig.Source, FirstSeen: at}
 				b.byFingerprint[sig.Fingerprint] = st
 				b.order = append(b.order, sig.Fingerprint)
 			}
-			refired := st.Status == "resolved"
+			refired := st.Status == incident.AlertResolved
 			isNew := st.Count == 0
-			st.Status, st.LastSeen = "firing", at
+			st.Status, st.LastSeen = incident.AlertFiring, at
 			st.Count++
 			b.dirty[sig.Fingerprint] = true
 			if isNew || refired {
@@ -160,30 +161,30 @@ func (r *incidentRun) applyAlerts(ctx workflow.Context, batch []AlertSignal) err
 					return err
 				}
 			}
-		case AlertResolve:
-			if st != nil && st.Status != "resolved" {
-				st.Status, st.LastSeen = "resolved", at
+		case incident.AlertResolve:
+			if st != nil && st.Status != incident.AlertResolved {
+				st.Status, st.LastSeen = incident.AlertResolved, at
 				b.dirty[sig.Fingerprint] = true
 				if err := r.recordAlertEvent(ctx, incident.EventAlertResolved, sig, "alert resolved: "+st.Title); err != nil {
 					return err
 				}
 			}
-			explicit := sig.Source != "alertmanager"
+			explicit := sig.Source.ResolvesIncident()
 			if explicit || (b.autoResolve && b.allResolved()) {
 				note := "every alert resolved"
 				if explicit {
-					note = "resolved by " + sig.Source
+					note = "resolved by " + string(sig.Source)
 				}
 				if err := r.flushAlerts(ctx); err != nil {
 					return err
 				}
-				if err := r.systemTransition(ctx, incident.ActionResolve, sig.Source, note); err != nil {
+				if err := r.systemTransition(ctx, incident.ActionResolve, string(sig.Source), note); err != nil {
 					return err
 				}
 			}
-		case AlertAcknowledge:
+		case incident.AlertAcknowledge:
 			if r.inc.Status == incident.StatusOpen {
-				if err := r.systemTransition(ctx, incident.ActionAcknowledge, sig.Source, "acknowledged by "+sig.Source); err != nil {
+				if err := r.systemTransition(ctx, incident.ActionAcknowledge, string(sig.Source), "acknowledged by "+string(sig.Source)); err != nil {
 					return err
 				}
 			}
@@ -192,8 +193,8 @@ func (r *incidentRun) applyAlerts(ctx workflow.Context, batch []AlertSignal) err
 	return r.flushAlerts(ctx)
 }
 
-func (r *incidentRun) recordAlertEvent(ctx workflow.Context, typ incident.EventType, sig AlertSignal, msg string) error {
-	data := map[string]any{"fingerprint": sig.Fingerprint, "source": sig.Source, "url": sig.URL}
+func (r *incidentRun) recordAlertEvent(ctx workflow.Context, typ incident.EventType, sig contract.AlertSignal, msg string) error {
+	data := map[string]any{"fingerprint": sig.Fingerprint, "source": string(sig.Source), "url": sig.URL}
 	if len(sig.Labels) > 0 {
 		data["labels"] = sig.Labels
 	}
@@ -202,7 +203,7 @@ func (r *incidentRun) recordAlertEvent(ctx workflow.Context, typ incident.EventT
 	}
 	ev := r.esc.event(ctx, typ, msg, data)
 	ev.ID = fmt.Sprintf("%s/%s", typ, sig.ID)
-	ev.Actor = sig.Source
+	ev.Actor = string(sig.Source)
 	return r.recordEvent(ctx, ev)
 }
 
@@ -214,7 +215,7 @@ func (r *incidentRun) systemTransition(ctx workflow.Context, action incident.Act
 	if incident.CanTransition(r.inc.Status, to) != nil {
 		return nil
 	}
-	_, err := r.transition(ctx, action, TransitionRequest{IncidentID: r.inc.ID, Actor: actor, Note: note})
+	_, err := r.move(ctx, to, actor, incident.EventFor(to), note)
 	return err
 }
 
@@ -224,7 +225,7 @@ func (r *incidentRun) flushAlerts(ctx workflow.Context) error {
 	if len(b.dirty) == 0 {
 		return nil
 	}
-	var changed []AlertState
+	var changed []incident.AlertState
 	for _, fp := range b.order {
 		if b.dirty[fp] {
 			changed = append(changed, *b.byFingerprint[fp])
@@ -232,5 +233,5 @@ func (r *incidentRun) flushAlerts(ctx workflow.Context) error {
 	}
 	b.dirty = map[string]bool{}
 	actx := workflow.WithActivityOptions(ctx, projectionOptions)
-	return workflow.ExecuteActivity(actx, ActivityRecordAlerts, RecordAlertsInput{IncidentID: r.inc.ID, Alerts: changed}).Get(ctx, nil)
+	return workflow.ExecuteActivity(actx, contract.ActivityRecordAlerts, contract.RecordAlertsInput{IncidentID: r.inc.ID, Alerts: changed}).Get(ctx, nil)
 }

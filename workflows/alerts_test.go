@@ -8,36 +8,38 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/incident-server/incident-server/internal/contract"
 	"github.com/incident-server/incident-server/internal/incident"
-	"github.com/incident-server/incident-server/workflows"
 )
 
 var alertSeq int
 
-func (s *incidentSuite) signal(at time.Duration, source, action, fingerprint string) {
+func (s *incidentSuite) signal(at time.Duration, source incident.AlertSource, action incident.AlertAction, fingerprint string) {
 	alertSeq++
-	sig := workflows.AlertSignal{
-		ID: fmt.Sprintf("inc_sig%d", alertSeq), Source: source, Action: action, Fingerprint: fingerprint,
-		Title: "disk full on " + fingerprint, Severity: incident.SeverityHigh,
+	sig := contract.AlertSignal{
+		ID: fmt.Sprintf("inc_sig%d", alertSeq), Alert: incident.Alert{
+			Source: source, Action: action, Fingerprint: fingerprint,
+			Title: "disk full on " + fingerprint, Severity: incident.SeverityHigh,
+		},
 	}
-	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(workflows.SignalAlert, sig) }, at)
+	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(contract.SignalAlert, sig) }, at)
 }
 
-func (s *incidentSuite) runWith(in workflows.IncidentInput) {
+func (s *incidentSuite) runWith(in contract.IncidentInput) {
 	in.Incident = newIncident()
-	s.env.ExecuteWorkflow(workflows.IncidentWorkflowName, in)
+	s.env.ExecuteWorkflow(contract.IncidentWorkflow, in)
 	s.Require().True(s.env.IsWorkflowCompleted())
 }
 
 func (s *incidentSuite) TestAlertGroupResolvesItselfWhenEveryAlertResolves() {
-	s.signal(time.Second, "alertmanager", workflows.AlertTrigger, "fp-a")
-	s.signal(time.Second, "alertmanager", workflows.AlertTrigger, "fp-b")
+	s.signal(time.Second, "alertmanager", incident.AlertTrigger, "fp-a")
+	s.signal(time.Second, "alertmanager", incident.AlertTrigger, "fp-b")
 	for i := range 5 {
-		s.signal(time.Duration(2+i)*time.Second, "alertmanager", workflows.AlertTrigger, "fp-a")
+		s.signal(time.Duration(2+i)*time.Second, "alertmanager", incident.AlertTrigger, "fp-a")
 	}
-	s.signal(time.Minute, "alertmanager", workflows.AlertResolve, "fp-a")
-	s.signal(2*time.Minute, "alertmanager", workflows.AlertResolve, "fp-b")
-	s.runWith(workflows.IncidentInput{AutoResolve: true})
+	s.signal(time.Minute, "alertmanager", incident.AlertResolve, "fp-a")
+	s.signal(2*time.Minute, "alertmanager", incident.AlertResolve, "fp-b")
+	s.runWith(contract.IncidentInput{AutoResolve: true})
 	s.Require().NoError(s.env.GetWorkflowError())
 
 	var final incident.Incident
@@ -46,7 +48,7 @@ func (s *incidentSuite) TestAlertGroupResolvesItselfWhenEveryAlertResolves() {
 	s.Equal("alertmanager", final.ResolvedBy)
 	s.Equal(start.Add(2*time.Minute), *final.ResolvedAt)
 	s.Equal(6, s.proj.alerts["fp-a"].Count, "repeats are counted, not recorded one by one")
-	s.Equal("resolved", s.proj.alerts["fp-b"].Status)
+	s.Equal(incident.AlertResolved, s.proj.alerts["fp-b"].Status)
 	var alertEvents int
 	for _, ev := range s.proj.events {
 		if ev.Type == incident.EventAlert || ev.Type == incident.EventAlertResolved {
@@ -57,11 +59,11 @@ func (s *incidentSuite) TestAlertGroupResolvesItselfWhenEveryAlertResolves() {
 }
 
 func (s *incidentSuite) TestAlertGroupStaysOpenWithoutAutoResolve() {
-	s.signal(time.Second, "alertmanager", workflows.AlertTrigger, "fp-a")
-	s.signal(time.Minute, "alertmanager", workflows.AlertResolve, "fp-a")
+	s.signal(time.Second, "alertmanager", incident.AlertTrigger, "fp-a")
+	s.signal(time.Minute, "alertmanager", incident.AlertResolve, "fp-a")
 	var res updateResult
-	s.sendUpdate(time.Hour, workflows.UpdateResolve, req("alice"), &res)
-	s.runWith(workflows.IncidentInput{AutoResolve: false})
+	s.sendUpdate(time.Hour, contract.UpdateResolve, req("alice"), &res)
+	s.runWith(contract.IncidentInput{AutoResolve: false})
 	s.Require().NoError(res.err)
 	var final incident.Incident
 	s.Require().NoError(s.env.GetWorkflowResult(&final))
@@ -69,10 +71,10 @@ func (s *incidentSuite) TestAlertGroupStaysOpenWithoutAutoResolve() {
 }
 
 func (s *incidentSuite) TestEventsV2AcknowledgeAndResolve() {
-	s.signal(time.Second, "events_v2", workflows.AlertTrigger, "db-1")
-	s.signal(time.Minute, "events_v2", workflows.AlertAcknowledge, "db-1")
-	s.signal(2*time.Minute, "events_v2", workflows.AlertResolve, "db-1")
-	s.runWith(workflows.IncidentInput{})
+	s.signal(time.Second, "events_v2", incident.AlertTrigger, "db-1")
+	s.signal(time.Minute, "events_v2", incident.AlertAcknowledge, "db-1")
+	s.signal(2*time.Minute, "events_v2", incident.AlertResolve, "db-1")
+	s.runWith(contract.IncidentInput{})
 	s.Require().NoError(s.env.GetWorkflowError())
 	var final incident.Incident
 	s.Require().NoError(s.env.GetWorkflowResult(&final))
@@ -85,17 +87,17 @@ func (s *incidentSuite) TestEventsV2AcknowledgeAndResolve() {
 // incident under the same dedup key.
 func (s *incidentSuite) TestTriggerAfterResolveOpensTheNextIncident() {
 	var res updateResult
-	s.sendUpdate(time.Minute, workflows.UpdateResolve, req("alice"), &res)
+	s.sendUpdate(time.Minute, contract.UpdateResolve, req("alice"), &res)
 	s.env.RegisterDelayedCallback(func() {
-		s.env.SignalWorkflow(workflows.SignalAlert, workflows.AlertSignal{
-			ID: "inc_next", Source: "events_v2", Action: workflows.AlertTrigger, Fingerprint: "db-1",
-			Title: "db down again", Severity: incident.SeverityCritical,
+		s.env.SignalWorkflow(contract.SignalAlert, contract.AlertSignal{
+			ID: "inc_next", Alert: incident.Alert{Source: incident.SourceEventsV2, Action: incident.AlertTrigger, Fingerprint: "db-1",
+				Title: "db down again", Severity: incident.SeverityCritical},
 		})
 	}, time.Minute)
-	s.runWith(workflows.IncidentInput{})
+	s.runWith(contract.IncidentInput{})
 	var can *workflow.ContinueAsNewError
 	s.Require().True(errors.As(s.env.GetWorkflowError(), &can), "got %v", s.env.GetWorkflowError())
-	var next workflows.IncidentInput
+	var next contract.IncidentInput
 	s.Require().NoError(converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 	s.False(next.Continued, "a new incident, not the old one continued")
 	s.Equal("inc_next", next.Incident.ID)

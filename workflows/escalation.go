@@ -7,6 +7,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/incident-server/incident-server/internal/contract"
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/oncall"
 )
@@ -48,7 +50,7 @@ var notifyOptions = workflow.ActivityOptions{
 		BackoffCoefficient:     2,
 		MaximumInterval:        30 * time.Second,
 		MaximumAttempts:        6,
-		NonRetryableErrorTypes: []string{ErrTypeInvalid},
+		NonRetryableErrorTypes: nonRetryable,
 	},
 }
 
@@ -57,25 +59,58 @@ const maxPagesKept = 100
 // escalator drives paging for one run.
 type escalator struct {
 	r *incidentRun
-	e *Escalation
+	e *contract.Escalation
 	// wake is set by handlers whenever they change what the loop waits for.
 	wake bool
 }
 
-// due returns the next time the loop must act, and what it must do then.
-func (x *escalator) due() (time.Time, string) {
+// dueAction is what the loop does when its timer fires.
+type dueAction int
+
+const (
+	actNone dueAction = iota
+	// actPage pages the next escalation step.
+	actPage
+	// actSnoozeEnd ends a snooze and pages the step paged last again.
+	actSnoozeEnd
+	// actAckTimeout reopens an acknowledgement that lapsed.
+	actAckTimeout
+	// actSLAWarn and actSLABreach fire an SLA deadline's warning or breach.
+	actSLAWarn
+	actSLABreach
+)
+
+// due is the next thing the loop must do and when. slaType names the
+// deadline for the SLA actions.
+type due struct {
+	at      time.Time
+	action  dueAction
+	slaType string
+}
+
+// next returns the earlier of d and o; d when they tie.
+func (d due) next(o due) due {
+	if o.at.IsZero() || (!d.at.IsZero() && !o.at.Before(d.at)) {
+		return d
+	}
+	return o
+}
+
+// due returns the next escalation moment: a snooze ending, an
+// acknowledgement lapsing, or the next page.
+func (x *escalator) due() due {
 	e := x.e
 	switch {
 	case x.r.inc.Status == incident.StatusResolved:
-		return time.Time{}, ""
+		return due{}
 	case !e.SnoozedUntil.IsZero():
-		return e.SnoozedUntil, "snooze_end"
+		return due{at: e.SnoozedUntil, action: actSnoozeEnd}
 	case x.r.inc.Status == incident.StatusAcknowledged && !e.AckExpiresAt.IsZero():
-		return e.AckExpiresAt, "ack_timeout"
+		return due{at: e.AckExpiresAt, action: actAckTimeout}
 	case x.r.inc.Status == incident.StatusOpen && !e.Exhausted && !e.NextPageAt.IsZero() && !e.Policy.Empty():
-		return e.NextPageAt, "page"
+		return due{at: e.NextPageAt, action: actPage}
 	}
-	return time.Time{}, ""
+	return due{}
 }
 
 // run pages until the incident resolves or the run should continue as new.
@@ -95,17 +130,14 @@ func (x *escalator) run(ctx workflow.Context, stop func() bool) error {
 		if stop() {
 			return nil
 		}
-		at, action := x.due()
-		if sat, saction := x.r.slaDue(); !sat.IsZero() && (at.IsZero() || sat.Before(at)) {
-			at, action = sat, saction
-		}
-		if at.IsZero() {
+		next := x.due().next(x.r.slaDue())
+		if next.at.IsZero() {
 			if err := workflow.Await(ctx, func() bool { return x.wake || stop() }); err != nil {
 				return err
 			}
 			continue
 		}
-		if d := at.Sub(now(ctx)); d > 0 {
+		if d := next.at.Sub(now(ctx)); d > 0 {
 			woken, err := workflow.AwaitWithTimeout(ctx, d, func() bool { return x.wake || stop() })
 			if err != nil {
 				return err
@@ -115,15 +147,15 @@ func (x *escalator) run(ctx workflow.Context, stop func() bool) error {
 			}
 		}
 		var err error
-		switch action {
-		case "page":
+		switch next.action {
+		case actPage:
 			err = x.pageNext(ctx, "escalation")
-		case "snooze_end":
+		case actSnoozeEnd:
 			err = x.endSnooze(ctx)
-		case "ack_timeout":
+		case actAckTimeout:
 			err = x.expireAck(ctx)
-		default:
-			err = x.r.fireSLA(ctx, action)
+		case actSLAWarn, actSLABreach:
+			err = x.r.fireSLA(ctx, next)
 		}
 		if err != nil {
 			return err
@@ -175,7 +207,7 @@ func (x *escalator) page(ctx workflow.Context, step, round int, reason string) e
 	} else {
 		e.NextPageAt = at.Add(e.Policy.Steps[next].Delay.D())
 	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, SearchEscalationLevel.ValueSet(int64(step+1))); err != nil {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, contract.SearchEscalationLevel.ValueSet(int64(step+1))); err != nil {
 		return err
 	}
 	return x.notifyStep(ctx, step, round, pageNo, at, reason)
@@ -224,7 +256,7 @@ func (x *escalator) notifyUsers(ctx workflow.Context, step, round, pageNo int, a
 	actx := workflow.WithActivityOptions(ctx, notifyOptions)
 	futures := make([]workflow.Future, len(users))
 	for i, u := range users {
-		futures[i] = workflow.ExecuteActivity(actx, ActivityNotifyUser, NotifyInput{
+		futures[i] = workflow.ExecuteActivity(actx, contract.ActivityNotifyUser, contract.NotifyInput{
 			IncidentID: x.r.inc.ID,
 			Title:      x.r.inc.Title,
 			Severity:   x.r.inc.Severity,
@@ -237,13 +269,13 @@ func (x *escalator) notifyUsers(ctx workflow.Context, step, round, pageNo int, a
 		})
 	}
 	for i, f := range futures {
-		var res NotifyResult
+		var res contract.NotifyResult
 		err := f.Get(ctx, &res)
-		p := Page{No: pageNo, Step: step, Round: round, UserID: users[i], At: at}
+		p := contract.Page{No: pageNo, Step: step, Round: round, UserID: users[i], At: at}
 		var events []incident.Event
 		if err != nil {
 			p.Failed = 1
-			events = append(events, x.deliveryEvent(ctx, p, Delivery{Status: "failed", Detail: err.Error()}))
+			events = append(events, x.deliveryEvent(ctx, p, contract.Delivery{Status: "failed", Detail: err.Error()}))
 		}
 		for _, d := range res.Deliveries {
 			if d.Status == "sent" {
@@ -258,7 +290,7 @@ func (x *escalator) notifyUsers(ctx workflow.Context, step, round, pageNo int, a
 		}
 		if err == nil && len(res.Deliveries) == 0 {
 			p.Failed = 1
-			events = append(events, x.deliveryEvent(ctx, p, Delivery{Status: "failed", Detail: "user has no contact methods"}))
+			events = append(events, x.deliveryEvent(ctx, p, contract.Delivery{Status: "failed", Detail: "user has no contact methods"}))
 		}
 		e.Pages = append(e.Pages, p)
 		if len(e.Pages) > maxPagesKept {
@@ -273,7 +305,7 @@ func (x *escalator) notifyUsers(ctx workflow.Context, step, round, pageNo int, a
 	return nil
 }
 
-func (x *escalator) deliveryEvent(ctx workflow.Context, p Page, d Delivery) incident.Event {
+func (x *escalator) deliveryEvent(ctx workflow.Context, p contract.Page, d contract.Delivery) incident.Event {
 	typ, msg := incident.EventNotified, fmt.Sprintf("paged %s (step %d) via %s", p.UserID, p.Step+1, d.Channel)
 	if d.Status != "sent" {
 		typ, msg = incident.EventNotifyFailed, fmt.Sprintf("could not page %s (step %d): %s", p.UserID, p.Step+1, d.Detail)
@@ -314,27 +346,18 @@ func (x *escalator) endSnooze(ctx workflow.Context) error {
 	return x.page(ctx, step, round, "snooze_ended")
 }
 
+// expireAck reopens an incident whose acknowledgement lapsed, through the
+// same path as every status change, and pages the next step at once.
 func (x *escalator) expireAck(ctx workflow.Context) error {
 	x.e.AckExpiresAt = time.Time{}
 	if x.r.inc.Status != incident.StatusAcknowledged {
 		return nil
 	}
-	at := now(ctx)
-	x.r.inc.Status = incident.StatusOpen
-	x.r.inc.UpdatedAt = at
-	x.r.inc.AcknowledgedAt, x.r.inc.AcknowledgedBy = nil, ""
-	x.r.inc.Version++
-	ev := x.event(ctx, incident.EventAckTimeout,
-		fmt.Sprintf("acknowledgement lapsed after %s without mitigation; paging resumes", x.e.Policy.AckTimeout.D()),
-		map[string]any{"from": string(incident.StatusAcknowledged), "to": string(incident.StatusOpen)})
-	ev.ID = fmt.Sprintf("v%d/%s", x.r.inc.Version, incident.EventAckTimeout)
-	if err := x.r.upsertSearch(ctx); err != nil {
+	msg := fmt.Sprintf("acknowledgement lapsed after %s without mitigation; paging resumes", x.e.Policy.AckTimeout.D())
+	if _, err := x.r.move(ctx, incident.StatusOpen, "", incident.EventAckTimeout, msg); err != nil {
 		return err
 	}
-	if err := x.r.record(ctx, incident.Change{Incident: x.r.inc, Event: ev}); err != nil {
-		return err
-	}
-	x.e.NextPageAt = at
+	x.e.NextPageAt = x.r.inc.UpdatedAt
 	return nil
 }
 
@@ -343,10 +366,10 @@ func (x *escalator) expireAck(ctx workflow.Context) error {
 func (r *incidentRun) startEscalation(ctx workflow.Context) error {
 	var snap oncall.Snapshot
 	actx := workflow.WithActivityOptions(ctx, projectionOptions)
-	if err := workflow.ExecuteActivity(actx, ActivityLoadEscalation, r.inc.Service).Get(ctx, &snap); err != nil {
+	if err := workflow.ExecuteActivity(actx, contract.ActivityLoadEscalation, r.inc.Service).Get(ctx, &snap); err != nil {
 		return fmt.Errorf("load escalation policy: %w", err)
 	}
-	r.esc.e = &Escalation{Policy: snap, Step: -1, NextPageAt: now(ctx)}
+	r.esc.e = &contract.Escalation{Policy: snap, Step: -1, NextPageAt: now(ctx)}
 	msg := fmt.Sprintf("paging with policy %q version %d", snap.Name, snap.Version)
 	switch {
 	case snap.Maintenance != "":
@@ -364,84 +387,61 @@ func (r *incidentRun) startEscalation(ctx workflow.Context) error {
 	return r.recordEvent(ctx, r.esc.event(ctx, incident.EventPolicy, msg, data))
 }
 
-// Limits of the escalation updates.
-const (
-	MinSnooze = time.Second
-	MaxSnooze = 24 * time.Hour
-	MaxUsers  = oncall.MaxTargets
-)
-
 func (r *incidentRun) registerEscalation(ctx workflow.Context) error {
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateEscalate, r.escalate,
-		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req EscalateRequest) error {
-			return r.validateEscalation(req.IncidentID, req.Actor, req.Note, true)
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, contract.UpdateEscalate, r.escalate,
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req contract.EscalateRequest) error {
+			return r.validateEscalation(req.IncidentID, req, true)
 		}}); err != nil {
-		return fmt.Errorf("register update %s: %w", UpdateEscalate, err)
+		return fmt.Errorf("register update %s: %w", contract.UpdateEscalate, err)
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateSnooze, r.snooze,
-		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req SnoozeRequest) error {
-			if err := r.validateEscalation(req.IncidentID, req.Actor, "", false); err != nil {
-				return err
-			}
-			if req.Duration < MinSnooze || req.Duration > MaxSnooze {
-				return rejection(ErrTypeInvalid, fmt.Sprintf("duration: must be from %s to %s", MinSnooze, MaxSnooze))
-			}
-			return nil
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, contract.UpdateSnooze, r.snooze,
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req contract.SnoozeRequest) error {
+			return r.validateEscalation(req.IncidentID, req, false)
 		}}); err != nil {
-		return fmt.Errorf("register update %s: %w", UpdateSnooze, err)
+		return fmt.Errorf("register update %s: %w", contract.UpdateSnooze, err)
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateReassign, r.reassign,
-		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req ReassignRequest) error {
-			if err := r.validateEscalation(req.IncidentID, req.Actor, "", false); err != nil {
-				return err
-			}
-			switch {
-			case (req.PolicyID == "") == (len(req.UserIDs) == 0):
-				return rejection(ErrTypeInvalid, "give either policy_id or user_ids")
-			case len(req.UserIDs) > MaxUsers:
-				return rejection(ErrTypeInvalid, fmt.Sprintf("user_ids: at most %d", MaxUsers))
-			}
-			return nil
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, contract.UpdateReassign, r.reassign,
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req contract.ReassignRequest) error {
+			return r.validateEscalation(req.IncidentID, req, false)
 		}}); err != nil {
-		return fmt.Errorf("register update %s: %w", UpdateReassign, err)
+		return fmt.Errorf("register update %s: %w", contract.UpdateReassign, err)
 	}
 	return nil
 }
 
 // validateEscalation checks what every escalation update needs: the right
-// incident, a valid actor, not resolved, and (for escalate) a policy.
-func (r *incidentRun) validateEscalation(incidentID, actor, note string, needPolicy bool) error {
-	if incidentID != r.inc.ID {
-		return rejection(ErrTypeNotFound, fmt.Sprintf("incident %s is not open under this workflow", incidentID))
+// incident, a valid request, not resolved, and (for escalate) a policy.
+func (r *incidentRun) validateEscalation(incidentID string, req interface{ Validate() error }, needPolicy bool) error {
+	if err := r.checkTarget(incidentID); err != nil {
+		return err
 	}
-	if err := incident.ValidateActor(actor, note); err != nil {
-		return rejection(ErrTypeInvalid, err.Error())
+	if err := req.Validate(); err != nil {
+		return rejection(err)
 	}
-	if r.inc.Status == incident.StatusResolved {
-		return rejection(ErrTypeConflict, "incident is resolved")
-	}
-	if r.esc.e == nil {
-		return rejection(ErrTypeConflict, "this incident does not escalate")
-	}
-	if needPolicy && r.esc.e.Policy.Empty() {
-		return rejection(ErrTypeConflict, "the incident has no escalation policy; reassign it first")
+	switch {
+	case r.inc.Status == incident.StatusResolved:
+		return rejection(fault.Conflictf("incident is resolved"))
+	case r.esc.e == nil:
+		return rejection(fault.Conflictf("this incident does not escalate"))
+	case needPolicy && r.esc.e.Policy.Empty():
+		return rejection(fault.Conflictf("the incident has no escalation policy; reassign it first"))
 	}
 	return nil
 }
 
-func (r *incidentRun) escalate(ctx workflow.Context, req EscalateRequest) (State, error) {
+func (r *incidentRun) escalate(ctx workflow.Context, req contract.EscalateRequest) (contract.State, error) {
 	x := r.esc
 	x.e.SnoozedUntil = time.Time{}
 	x.e.EscalateNow, x.wake = "escalate", true
 	ev := x.event(ctx, incident.EventEscalated, "escalated to the next step", map[string]any{"note": req.Note})
 	ev.Actor = req.Actor
 	if err := r.recordEvent(ctx, ev); err != nil {
-		return State{}, err
+		return contract.State{}, err
 	}
 	return r.state(ctx), nil
 }
 
-func (r *incidentRun) snooze(ctx workflow.Context, req SnoozeRequest) (State, error) {
+func (r *incidentRun) snooze(ctx workflow.Context, req contract.SnoozeRequest) (contract.State, error) {
 	x := r.esc
 	until := now(ctx).Add(req.Duration)
 	x.e.SnoozedUntil = until
@@ -450,18 +450,18 @@ func (r *incidentRun) snooze(ctx workflow.Context, req SnoozeRequest) (State, er
 		map[string]any{"until": until.Format(time.RFC3339Nano)})
 	ev.Actor = req.Actor
 	if err := r.recordEvent(ctx, ev); err != nil {
-		return State{}, err
+		return contract.State{}, err
 	}
 	return r.state(ctx), nil
 }
 
-func (r *incidentRun) reassign(ctx workflow.Context, req ReassignRequest) (State, error) {
+func (r *incidentRun) reassign(ctx workflow.Context, req contract.ReassignRequest) (contract.State, error) {
 	x := r.esc
 	var snap oncall.Snapshot
 	if req.PolicyID != "" {
 		actx := workflow.WithActivityOptions(ctx, projectionOptions)
-		if err := workflow.ExecuteActivity(actx, ActivityLoadPolicy, req.PolicyID).Get(ctx, &snap); err != nil {
-			return State{}, err
+		if err := workflow.ExecuteActivity(actx, contract.ActivityLoadPolicy, req.PolicyID).Get(ctx, &snap); err != nil {
+			return contract.State{}, err
 		}
 	} else {
 		targets := make([]oncall.Target, len(req.UserIDs))
@@ -471,13 +471,13 @@ func (r *incidentRun) reassign(ctx workflow.Context, req ReassignRequest) (State
 		snap = oncall.Snapshot{Name: "reassigned users", Steps: []oncall.Step{{Targets: targets}}}
 	}
 	snap.AckTimeout = x.e.Policy.AckTimeout
-	x.e = &Escalation{Policy: snap, Step: -1, NextPageAt: now(ctx), Pages: x.e.Pages, PageCount: x.e.PageCount}
+	x.e = &contract.Escalation{Policy: snap, Step: -1, NextPageAt: now(ctx), Pages: x.e.Pages, PageCount: x.e.PageCount}
 	x.wake = true
 	ev := x.event(ctx, incident.EventReassigned, fmt.Sprintf("reassigned to %q version %d", snap.Name, snap.Version),
 		map[string]any{"policy_id": snap.PolicyID, "policy_version": snap.Version, "user_ids": req.UserIDs})
 	ev.Actor = req.Actor
 	if err := r.recordEvent(ctx, ev); err != nil {
-		return State{}, err
+		return contract.State{}, err
 	}
 	return r.state(ctx), nil
 }

@@ -8,9 +8,10 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/incident-server/incident-server/internal/contract"
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/oncall"
-	"github.com/incident-server/incident-server/workflows"
 )
 
 // twoSteps pages alice, then bob five minutes later, then starts over five
@@ -40,7 +41,7 @@ func (s *incidentSuite) who() []string {
 func (s *incidentSuite) TestNoAckPagesEachStepThenRepeatsThenStops() {
 	s.proj.policy = twoSteps(2)
 	var res updateResult
-	s.sendUpdate(2*time.Hour, workflows.UpdateResolve, req("carol"), &res)
+	s.sendUpdate(2*time.Hour, contract.UpdateResolve, req("carol"), &res)
 	s.run()
 	s.Require().NoError(res.err)
 	s.Equal([]string{"alice@0s", "bob@5m0s", "alice@10m0s", "bob@15m0s", "alice@20m0s", "bob@25m0s"}, s.who())
@@ -54,8 +55,8 @@ func (s *incidentSuite) TestNoAckPagesEachStepThenRepeatsThenStops() {
 func (s *incidentSuite) TestAckStopsPaging() {
 	s.proj.policy = twoSteps(2)
 	var ack, res updateResult
-	s.sendUpdate(4*time.Minute, workflows.UpdateAcknowledge, req("alice"), &ack)
-	s.sendUpdate(time.Hour, workflows.UpdateResolve, req("alice"), &res)
+	s.sendUpdate(4*time.Minute, contract.UpdateAcknowledge, req("alice"), &ack)
+	s.sendUpdate(time.Hour, contract.UpdateResolve, req("alice"), &res)
 	s.run()
 	s.Require().NoError(ack.err)
 	s.Equal([]string{"alice@0s"}, s.who(), "bob is never paged")
@@ -64,12 +65,12 @@ func (s *incidentSuite) TestAckStopsPaging() {
 func (s *incidentSuite) TestSnoozeHoldsPagingAndRepagesWhenItEnds() {
 	s.proj.policy = twoSteps(0)
 	var snooze, res updateResult
-	s.sendUpdate(time.Minute, workflows.UpdateSnooze,
-		workflows.SnoozeRequest{IncidentID: "inc_1", Actor: "alice", Duration: 10 * time.Minute}, &snooze)
-	s.sendUpdate(time.Hour, workflows.UpdateResolve, req("alice"), &res)
+	s.sendUpdate(time.Minute, contract.UpdateSnooze,
+		contract.SnoozeRequest{IncidentID: "inc_1", Actor: "alice", Duration: 10 * time.Minute}, &snooze)
+	s.sendUpdate(time.Hour, contract.UpdateResolve, req("alice"), &res)
 	s.run()
 	s.Require().NoError(snooze.err)
-	st := snooze.value.(workflows.State)
+	st := snooze.value.(contract.State)
 	s.Equal(start.Add(11*time.Minute), st.Escalation.SnoozedUntil)
 	// No page at 5m (snoozed); alice again when the snooze ends, then bob.
 	s.Equal([]string{"alice@0s", "alice@11m0s", "bob@16m0s"}, s.who())
@@ -80,10 +81,10 @@ func (s *incidentSuite) TestSnoozeHoldsPagingAndRepagesWhenItEnds() {
 func (s *incidentSuite) TestSnoozeEndsQuietlyWhenAcknowledged() {
 	s.proj.policy = twoSteps(0)
 	var snooze, ack, res updateResult
-	s.sendUpdate(time.Minute, workflows.UpdateSnooze,
-		workflows.SnoozeRequest{IncidentID: "inc_1", Actor: "alice", Duration: 10 * time.Minute}, &snooze)
-	s.sendUpdate(3*time.Minute, workflows.UpdateAcknowledge, req("alice"), &ack)
-	s.sendUpdate(time.Hour, workflows.UpdateResolve, req("alice"), &res)
+	s.sendUpdate(time.Minute, contract.UpdateSnooze,
+		contract.SnoozeRequest{IncidentID: "inc_1", Actor: "alice", Duration: 10 * time.Minute}, &snooze)
+	s.sendUpdate(3*time.Minute, contract.UpdateAcknowledge, req("alice"), &ack)
+	s.sendUpdate(time.Hour, contract.UpdateResolve, req("alice"), &res)
 	s.run()
 	s.Equal([]string{"alice@0s"}, s.who())
 }
@@ -91,9 +92,9 @@ func (s *incidentSuite) TestSnoozeEndsQuietlyWhenAcknowledged() {
 func (s *incidentSuite) TestEscalateNowPagesTheNextStep() {
 	s.proj.policy = twoSteps(0)
 	var esc, res updateResult
-	s.sendUpdate(time.Minute, workflows.UpdateEscalate,
-		workflows.EscalateRequest{IncidentID: "inc_1", Actor: "alice", Note: "need the DBA"}, &esc)
-	s.sendUpdate(time.Hour, workflows.UpdateResolve, req("alice"), &res)
+	s.sendUpdate(time.Minute, contract.UpdateEscalate,
+		contract.EscalateRequest{IncidentID: "inc_1", Actor: "alice", Note: "need the DBA"}, &esc)
+	s.sendUpdate(time.Hour, contract.UpdateResolve, req("alice"), &res)
 	s.run()
 	s.Require().NoError(esc.err)
 	s.Equal([]string{"alice@0s", "bob@1m0s"}, s.who())
@@ -105,8 +106,8 @@ func (s *incidentSuite) TestAckTimeoutReturnsToOpenAndResumesPaging() {
 	s.proj.policy = twoSteps(0)
 	s.proj.policy.AckTimeout = oncall.Duration(10 * time.Minute)
 	var ack, res updateResult
-	s.sendUpdate(time.Minute, workflows.UpdateAcknowledge, req("alice"), &ack)
-	s.sendUpdate(time.Hour, workflows.UpdateResolve, req("alice"), &res)
+	s.sendUpdate(time.Minute, contract.UpdateAcknowledge, req("alice"), &ack)
+	s.sendUpdate(time.Hour, contract.UpdateResolve, req("alice"), &res)
 	final := s.run()
 	s.Require().NoError(ack.err)
 	s.Require().NoError(res.err, "resolve from the reopened incident")
@@ -127,9 +128,9 @@ func (s *incidentSuite) TestMitigateBeforeAckTimeoutKeepsItQuiet() {
 	s.proj.policy = twoSteps(0)
 	s.proj.policy.AckTimeout = oncall.Duration(10 * time.Minute)
 	var ack, mit, res updateResult
-	s.sendUpdate(time.Minute, workflows.UpdateAcknowledge, req("alice"), &ack)
-	s.sendUpdate(5*time.Minute, workflows.UpdateMitigate, req("alice"), &mit)
-	s.sendUpdate(time.Hour, workflows.UpdateResolve, req("alice"), &res)
+	s.sendUpdate(time.Minute, contract.UpdateAcknowledge, req("alice"), &ack)
+	s.sendUpdate(5*time.Minute, contract.UpdateMitigate, req("alice"), &mit)
+	s.sendUpdate(time.Hour, contract.UpdateResolve, req("alice"), &res)
 	s.run()
 	s.Equal([]string{"alice@0s"}, s.who())
 	s.NotContains(s.proj.eventTypes(), incident.EventAckTimeout)
@@ -138,9 +139,9 @@ func (s *incidentSuite) TestMitigateBeforeAckTimeoutKeepsItQuiet() {
 func (s *incidentSuite) TestReassignToUsersPagesThemNow() {
 	s.proj.policy = twoSteps(0)
 	var ra, res updateResult
-	s.sendUpdate(2*time.Minute, workflows.UpdateReassign,
-		workflows.ReassignRequest{IncidentID: "inc_1", Actor: "alice", UserIDs: []string{"carol", "dave"}}, &ra)
-	s.sendUpdate(time.Hour, workflows.UpdateResolve, req("alice"), &res)
+	s.sendUpdate(2*time.Minute, contract.UpdateReassign,
+		contract.ReassignRequest{IncidentID: "inc_1", Actor: "alice", UserIDs: []string{"carol", "dave"}}, &ra)
+	s.sendUpdate(time.Hour, contract.UpdateResolve, req("alice"), &res)
 	s.run()
 	s.Require().NoError(ra.err)
 	s.ElementsMatch([]string{"alice@0s", "carol@2m0s", "dave@2m0s"}, s.who())
@@ -154,25 +155,25 @@ func (s *incidentSuite) TestReassignToPolicySnapshotsIt() {
 		Steps: []oncall.Step{{Targets: []oncall.Target{{Type: oncall.TargetUser, ID: "erin"}}}},
 	}}
 	var ra, res updateResult
-	s.sendUpdate(2*time.Minute, workflows.UpdateReassign,
-		workflows.ReassignRequest{IncidentID: "inc_1", Actor: "alice", PolicyID: "pol_db"}, &ra)
-	s.sendUpdate(time.Hour, workflows.UpdateResolve, req("alice"), &res)
+	s.sendUpdate(2*time.Minute, contract.UpdateReassign,
+		contract.ReassignRequest{IncidentID: "inc_1", Actor: "alice", PolicyID: "pol_db"}, &ra)
+	s.sendUpdate(time.Hour, contract.UpdateResolve, req("alice"), &res)
 	s.run()
 	s.Require().NoError(ra.err)
-	st := ra.value.(workflows.State)
+	st := ra.value.(contract.State)
 	s.Equal(int64(7), st.Escalation.Policy.Version)
 	s.Equal([]string{"alice@0s", "erin@2m0s"}, s.who(), "bob of the old policy is never paged")
 }
 
 func (s *incidentSuite) TestNoPolicyPagesNobody() {
 	var esc, res updateResult
-	s.sendUpdate(time.Minute, workflows.UpdateEscalate, workflows.EscalateRequest{IncidentID: "inc_1", Actor: "alice"}, &esc)
-	s.sendUpdate(time.Hour, workflows.UpdateResolve, req("alice"), &res)
+	s.sendUpdate(time.Minute, contract.UpdateEscalate, contract.EscalateRequest{IncidentID: "inc_1", Actor: "alice"}, &esc)
+	s.sendUpdate(time.Hour, contract.UpdateResolve, req("alice"), &res)
 	s.run()
 	s.Empty(s.who())
 	var appErr *temporal.ApplicationError
 	s.Require().True(errors.As(esc.rejected, &appErr))
-	s.Equal(workflows.ErrTypeConflict, appErr.Type())
+	s.Equal(string(fault.Conflict), appErr.Type())
 	s.Equal(incident.EventPolicy, s.proj.events[0].Type)
 }
 
@@ -180,16 +181,16 @@ func (s *incidentSuite) TestOneUsersFailureDoesNotBlockTheOthers() {
 	s.proj.policy = oncall.Snapshot{PolicyID: "pol_2", Version: 1, Name: "both", Steps: []oncall.Step{
 		{Targets: []oncall.Target{{Type: oncall.TargetUser, ID: "alice"}, {Type: oncall.TargetUser, ID: "bob"}}},
 	}}
-	s.proj.notify = func(in workflows.NotifyInput) (workflows.NotifyResult, error) {
+	s.proj.notify = func(in contract.NotifyInput) (contract.NotifyResult, error) {
 		if in.UserID == "alice" {
-			return workflows.NotifyResult{}, temporal.NewNonRetryableApplicationError("token revoked", workflows.ErrTypeInvalid, nil)
+			return contract.NotifyResult{}, temporal.NewNonRetryableApplicationError("token revoked", string(fault.Invalid), nil)
 		}
-		return workflows.NotifyResult{UserID: in.UserID, Deliveries: []workflows.Delivery{
+		return contract.NotifyResult{UserID: in.UserID, Deliveries: []contract.Delivery{
 			{ContactMethodID: "cm_b", Channel: "webhook", Status: "sent"},
 		}}, nil
 	}
 	var res updateResult
-	s.sendUpdate(time.Hour, workflows.UpdateResolve, req("carol"), &res)
+	s.sendUpdate(time.Hour, contract.UpdateResolve, req("carol"), &res)
 	s.run()
 	var notified, failed []string
 	for _, ev := range s.proj.events {
@@ -206,14 +207,14 @@ func (s *incidentSuite) TestOneUsersFailureDoesNotBlockTheOthers() {
 
 func (s *incidentSuite) TestQueryShowsStepNextPageAndWhoWasPaged() {
 	s.proj.policy = twoSteps(1)
-	var st workflows.State
+	var st contract.State
 	s.env.RegisterDelayedCallback(func() {
-		v, err := s.env.QueryWorkflow(workflows.QueryState)
+		v, err := s.env.QueryWorkflow(contract.QueryState)
 		s.Require().NoError(err)
 		s.Require().NoError(v.Get(&st))
 	}, 7*time.Minute)
 	var res updateResult
-	s.sendUpdate(time.Hour, workflows.UpdateResolve, req("alice"), &res)
+	s.sendUpdate(time.Hour, contract.UpdateResolve, req("alice"), &res)
 	s.run()
 	s.Require().NotNil(st.Escalation)
 	s.Equal(1, st.Escalation.Step, "bob's step was paged last")
@@ -231,18 +232,18 @@ func (s *incidentSuite) TestContinueAsNewCarriesTheState() {
 	s.proj.policy = twoSteps(1)
 	s.proj.sla = sla(time.Hour, 2*time.Hour, 0)
 	var snooze updateResult
-	s.sendUpdate(7*time.Minute, workflows.UpdateSnooze,
-		workflows.SnoozeRequest{IncidentID: "inc_1", Actor: "alice", Duration: 30 * time.Minute}, &snooze)
+	s.sendUpdate(7*time.Minute, contract.UpdateSnooze,
+		contract.SnoozeRequest{IncidentID: "inc_1", Actor: "alice", Duration: 30 * time.Minute}, &snooze)
 	s.env.RegisterDelayedCallback(func() { s.env.SetContinueAsNewSuggested(true) }, 8*time.Minute)
-	s.env.ExecuteWorkflow(workflows.IncidentWorkflowName, workflows.IncidentInput{Incident: newIncident()})
+	s.env.ExecuteWorkflow(contract.IncidentWorkflow, contract.IncidentInput{Incident: newIncident()})
 	s.Require().True(s.env.IsWorkflowCompleted())
 	s.Require().NoError(snooze.err)
 	s.Require().NotNil(snooze.value)
 
 	var can *workflow.ContinueAsNewError
 	s.Require().True(errors.As(s.env.GetWorkflowError(), &can), "got %v", s.env.GetWorkflowError())
-	s.Equal(workflows.IncidentWorkflowName, can.WorkflowType.Name)
-	var next workflows.IncidentInput
+	s.Equal(contract.IncidentWorkflow, can.WorkflowType.Name)
+	var next contract.IncidentInput
 	s.Require().NoError(converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 	s.True(next.Continued)
 	s.Equal("inc_1", next.Incident.ID)

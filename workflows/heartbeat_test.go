@@ -15,6 +15,8 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/incident-server/incident-server/internal/contract"
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/workflows"
 )
@@ -27,8 +29,8 @@ var heartbeatIncidentID = regexp.MustCompile(`^inc_hb_abcdefghijklmnopqrstuvwxyz
 type openedIncident struct {
 	workflowID string
 	at         time.Duration // since the monitor started
-	in         workflows.IncidentInput
-	alerts     []workflows.AlertSignal
+	in         contract.IncidentInput
+	alerts     []contract.AlertSignal
 }
 
 // incidentBook stands in for IncidentWorkflow: it records how each incident
@@ -40,19 +42,19 @@ type incidentBook struct {
 	stayOpen bool
 }
 
-func (b *incidentBook) workflow(ctx workflow.Context, in workflows.IncidentInput) (incident.Incident, error) {
+func (b *incidentBook) workflow(ctx workflow.Context, in contract.IncidentInput) (incident.Incident, error) {
 	o := &openedIncident{workflowID: workflow.GetInfo(ctx).WorkflowExecution.ID, at: workflow.Now(ctx).Sub(start), in: in}
 	b.mu.Lock()
 	b.opened = append(b.opened, o)
 	b.mu.Unlock()
-	ch := workflow.GetSignalChannel(ctx, workflows.SignalAlert)
+	ch := workflow.GetSignalChannel(ctx, contract.SignalAlert)
 	for {
-		var sig workflows.AlertSignal
+		var sig contract.AlertSignal
 		ch.Receive(ctx, &sig)
 		b.mu.Lock()
 		o.alerts = append(o.alerts, sig)
 		b.mu.Unlock()
-		if sig.Action == workflows.AlertResolve && !b.stayOpen {
+		if sig.Action == incident.AlertResolve && !b.stayOpen {
 			return in.Incident, nil
 		}
 	}
@@ -74,25 +76,25 @@ func (s *heartbeatSuite) SetupTest() {
 	// must not hold the test open after the monitor ends.
 	s.env.SetDetachedChildWait(false)
 	s.incidents = &incidentBook{}
-	s.env.RegisterWorkflowWithOptions(workflows.HeartbeatWorkflow, workflow.RegisterOptions{Name: workflows.HeartbeatWorkflowName})
-	s.env.RegisterWorkflowWithOptions(s.incidents.workflow, workflow.RegisterOptions{Name: workflows.IncidentWorkflowName})
+	s.env.RegisterWorkflowWithOptions(workflows.HeartbeatWorkflow, workflow.RegisterOptions{Name: contract.HeartbeatWorkflow})
+	s.env.RegisterWorkflowWithOptions(s.incidents.workflow, workflow.RegisterOptions{Name: contract.IncidentWorkflow})
 }
 
-func monitor(interval time.Duration) workflows.HeartbeatInput {
-	return workflows.HeartbeatInput{MonitorID: monitorID, ServiceID: "checkout", Name: "nightly backup", Interval: interval}
+func monitor(interval time.Duration) contract.HeartbeatInput {
+	return contract.HeartbeatInput{MonitorID: monitorID, ServiceID: "checkout", Name: "nightly backup", Interval: interval}
 }
 
 // ping sends a ping at workflow time at.
 func (s *heartbeatSuite) ping(at time.Duration) {
 	s.env.RegisterDelayedCallback(func() {
-		s.env.SignalWorkflow(workflows.SignalPing, workflows.HeartbeatPing{At: start.Add(at)})
+		s.env.SignalWorkflow(contract.SignalPing, contract.HeartbeatPing{At: start.Add(at)})
 	}, at)
 }
 
 // runUntil runs the monitor until it is deleted (cancelled) at workflow time end.
-func (s *heartbeatSuite) runUntil(end time.Duration, in workflows.HeartbeatInput) {
+func (s *heartbeatSuite) runUntil(end time.Duration, in contract.HeartbeatInput) {
 	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, end)
-	s.env.ExecuteWorkflow(workflows.HeartbeatWorkflowName, in)
+	s.env.ExecuteWorkflow(contract.HeartbeatWorkflow, in)
 	s.Require().True(s.env.IsWorkflowCompleted())
 	var canceled *temporal.CanceledError
 	s.Require().True(errors.As(s.env.GetWorkflowError(), &canceled), "a deleted monitor's workflow ends cancelled: %v", s.env.GetWorkflowError())
@@ -112,7 +114,7 @@ func (s *heartbeatSuite) TestMissedHeartbeatOpensOneIncident() {
 	s.Require().Len(opened, 1, "one outage, one incident, however long it lasts")
 	o := opened[0]
 	s.Equal(11*time.Minute, o.at, "due one interval after the last ping")
-	wantWF := workflows.DedupWorkflowID("checkout", "heartbeat/"+monitorID)
+	wantWF := contract.DedupWorkflowID("checkout", "heartbeat/"+monitorID)
 	s.Equal(wantWF, o.workflowID)
 	inc := o.in.Incident
 	s.Regexp(heartbeatIncidentID, inc.ID)
@@ -128,8 +130,8 @@ func (s *heartbeatSuite) TestMissedHeartbeatOpensOneIncident() {
 
 	s.Require().Len(o.alerts, 1, "the heartbeat joins its incident as an alert")
 	a := o.alerts[0]
-	s.Equal(workflows.AlertTrigger, a.Action)
-	s.Equal("heartbeat", a.Source)
+	s.Equal(incident.AlertTrigger, a.Action)
+	s.Equal(incident.SourceHeartbeat, a.Source)
 	s.Equal("heartbeat/"+monitorID, a.Fingerprint)
 	s.Equal(inc.ID, a.ID)
 }
@@ -170,8 +172,8 @@ func (s *heartbeatSuite) TestPingResolvesAndTheNextOutageOpensAnother() {
 	for _, o := range opened {
 		s.Require().Len(o.alerts, 2, "trigger, then resolve")
 		res := o.alerts[1]
-		s.Equal(workflows.AlertResolve, res.Action)
-		s.Equal("heartbeat", res.Source, "not alertmanager: the resolve resolves the incident")
+		s.Equal(incident.AlertResolve, res.Action)
+		s.Equal(incident.SourceHeartbeat, res.Source, "not alertmanager: the resolve resolves the incident")
 		s.Equal("heartbeat/"+monitorID, res.Fingerprint)
 		s.Equal(o.in.Incident.ID+"_up", res.ID)
 	}
@@ -187,18 +189,18 @@ func (s *heartbeatSuite) TestOutageJoinsAnIncidentStillRunning() {
 
 	opened := s.opened()
 	s.Require().Len(opened, 1, "the running workflow is not started again")
-	var actions []string
+	var actions []incident.AlertAction
 	for _, a := range opened[0].alerts {
 		actions = append(actions, a.Action)
 	}
-	s.Equal([]string{workflows.AlertTrigger, workflows.AlertResolve, workflows.AlertTrigger}, actions)
+	s.Equal([]incident.AlertAction{incident.AlertTrigger, incident.AlertResolve, incident.AlertTrigger}, actions)
 	s.NotEqual(opened[0].alerts[0].ID, opened[0].alerts[2].ID, "the second outage proposes its own incident ID")
 	s.Regexp(heartbeatIncidentID, opened[0].alerts[2].ID)
 }
 
 func (s *heartbeatSuite) TestContinueAsNewWhileDownCarriesTheIncident() {
 	s.env.RegisterDelayedCallback(func() { s.env.SetContinueAsNewSuggested(true) }, 15*time.Minute)
-	s.env.ExecuteWorkflow(workflows.HeartbeatWorkflowName, monitor(10*time.Minute))
+	s.env.ExecuteWorkflow(contract.HeartbeatWorkflow, monitor(10*time.Minute))
 	next := s.continuedWith()
 	s.Require().Len(s.opened(), 1)
 	s.True(next.Down)
@@ -212,9 +214,9 @@ func (s *heartbeatSuite) TestPingArrivingWithContinueAsNewIsHandledFirst() {
 	// the ping is delivered with the task that follows.
 	s.env.RegisterDelayedCallback(func() {
 		s.env.RegisterDelayedCallback(func() { s.env.SetContinueAsNewSuggested(true) }, 0)
-		s.env.SignalWorkflow(workflows.SignalPing, workflows.HeartbeatPing{At: start.Add(15 * time.Minute)})
+		s.env.SignalWorkflow(contract.SignalPing, contract.HeartbeatPing{At: start.Add(15 * time.Minute)})
 	}, 15*time.Minute)
-	s.env.ExecuteWorkflow(workflows.HeartbeatWorkflowName, monitor(10*time.Minute))
+	s.env.ExecuteWorkflow(contract.HeartbeatWorkflow, monitor(10*time.Minute))
 	next := s.continuedWith()
 	s.False(next.Down, "the ping resolved the outage before the run continued")
 	s.Empty(next.IncidentID)
@@ -229,7 +231,7 @@ func (s *heartbeatSuite) TestPingArrivingWithContinueAsNewIsHandledFirst() {
 func (s *heartbeatSuite) TestContinueAsNewWhileUpKeepsTheDeadline() {
 	s.ping(2 * time.Minute)
 	s.env.RegisterDelayedCallback(func() { s.env.SetContinueAsNewSuggested(true) }, 5*time.Minute)
-	s.env.ExecuteWorkflow(workflows.HeartbeatWorkflowName, monitor(10*time.Minute))
+	s.env.ExecuteWorkflow(contract.HeartbeatWorkflow, monitor(10*time.Minute))
 	next := s.continuedWith()
 	s.False(next.Down)
 	s.Equal(start.Add(12*time.Minute), next.DueAt, "the next run does not restart the interval")
@@ -253,10 +255,10 @@ func (s *heartbeatSuite) TestContinuedRunWhoseIncidentClosedComesBackUp() {
 	in := monitor(10 * time.Minute)
 	in.Down, in.IncidentID, in.IncidentSeq = true, "inc_hb_gone_1", 4
 	var resolves int
-	s.env.OnSignalExternalWorkflow(mock.Anything, workflows.DedupWorkflowID("checkout", "heartbeat/"+monitorID), "",
-		workflows.SignalAlert, mock.Anything).Return(func(_, _, _, _ string, arg any) error {
+	s.env.OnSignalExternalWorkflow(mock.Anything, contract.DedupWorkflowID("checkout", "heartbeat/"+monitorID), "",
+		contract.SignalAlert, mock.Anything).Return(func(_, _, _, _ string, arg any) error {
 		resolves++
-		s.Equal("inc_hb_gone_1_up", arg.(workflows.AlertSignal).ID)
+		s.Equal("inc_hb_gone_1_up", arg.(contract.AlertSignal).ID)
 		return &temporal.UnknownExternalWorkflowExecutionError{}
 	}).Once()
 	s.ping(30 * time.Minute)
@@ -268,19 +270,19 @@ func (s *heartbeatSuite) TestContinuedRunWhoseIncidentClosedComesBackUp() {
 }
 
 func (s *heartbeatSuite) TestInvalidInputFails() {
-	s.env.ExecuteWorkflow(workflows.HeartbeatWorkflowName, monitor(0))
+	s.env.ExecuteWorkflow(contract.HeartbeatWorkflow, monitor(0))
 	var appErr *temporal.ApplicationError
 	s.Require().True(errors.As(s.env.GetWorkflowError(), &appErr), "%v", s.env.GetWorkflowError())
-	s.Equal(workflows.ErrTypeInvalid, appErr.Type())
+	s.Equal(string(fault.Invalid), appErr.Type())
 	s.True(appErr.NonRetryable())
 }
 
-func (s *heartbeatSuite) continuedWith() workflows.HeartbeatInput {
+func (s *heartbeatSuite) continuedWith() contract.HeartbeatInput {
 	s.Require().True(s.env.IsWorkflowCompleted())
 	var can *workflow.ContinueAsNewError
 	s.Require().True(errors.As(s.env.GetWorkflowError(), &can), "got %v", s.env.GetWorkflowError())
-	s.Equal(workflows.HeartbeatWorkflowName, can.WorkflowType.Name)
-	var next workflows.HeartbeatInput
+	s.Equal(contract.HeartbeatWorkflow, can.WorkflowType.Name)
+	var next contract.HeartbeatInput
 	s.Require().NoError(converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 	return next
 }
@@ -293,19 +295,19 @@ func TestHeartbeatOpensAndResolvesARealIncident(t *testing.T) {
 	env.SetStartTime(start)
 	proj := &projection{now: env.Now}
 	workflows.Register(env)
-	env.RegisterActivityWithOptions(proj.RecordChange, activity.RegisterOptions{Name: workflows.ActivityRecordChange})
-	env.RegisterActivityWithOptions(proj.RecordEvent, activity.RegisterOptions{Name: workflows.ActivityRecordEvent})
-	env.RegisterActivityWithOptions(proj.LoadEscalation, activity.RegisterOptions{Name: workflows.ActivityLoadEscalation})
-	env.RegisterActivityWithOptions(proj.LoadPolicy, activity.RegisterOptions{Name: workflows.ActivityLoadPolicy})
-	env.RegisterActivityWithOptions(proj.LoadSLA, activity.RegisterOptions{Name: workflows.ActivityLoadSLA})
-	env.RegisterActivityWithOptions(proj.RecordAlerts, activity.RegisterOptions{Name: workflows.ActivityRecordAlerts})
-	env.RegisterActivityWithOptions(proj.NotifyUser, activity.RegisterOptions{Name: workflows.ActivityNotifyUser})
+	env.RegisterActivityWithOptions(proj.RecordChange, activity.RegisterOptions{Name: contract.ActivityRecordChange})
+	env.RegisterActivityWithOptions(proj.RecordEvent, activity.RegisterOptions{Name: contract.ActivityRecordEvent})
+	env.RegisterActivityWithOptions(proj.LoadEscalation, activity.RegisterOptions{Name: contract.ActivityLoadEscalation})
+	env.RegisterActivityWithOptions(proj.LoadPolicy, activity.RegisterOptions{Name: contract.ActivityLoadPolicy})
+	env.RegisterActivityWithOptions(proj.LoadSLA, activity.RegisterOptions{Name: contract.ActivityLoadSLA})
+	env.RegisterActivityWithOptions(proj.RecordAlerts, activity.RegisterOptions{Name: contract.ActivityRecordAlerts})
+	env.RegisterActivityWithOptions(proj.NotifyUser, activity.RegisterOptions{Name: contract.ActivityNotifyUser})
 
 	env.RegisterDelayedCallback(func() {
-		env.SignalWorkflow(workflows.SignalPing, workflows.HeartbeatPing{At: env.Now()})
+		env.SignalWorkflow(contract.SignalPing, contract.HeartbeatPing{At: env.Now()})
 	}, 30*time.Minute)
 	env.RegisterDelayedCallback(env.CancelWorkflow, 35*time.Minute)
-	env.ExecuteWorkflow(workflows.HeartbeatWorkflowName, monitor(10*time.Minute))
+	env.ExecuteWorkflow(contract.HeartbeatWorkflow, monitor(10*time.Minute))
 	var canceled *temporal.CanceledError
 	if !errors.As(env.GetWorkflowError(), &canceled) {
 		t.Fatalf("want the monitor cancelled, got %v", env.GetWorkflowError())

@@ -2,34 +2,41 @@ package workflows
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/incident-server/incident-server/internal/contract"
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/incident"
 )
 
-// projectionRetry retries projection writes until Postgres takes them: an
-// outage delays the record, it never loses an event.
+// projectionOptions retry projection writes until Postgres takes them: an
+// outage delays the record, it never loses an event. Only a write Postgres
+// refuses for its data (fault.Invalid or fault.Internal) is not retried.
 var projectionOptions = workflow.ActivityOptions{
 	StartToCloseTimeout: 30 * time.Second,
 	RetryPolicy: &temporal.RetryPolicy{
 		InitialInterval:        time.Second,
 		BackoffCoefficient:     2,
 		MaximumInterval:        time.Minute,
-		NonRetryableErrorTypes: []string{ErrTypeInvalid},
+		NonRetryableErrorTypes: nonRetryable,
 	},
 }
+
+// nonRetryable are the fault codes an activity failure is final with: the
+// same call can never succeed.
+var nonRetryable = []string{string(fault.Invalid), string(fault.Internal)}
 
 // IncidentWorkflow owns one incident from open to resolved. It is the only
 // writer of the incident's lifecycle: every change arrives as an update, is
 // validated against the current status before it reaches history, applied in
 // the order the workflow accepts it, and projected to Postgres and Redis by
 // activities. It returns the resolved incident.
-func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (incident.Incident, error) {
-	r := &incidentRun{inc: in.Incident, duplicates: in.Duplicates, recorded: in.Continued, seq: in.Seq, sla: in.SLA}
+func IncidentWorkflow(ctx workflow.Context, in contract.IncidentInput) (incident.Incident, error) {
+	r := &incidentRun{inc: in.Incident, duplicates: in.Duplicates, recorded: in.Continued, seq: in.Seq, sla: in.SLA,
+		requestKey: in.RequestKey}
 	r.esc = &escalator{r: r}
 	if !in.Continued {
 		at := now(ctx)
@@ -95,7 +102,7 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (incident.Incident
 	}
 	pending := r.drainAlerts()
 	if r.inc.Status != incident.StatusResolved {
-		return r.inc, workflow.NewContinueAsNewError(ctx, IncidentWorkflowName, IncidentInput{
+		return r.inc, workflow.NewContinueAsNewError(ctx, contract.IncidentWorkflow, contract.IncidentInput{
 			Incident:      r.inc,
 			Continued:     true,
 			Duplicates:    r.duplicates,
@@ -105,15 +112,16 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (incident.Incident
 			AutoResolve:   r.alerts.autoResolve,
 			Alerts:        r.alerts.list(),
 			PendingAlerts: pending,
+			RequestKey:    r.requestKey,
 		})
 	}
 	// Triggers that came after the resolution open the next incident under
 	// the same dedup key.
 	for i, sig := range pending {
-		if sig.Action != AlertTrigger {
+		if sig.Action != incident.AlertTrigger {
 			continue
 		}
-		return r.inc, workflow.NewContinueAsNewError(ctx, IncidentWorkflowName, IncidentInput{
+		return r.inc, workflow.NewContinueAsNewError(ctx, contract.IncidentWorkflow, contract.IncidentInput{
 			Incident: incident.Incident{
 				ID: sig.ID, WorkflowID: r.inc.WorkflowID, Title: sig.Title, Description: sig.Description,
 				Service: r.inc.Service, Severity: sig.Severity, DedupKey: r.inc.DedupKey,
@@ -130,6 +138,8 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (incident.Incident
 type incidentRun struct {
 	inc        incident.Incident
 	duplicates int
+	// requestKey is the key of the keyed open that started the incident.
+	requestKey string
 	recorded   bool
 	pending    int
 	seq        int64
@@ -137,7 +147,7 @@ type incidentRun struct {
 	// nil for runs recorded before escalation existed.
 	esc *escalator
 	// sla holds the deadlines; nil for runs recorded before SLAs existed.
-	sla *SLAState
+	sla *contract.SLAState
 	// alerts tracks the incident's alerts, fed by alertCh.
 	alerts   *alertBook
 	alertCh  workflow.ReceiveChannel
@@ -145,38 +155,38 @@ type incidentRun struct {
 }
 
 func (r *incidentRun) register(ctx workflow.Context) error {
-	if err := workflow.SetQueryHandler(ctx, QueryState, func() (State, error) {
+	if err := workflow.SetQueryHandler(ctx, contract.QueryState, func() (contract.State, error) {
 		return r.state(ctx), nil
 	}); err != nil {
-		return fmt.Errorf("register query %s: %w", QueryState, err)
+		return fmt.Errorf("register query %s: %w", contract.QueryState, err)
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateOpen, r.open,
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, contract.UpdateOpen, r.open,
 		workflow.UpdateHandlerOptions{Validator: r.validateOpen}); err != nil {
-		return fmt.Errorf("register update %s: %w", UpdateOpen, err)
+		return fmt.Errorf("register update %s: %w", contract.UpdateOpen, err)
 	}
 	if err := r.registerEscalation(ctx); err != nil {
 		return err
 	}
 	// Registering a handler adds nothing to the history, so runs recorded
 	// before notes existed replay unchanged.
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateNote, r.note,
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, contract.UpdateNote, r.note,
 		workflow.UpdateHandlerOptions{Validator: r.validateNote}); err != nil {
-		return fmt.Errorf("register update %s: %w", UpdateNote, err)
+		return fmt.Errorf("register update %s: %w", contract.UpdateNote, err)
 	}
 	for _, u := range []struct {
 		name   string
 		action incident.Action
 	}{
-		{UpdateAcknowledge, incident.ActionAcknowledge},
-		{UpdateMitigate, incident.ActionMitigate},
-		{UpdateResolve, incident.ActionResolve},
+		{contract.UpdateAcknowledge, incident.ActionAcknowledge},
+		{contract.UpdateMitigate, incident.ActionMitigate},
+		{contract.UpdateResolve, incident.ActionResolve},
 	} {
 		name, action := u.name, u.action
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, name,
-			func(ctx workflow.Context, req TransitionRequest) (incident.Incident, error) {
+			func(ctx workflow.Context, req contract.TransitionRequest) (incident.Incident, error) {
 				return r.transition(ctx, action, req)
 			},
-			workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req TransitionRequest) error {
+			workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req contract.TransitionRequest) error {
 				return r.validateTransition(action, req)
 			}},
 		); err != nil {
@@ -187,8 +197,8 @@ func (r *incidentRun) register(ctx workflow.Context) error {
 }
 
 // state is a copy of the run's state, safe to hand out while the run goes on.
-func (r *incidentRun) state(ctx workflow.Context) State {
-	st := State{
+func (r *incidentRun) state(ctx workflow.Context) contract.State {
+	st := contract.State{
 		Incident:      r.inc,
 		Duplicates:    r.duplicates,
 		Recorded:      r.recorded,
@@ -197,7 +207,7 @@ func (r *incidentRun) state(ctx workflow.Context) State {
 	}
 	if r.esc.e != nil {
 		e := *r.esc.e
-		e.Pages = append([]Page(nil), e.Pages...)
+		e.Pages = append([]contract.Page(nil), e.Pages...)
 		st.Escalation = &e
 	}
 	st.SLA = r.slaView(workflow.Now(ctx))
@@ -205,36 +215,49 @@ func (r *incidentRun) state(ctx workflow.Context) State {
 	return st
 }
 
-func (r *incidentRun) validateOpen(ctx workflow.Context, req OpenRequest) error {
-	if req.IncidentID == "" {
-		return rejection(ErrTypeInvalid, "incident ID is required")
+func (r *incidentRun) validateOpen(ctx workflow.Context, req contract.OpenRequest) error {
+	if err := req.Validate(); err != nil {
+		return rejection(err)
 	}
-	if req.IncidentID != r.inc.ID && r.inc.Status == incident.StatusResolved {
+	if !r.opener(req) && r.inc.Status == incident.StatusResolved {
 		// The incident under this dedup key is closing; a new one can only
 		// start once this run has ended.
-		return rejection(ErrTypeRetry, "incident is resolving; retry to open a new one")
+		return rejection(fault.New(fault.Unavailable, "incident is resolving; retry to open a new one"))
 	}
 	return nil
+}
+
+// opener reports whether req is the request that started the run, or a
+// retry of it: a keyed request whose first attempt started the workflow but
+// whose update was lost comes back with a new proposed incident ID and the
+// same key.
+func (r *incidentRun) opener(req contract.OpenRequest) bool {
+	return req.IncidentID == r.inc.ID || (req.RequestKey != "" && req.RequestKey == r.requestKey)
 }
 
 // open answers the request that started the run once the incident is in
 // Postgres (so the caller can read it back at once), and records every other
 // request as a duplicate alert joining the incident.
-func (r *incidentRun) open(ctx workflow.Context, req OpenRequest) (OpenResult, error) {
-	if req.IncidentID == r.inc.ID {
+func (r *incidentRun) open(ctx workflow.Context, req contract.OpenRequest) (contract.OpenResult, error) {
+	if r.opener(req) {
 		if err := workflow.Await(ctx, func() bool { return r.recorded }); err != nil {
-			return OpenResult{}, err
+			return contract.OpenResult{}, err
 		}
-		return OpenResult{Incident: r.inc, Created: true}, nil
+		return contract.OpenResult{Incident: r.inc, Created: true}, nil
 	}
 	// The joining event needs the incident's row to exist.
 	if err := workflow.Await(ctx, func() bool { return r.recorded }); err != nil {
-		return OpenResult{}, err
+		return contract.OpenResult{}, err
 	}
 	r.duplicates++
+	joiner := req.IncidentID
+	if req.RequestKey != "" {
+		joiner = req.RequestKey
+	}
 	ev := incident.Event{
-		// Keyed by the joining request's own ID, so a retried write is stored once.
-		ID:         "duplicate/" + req.IncidentID,
+		// Keyed by the joining request (its key, when it has one, which its
+		// retries share), so a retried write or request is stored once.
+		ID:         "duplicate/" + joiner,
 		IncidentID: r.inc.ID,
 		Type:       incident.EventDuplicate,
 		Actor:      req.Actor,
@@ -243,40 +266,46 @@ func (r *incidentRun) open(ctx workflow.Context, req OpenRequest) (OpenResult, e
 		EventTime:  now(ctx),
 	}
 	if err := r.recordEvent(ctx, ev); err != nil {
-		return OpenResult{}, err
+		return contract.OpenResult{}, err
 	}
-	return OpenResult{Incident: r.inc, Created: false}, nil
+	return contract.OpenResult{Incident: r.inc, Created: false}, nil
 }
 
-func (r *incidentRun) validateTransition(action incident.Action, req TransitionRequest) error {
-	if req.IncidentID != r.inc.ID {
-		return rejection(ErrTypeNotFound, fmt.Sprintf("incident %s is not open under this workflow", req.IncidentID))
+func (r *incidentRun) validateTransition(action incident.Action, req contract.TransitionRequest) error {
+	if err := r.checkTarget(req.IncidentID); err != nil {
+		return err
 	}
-	if err := incident.ValidateActor(req.Actor, req.Note); err != nil {
-		return rejection(ErrTypeInvalid, err.Error())
+	if err := req.Validate(); err != nil {
+		return rejection(err)
 	}
 	to, _ := action.Target()
 	if err := incident.CanTransition(r.inc.Status, to); err != nil {
-		return rejection(ErrTypeConflict, err.Error())
+		return rejection(err)
 	}
 	return nil
 }
 
-func (r *incidentRun) validateNote(ctx workflow.Context, req NoteRequest) error {
-	if req.IncidentID != r.inc.ID {
-		return rejection(ErrTypeNotFound, fmt.Sprintf("incident %s is not open under this workflow", req.IncidentID))
+// checkTarget refuses a command meant for another incident than the run's:
+// one that held this dedup workflow ID before.
+func (r *incidentRun) checkTarget(incidentID string) error {
+	if incidentID != r.inc.ID {
+		return rejection(fault.Newf(fault.NotFound, "incident %s is not open under this workflow", incidentID))
 	}
-	if strings.TrimSpace(req.Note) == "" {
-		return rejection(ErrTypeInvalid, "note: is required")
+	return nil
+}
+
+func (r *incidentRun) validateNote(ctx workflow.Context, req contract.NoteRequest) error {
+	if err := r.checkTarget(req.IncidentID); err != nil {
+		return err
 	}
-	if err := incident.ValidateActor(req.Actor, req.Note); err != nil {
-		return rejection(ErrTypeInvalid, err.Error())
+	if err := req.Validate(); err != nil {
+		return rejection(err)
 	}
 	return nil
 }
 
 // note records a responder's note as a timeline event and answers with it.
-func (r *incidentRun) note(ctx workflow.Context, req NoteRequest) (incident.Event, error) {
+func (r *incidentRun) note(ctx workflow.Context, req contract.NoteRequest) (incident.Event, error) {
 	ev := incident.Event{
 		IncidentID: r.inc.ID,
 		Type:       incident.EventNote,
@@ -294,23 +323,21 @@ func (r *incidentRun) note(ctx workflow.Context, req NoteRequest) (incident.Even
 	return ev, nil
 }
 
-// transition applies an accepted action at once, so that the next update is
-// validated against the new status, then waits for the projection.
-func (r *incidentRun) transition(ctx workflow.Context, action incident.Action, req TransitionRequest) (incident.Incident, error) {
+// transition applies an accepted action; see move.
+func (r *incidentRun) transition(ctx workflow.Context, action incident.Action, req contract.TransitionRequest) (incident.Incident, error) {
 	to, _ := action.Target()
+	return r.move(ctx, to, req.Actor, incident.EventFor(to), req.Note)
+}
+
+// move is the one path of every status change, a responder's or the
+// engine's own: it applies the change at once, so that the next update is
+// validated against the new status, settles the SLA and the escalation,
+// updates the search attributes and records the new version with its event
+// (evType, message), then waits for the projection.
+func (r *incidentRun) move(ctx workflow.Context, to incident.Status, actor string, evType incident.EventType, message string) (incident.Incident, error) {
 	at := now(ctx)
 	from := r.inc.Status
-	r.inc.Status = to
-	r.inc.UpdatedAt = at
-	r.inc.Version++
-	switch to {
-	case incident.StatusAcknowledged:
-		r.inc.AcknowledgedAt, r.inc.AcknowledgedBy = &at, req.Actor
-	case incident.StatusMitigated:
-		r.inc.MitigatedAt = &at
-	case incident.StatusResolved:
-		r.inc.ResolvedAt, r.inc.ResolvedBy = &at, req.Actor
-	}
+	r.inc.Move(to, actor, at)
 	if err := r.meetSLA(ctx, from, to, at); err != nil {
 		return r.inc, err
 	}
@@ -323,11 +350,11 @@ func (r *incidentRun) transition(ctx workflow.Context, action incident.Action, r
 	}
 	snapshot := r.inc
 	ev := incident.Event{
-		ID:         fmt.Sprintf("v%d/%s", snapshot.Version, incident.EventFor(to)),
+		ID:         fmt.Sprintf("v%d/%s", snapshot.Version, evType),
 		IncidentID: snapshot.ID,
-		Type:       incident.EventFor(to),
-		Actor:      req.Actor,
-		Message:    req.Note,
+		Type:       evType,
+		Actor:      actor,
+		Message:    message,
 		Data:       map[string]any{"from": string(from), "to": string(to)},
 		EventTime:  at,
 	}
@@ -346,7 +373,7 @@ func (r *incidentRun) record(ctx workflow.Context, c incident.Change) error {
 	r.pending++
 	defer func() { r.pending-- }()
 	ctx = workflow.WithActivityOptions(ctx, projectionOptions)
-	if err := workflow.ExecuteActivity(ctx, ActivityRecordChange, c).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteActivity(ctx, contract.ActivityRecordChange, c).Get(ctx, nil); err != nil {
 		return fmt.Errorf("record %s: %w", c.Event.Type, err)
 	}
 	return nil
@@ -362,7 +389,7 @@ func (r *incidentRun) recordEvent(ctx workflow.Context, ev incident.Event) error
 	r.pending++
 	defer func() { r.pending-- }()
 	ctx = workflow.WithActivityOptions(ctx, projectionOptions)
-	if err := workflow.ExecuteActivity(ctx, ActivityRecordEvent, ev).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteActivity(ctx, contract.ActivityRecordEvent, ev).Get(ctx, nil); err != nil {
 		return fmt.Errorf("record %s: %w", ev.Type, err)
 	}
 	return nil
@@ -370,9 +397,9 @@ func (r *incidentRun) recordEvent(ctx workflow.Context, ev incident.Event) error
 
 func (r *incidentRun) upsertSearch(ctx workflow.Context) error {
 	return workflow.UpsertTypedSearchAttributes(ctx,
-		SearchStatus.ValueSet(string(r.inc.Status)),
-		SearchSeverity.ValueSet(string(r.inc.Severity)),
-		SearchService.ValueSet(r.inc.Service),
+		contract.SearchStatus.ValueSet(string(r.inc.Status)),
+		contract.SearchSeverity.ValueSet(string(r.inc.Severity)),
+		contract.SearchService.ValueSet(r.inc.Service),
 	)
 }
 
@@ -382,6 +409,12 @@ func now(ctx workflow.Context) time.Time {
 	return workflow.Now(ctx).UTC().Truncate(time.Microsecond)
 }
 
-func rejection(errType, msg string) error {
-	return temporal.NewApplicationErrorWithOptions(msg, errType, temporal.ApplicationErrorOptions{NonRetryable: true})
+// rejection is how an update validator refuses a request: an application
+// error whose type is the fault code, which the API maps to its status.
+func rejection(err error) error {
+	code, msg := fault.CodeOf(err), err.Error()
+	if e, ok := fault.As(err); ok {
+		msg = e.Public()
+	}
+	return temporal.NewApplicationErrorWithOptions(msg, string(code), temporal.ApplicationErrorOptions{NonRetryable: true})
 }

@@ -14,6 +14,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/incident-server/incident-server/internal/contract"
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/oncall"
 	"github.com/incident-server/incident-server/workflows"
@@ -31,8 +33,8 @@ type projection struct {
 	policies map[string]oncall.Snapshot // what LoadPolicy returns
 	now      func() time.Time           // the test environment's clock
 	pages    []paged
-	alerts   map[string]workflows.AlertState // the alerts table
-	notify   func(workflows.NotifyInput) (workflows.NotifyResult, error)
+	alerts   map[string]incident.AlertState // the alerts table
+	notify   func(contract.NotifyInput) (contract.NotifyResult, error)
 }
 
 // paged is one NotifyUser call as the pager saw it.
@@ -49,11 +51,11 @@ func (p *projection) LoadEscalation(_ context.Context, _ string) (oncall.Snapsho
 	return p.policy, nil
 }
 
-func (p *projection) RecordAlerts(_ context.Context, in workflows.RecordAlertsInput) error {
+func (p *projection) RecordAlerts(_ context.Context, in contract.RecordAlertsInput) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.alerts == nil {
-		p.alerts = map[string]workflows.AlertState{}
+		p.alerts = map[string]incident.AlertState{}
 	}
 	for _, a := range in.Alerts {
 		p.alerts[a.Fingerprint] = a
@@ -61,7 +63,7 @@ func (p *projection) RecordAlerts(_ context.Context, in workflows.RecordAlertsIn
 	return nil
 }
 
-func (p *projection) LoadSLA(_ context.Context, _ workflows.LoadSLAInput) (oncall.SLA, error) {
+func (p *projection) LoadSLA(_ context.Context, _ contract.LoadSLAInput) (oncall.SLA, error) {
 	return p.sla, nil
 }
 
@@ -69,14 +71,14 @@ func (p *projection) LoadPolicy(_ context.Context, id string) (oncall.Snapshot, 
 	return p.policies[id], nil
 }
 
-func (p *projection) NotifyUser(_ context.Context, in workflows.NotifyInput) (workflows.NotifyResult, error) {
+func (p *projection) NotifyUser(_ context.Context, in contract.NotifyInput) (contract.NotifyResult, error) {
 	p.mu.Lock()
 	p.pages = append(p.pages, paged{user: in.UserID, step: in.Step, round: in.Round, page: in.Page, at: p.now().Sub(start), reason: in.Reason})
 	p.mu.Unlock()
 	if p.notify != nil {
 		return p.notify(in)
 	}
-	return workflows.NotifyResult{UserID: in.UserID, Deliveries: []workflows.Delivery{
+	return contract.NotifyResult{UserID: in.UserID, Deliveries: []contract.Delivery{
 		{ContactMethodID: "cm_" + in.UserID, Channel: "push", Status: "sent"},
 	}}, nil
 }
@@ -122,13 +124,13 @@ func (s *incidentSuite) SetupTest() {
 	s.env.SetStartTime(start)
 	s.proj = &projection{now: s.env.Now}
 	workflows.Register(s.env)
-	s.env.RegisterActivityWithOptions(s.proj.RecordChange, activity.RegisterOptions{Name: workflows.ActivityRecordChange})
-	s.env.RegisterActivityWithOptions(s.proj.RecordEvent, activity.RegisterOptions{Name: workflows.ActivityRecordEvent})
-	s.env.RegisterActivityWithOptions(s.proj.LoadEscalation, activity.RegisterOptions{Name: workflows.ActivityLoadEscalation})
-	s.env.RegisterActivityWithOptions(s.proj.LoadPolicy, activity.RegisterOptions{Name: workflows.ActivityLoadPolicy})
-	s.env.RegisterActivityWithOptions(s.proj.LoadSLA, activity.RegisterOptions{Name: workflows.ActivityLoadSLA})
-	s.env.RegisterActivityWithOptions(s.proj.RecordAlerts, activity.RegisterOptions{Name: workflows.ActivityRecordAlerts})
-	s.env.RegisterActivityWithOptions(s.proj.NotifyUser, activity.RegisterOptions{Name: workflows.ActivityNotifyUser})
+	s.env.RegisterActivityWithOptions(s.proj.RecordChange, activity.RegisterOptions{Name: contract.ActivityRecordChange})
+	s.env.RegisterActivityWithOptions(s.proj.RecordEvent, activity.RegisterOptions{Name: contract.ActivityRecordEvent})
+	s.env.RegisterActivityWithOptions(s.proj.LoadEscalation, activity.RegisterOptions{Name: contract.ActivityLoadEscalation})
+	s.env.RegisterActivityWithOptions(s.proj.LoadPolicy, activity.RegisterOptions{Name: contract.ActivityLoadPolicy})
+	s.env.RegisterActivityWithOptions(s.proj.LoadSLA, activity.RegisterOptions{Name: contract.ActivityLoadSLA})
+	s.env.RegisterActivityWithOptions(s.proj.RecordAlerts, activity.RegisterOptions{Name: contract.ActivityRecordAlerts})
+	s.env.RegisterActivityWithOptions(s.proj.NotifyUser, activity.RegisterOptions{Name: contract.ActivityNotifyUser})
 }
 
 func (s *incidentSuite) AfterTest(_, _ string) { s.env.AssertExpectations(s.T()) }
@@ -136,7 +138,7 @@ func (s *incidentSuite) AfterTest(_, _ string) { s.env.AssertExpectations(s.T())
 func newIncident() incident.Incident {
 	return incident.Incident{
 		ID:         "inc_1",
-		WorkflowID: workflows.IncidentWorkflowID("inc_1"),
+		WorkflowID: contract.IncidentWorkflowID("inc_1"),
 		Title:      "checkout latency above 2s",
 		Service:    "checkout",
 		Severity:   incident.SeverityCritical,
@@ -162,7 +164,7 @@ func (s *incidentSuite) sendUpdate(delay time.Duration, name string, arg any, ou
 }
 
 func (s *incidentSuite) run() incident.Incident {
-	s.env.ExecuteWorkflow(workflows.IncidentWorkflowName, workflows.IncidentInput{Incident: newIncident()})
+	s.env.ExecuteWorkflow(contract.IncidentWorkflow, contract.IncidentInput{Incident: newIncident()})
 	s.Require().True(s.env.IsWorkflowCompleted())
 	s.Require().NoError(s.env.GetWorkflowError())
 	var final incident.Incident
@@ -170,22 +172,22 @@ func (s *incidentSuite) run() incident.Incident {
 	return final
 }
 
-func req(actor string) workflows.TransitionRequest {
-	return workflows.TransitionRequest{IncidentID: "inc_1", Actor: actor}
+func req(actor string) contract.TransitionRequest {
+	return contract.TransitionRequest{IncidentID: "inc_1", Actor: actor}
 }
 
 func (s *incidentSuite) TestFullLifecycleRecordsEveryTransitionInOrder() {
 	var opened, ack, mit, res updateResult
-	s.sendUpdate(0, workflows.UpdateOpen, workflows.OpenRequest{IncidentID: "inc_1", Actor: "api"}, &opened)
-	s.sendUpdate(2*time.Minute, workflows.UpdateAcknowledge, req("alice"), &ack)
-	s.sendUpdate(10*time.Minute, workflows.UpdateMitigate, req("alice"), &mit)
-	s.sendUpdate(30*time.Minute, workflows.UpdateResolve, workflows.TransitionRequest{IncidentID: "inc_1", Actor: "bob", Note: "rolled back"}, &res)
+	s.sendUpdate(0, contract.UpdateOpen, contract.OpenRequest{IncidentID: "inc_1", Actor: "api"}, &opened)
+	s.sendUpdate(2*time.Minute, contract.UpdateAcknowledge, req("alice"), &ack)
+	s.sendUpdate(10*time.Minute, contract.UpdateMitigate, req("alice"), &mit)
+	s.sendUpdate(30*time.Minute, contract.UpdateResolve, contract.TransitionRequest{IncidentID: "inc_1", Actor: "bob", Note: "rolled back"}, &res)
 
 	final := s.run()
 
 	s.Require().NoError(opened.err)
-	s.True(opened.value.(workflows.OpenResult).Created)
-	s.Equal(incident.StatusOpen, opened.value.(workflows.OpenResult).Incident.Status)
+	s.True(opened.value.(contract.OpenResult).Created)
+	s.Equal(incident.StatusOpen, opened.value.(contract.OpenResult).Incident.Status)
 	s.Equal(incident.StatusAcknowledged, ack.value.(incident.Incident).Status)
 	s.Equal(incident.StatusMitigated, mit.value.(incident.Incident).Status)
 
@@ -213,7 +215,7 @@ func (s *incidentSuite) TestFullLifecycleRecordsEveryTransitionInOrder() {
 
 func (s *incidentSuite) TestResolveWithoutAcknowledge() {
 	var res updateResult
-	s.sendUpdate(time.Minute, workflows.UpdateResolve, req("alice"), &res)
+	s.sendUpdate(time.Minute, contract.UpdateResolve, req("alice"), &res)
 	final := s.run()
 	s.Require().NoError(res.err)
 	s.Equal(incident.StatusResolved, final.Status)
@@ -225,22 +227,22 @@ func (s *incidentSuite) TestIllegalTransitionsAreRejectedBeforeHistory() {
 	cases := []struct {
 		name    string
 		update  string
-		req     workflows.TransitionRequest
+		req     contract.TransitionRequest
 		errType string
 	}{
-		{"acknowledge after mitigate", workflows.UpdateAcknowledge, req("carol"), workflows.ErrTypeConflict},
-		{"mitigate twice", workflows.UpdateMitigate, req("carol"), workflows.ErrTypeConflict},
-		{"another incident's ID", workflows.UpdateResolve, workflows.TransitionRequest{IncidentID: "inc_other", Actor: "carol"}, workflows.ErrTypeNotFound},
-		{"no actor", workflows.UpdateResolve, workflows.TransitionRequest{IncidentID: "inc_1"}, workflows.ErrTypeInvalid},
+		{"acknowledge after mitigate", contract.UpdateAcknowledge, req("carol"), string(fault.Conflict)},
+		{"mitigate twice", contract.UpdateMitigate, req("carol"), string(fault.Conflict)},
+		{"another incident's ID", contract.UpdateResolve, contract.TransitionRequest{IncidentID: "inc_other", Actor: "carol"}, string(fault.NotFound)},
+		{"no actor", contract.UpdateResolve, contract.TransitionRequest{IncidentID: "inc_1"}, string(fault.Invalid)},
 	}
 	var mit updateResult
-	s.sendUpdate(time.Minute, workflows.UpdateMitigate, req("alice"), &mit)
+	s.sendUpdate(time.Minute, contract.UpdateMitigate, req("alice"), &mit)
 	results := make([]updateResult, len(cases))
 	for i, c := range cases {
 		s.sendUpdate(2*time.Minute, c.update, c.req, &results[i])
 	}
 	var res updateResult
-	s.sendUpdate(3*time.Minute, workflows.UpdateResolve, req("alice"), &res)
+	s.sendUpdate(3*time.Minute, contract.UpdateResolve, req("alice"), &res)
 
 	final := s.run()
 
@@ -260,22 +262,22 @@ func (s *incidentSuite) TestIllegalTransitionsAreRejectedBeforeHistory() {
 
 func (s *incidentSuite) TestDuplicateAlertJoinsOpenIncident() {
 	var first, dup, dupAgain updateResult
-	s.sendUpdate(0, workflows.UpdateOpen, workflows.OpenRequest{IncidentID: "inc_1", Actor: "api"}, &first)
-	s.sendUpdate(time.Minute, workflows.UpdateOpen, workflows.OpenRequest{IncidentID: "inc_2", Actor: "alertmanager"}, &dup)
-	s.sendUpdate(2*time.Minute, workflows.UpdateOpen, workflows.OpenRequest{IncidentID: "inc_3", Actor: "alertmanager"}, &dupAgain)
-	var state workflows.State
+	s.sendUpdate(0, contract.UpdateOpen, contract.OpenRequest{IncidentID: "inc_1", Actor: "api"}, &first)
+	s.sendUpdate(time.Minute, contract.UpdateOpen, contract.OpenRequest{IncidentID: "inc_2", Actor: "alertmanager"}, &dup)
+	s.sendUpdate(2*time.Minute, contract.UpdateOpen, contract.OpenRequest{IncidentID: "inc_3", Actor: "alertmanager"}, &dupAgain)
+	var state contract.State
 	s.env.RegisterDelayedCallback(func() {
-		v, err := s.env.QueryWorkflow(workflows.QueryState)
+		v, err := s.env.QueryWorkflow(contract.QueryState)
 		s.Require().NoError(err)
 		s.Require().NoError(v.Get(&state))
 	}, 3*time.Minute)
 	var res updateResult
-	s.sendUpdate(4*time.Minute, workflows.UpdateResolve, req("alice"), &res)
+	s.sendUpdate(4*time.Minute, contract.UpdateResolve, req("alice"), &res)
 
 	s.run()
 
-	s.True(first.value.(workflows.OpenResult).Created)
-	joined := dup.value.(workflows.OpenResult)
+	s.True(first.value.(contract.OpenResult).Created)
+	joined := dup.value.(contract.OpenResult)
 	s.False(joined.Created)
 	s.Equal("inc_1", joined.Incident.ID, "the duplicate gets the open incident back")
 	s.Equal(2, state.Duplicates)
@@ -294,14 +296,14 @@ func (s *incidentSuite) TestDuplicateAlertJoinsOpenIncident() {
 func (s *incidentSuite) TestOpenAnswersOnlyOnceRecorded() {
 	// The projection is slow: the creating request must not be answered
 	// before the incident is in Postgres.
-	s.env.OnActivity(workflows.ActivityRecordChange, s.anyContext(), s.anyChange()).
+	s.env.OnActivity(contract.ActivityRecordChange, s.anyContext(), s.anyChange()).
 		After(45 * time.Second).Return(nil).Once()
-	s.env.OnActivity(workflows.ActivityRecordChange, s.anyContext(), s.anyChange()).Return(nil)
+	s.env.OnActivity(contract.ActivityRecordChange, s.anyContext(), s.anyChange()).Return(nil)
 	var opened updateResult
 	var answeredAt time.Time
 	s.env.RegisterDelayedCallback(func() {
 		start := s.env.Now()
-		s.env.UpdateWorkflow(workflows.UpdateOpen, "", &testsuite.TestUpdateCallback{
+		s.env.UpdateWorkflow(contract.UpdateOpen, "", &testsuite.TestUpdateCallback{
 			OnAccept: func() {},
 			OnReject: func(err error) { opened.rejected = err },
 			OnComplete: func(v any, err error) {
@@ -309,14 +311,14 @@ func (s *incidentSuite) TestOpenAnswersOnlyOnceRecorded() {
 				answeredAt = s.env.Now()
 				s.GreaterOrEqual(answeredAt.Sub(start), 45*time.Second)
 			},
-		}, workflows.OpenRequest{IncidentID: "inc_1"})
+		}, contract.OpenRequest{IncidentID: "inc_1"})
 	}, 0)
 	var res updateResult
-	s.sendUpdate(time.Hour, workflows.UpdateResolve, req("alice"), &res)
+	s.sendUpdate(time.Hour, contract.UpdateResolve, req("alice"), &res)
 	s.run()
 	s.Require().NoError(opened.err)
 	s.False(answeredAt.IsZero())
-	s.True(opened.value.(workflows.OpenResult).Created)
+	s.True(opened.value.(contract.OpenResult).Created)
 }
 
 func (s *incidentSuite) anyContext() any { return mock.Anything }
@@ -324,10 +326,10 @@ func (s *incidentSuite) anyChange() any  { return mock.Anything }
 
 func TestDedupWorkflowIDIsStableAndBounded(t *testing.T) {
 	t.Parallel()
-	a := workflows.DedupWorkflowID("checkout", "host-1/disk-full")
-	require.Equal(t, a, workflows.DedupWorkflowID("checkout", "host-1/disk-full"))
-	require.NotEqual(t, a, workflows.DedupWorkflowID("payments", "host-1/disk-full"))
-	require.NotEqual(t, a, workflows.DedupWorkflowID("checkout", "host-2/disk-full"))
+	a := contract.DedupWorkflowID("checkout", "host-1/disk-full")
+	require.Equal(t, a, contract.DedupWorkflowID("checkout", "host-1/disk-full"))
+	require.NotEqual(t, a, contract.DedupWorkflowID("payments", "host-1/disk-full"))
+	require.NotEqual(t, a, contract.DedupWorkflowID("checkout", "host-2/disk-full"))
 	long := make([]byte, 10_000)
-	require.Less(t, len(workflows.DedupWorkflowID("checkout", string(long))), 100)
+	require.Less(t, len(contract.DedupWorkflowID("checkout", string(long))), 100)
 }

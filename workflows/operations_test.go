@@ -63,20 +63,20 @@ func newOpsEnv(t *testing.T, acts *opsActivities) (*testsuite.TestWorkflowEnviro
 	env.SetStartTime(start)
 	env.SetDetachedChildWait(false)
 	book := &incidentBook{stayOpen: true}
-	env.RegisterWorkflowWithOptions(workflows.BackupWorkflow, workflow.RegisterOptions{Name: workflows.BackupWorkflowName})
-	env.RegisterWorkflowWithOptions(workflows.MaintenanceWorkflow, workflow.RegisterOptions{Name: workflows.MaintenanceWorkflowName})
-	env.RegisterWorkflowWithOptions(book.workflow, workflow.RegisterOptions{Name: workflows.IncidentWorkflowName})
-	env.RegisterActivityWithOptions(acts.RunBackup, activity.RegisterOptions{Name: workflows.ActivityRunBackup})
-	env.RegisterActivityWithOptions(acts.RunMaintenance, activity.RegisterOptions{Name: workflows.ActivityRunMaintenance})
-	env.RegisterActivityWithOptions(acts.FindOrphans, activity.RegisterOptions{Name: workflows.ActivityFindOrphans})
-	env.RegisterActivityWithOptions(acts.RecordEvent, activity.RegisterOptions{Name: workflows.ActivityRecordEvent})
+	env.RegisterWorkflowWithOptions(workflows.BackupWorkflow, workflow.RegisterOptions{Name: contract.BackupWorkflow})
+	env.RegisterWorkflowWithOptions(workflows.MaintenanceWorkflow, workflow.RegisterOptions{Name: contract.MaintenanceWorkflow})
+	env.RegisterWorkflowWithOptions(book.workflow, workflow.RegisterOptions{Name: contract.IncidentWorkflow})
+	env.RegisterActivityWithOptions(acts.RunBackup, activity.RegisterOptions{Name: contract.ActivityRunBackup})
+	env.RegisterActivityWithOptions(acts.RunMaintenance, activity.RegisterOptions{Name: contract.ActivityRunMaintenance})
+	env.RegisterActivityWithOptions(acts.FindOrphans, activity.RegisterOptions{Name: contract.ActivityFindOrphans})
+	env.RegisterActivityWithOptions(acts.RecordEvent, activity.RegisterOptions{Name: contract.ActivityRecordEvent})
 	return env, book
 }
 
 func TestBackupWorkflowReturnsTheDumpAndOpensNothing(t *testing.T) {
 	acts := &opsActivities{}
 	env, book := newOpsEnv(t, acts)
-	env.ExecuteWorkflow(workflows.BackupWorkflowName, workflows.BackupInput{})
+	env.ExecuteWorkflow(contract.BackupWorkflow, contract.BackupInput{})
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
 	var res contract.BackupResult
@@ -89,7 +89,7 @@ func TestBackupWorkflowReturnsTheDumpAndOpensNothing(t *testing.T) {
 func TestBackupWorkflowOpensAnIncidentAfterEveryAttemptFailed(t *testing.T) {
 	acts := &opsActivities{backupErr: errors.New("pg_dump: connection refused")}
 	env, book := newOpsEnv(t, acts)
-	env.ExecuteWorkflow(workflows.BackupWorkflowName, workflows.BackupInput{Timeout: time.Minute})
+	env.ExecuteWorkflow(contract.BackupWorkflow, contract.BackupInput{Timeout: time.Minute})
 	require.True(t, env.IsWorkflowCompleted())
 	require.ErrorContains(t, env.GetWorkflowError(), "connection refused")
 	require.Equal(t, 3, acts.backupCalls)
@@ -99,8 +99,8 @@ func TestBackupWorkflowOpensAnIncidentAfterEveryAttemptFailed(t *testing.T) {
 
 	require.Len(t, book.opened, 1)
 	o := book.opened[0]
-	require.Equal(t, workflows.OpsWorkflowID("backup"), o.workflowID)
-	require.Equal(t, workflows.OpsService, o.in.Incident.Service)
+	require.Equal(t, contract.OpsWorkflowID("backup"), o.workflowID)
+	require.Equal(t, contract.OpsService, o.in.Incident.Service)
 	require.Equal(t, incident.SeverityHigh, o.in.Incident.Severity)
 	require.Equal(t, "database backup failed", o.in.Incident.Title)
 	require.Contains(t, o.in.Incident.Description, "pg_dump: connection refused")
@@ -112,10 +112,10 @@ func TestMaintenanceWorkflowReportsOrphansOnTheirTimelinesAndInOneIncident(t *te
 		{IncidentID: "inc_b", WorkflowID: "incident/inc_b", Service: "search", Reason: "workflow terminated"},
 	}}
 	env, book := newOpsEnv(t, acts)
-	env.ExecuteWorkflow(workflows.MaintenanceWorkflowName, workflows.MaintenanceInput{Retention: 90 * 24 * time.Hour})
+	env.ExecuteWorkflow(contract.MaintenanceWorkflow, contract.MaintenanceInput{Retention: 90 * 24 * time.Hour})
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
-	var rep workflows.MaintenanceReport
+	var rep contract.MaintenanceReport
 	require.NoError(t, env.GetWorkflowResult(&rep))
 	require.EqualValues(t, 40, rep.PurgedEvents)
 	require.Len(t, rep.Orphans, 2)
@@ -124,7 +124,7 @@ func TestMaintenanceWorkflowReportsOrphansOnTheirTimelinesAndInOneIncident(t *te
 	require.Len(t, acts.events, 2)
 	for _, ev := range acts.events {
 		require.Equal(t, incident.EventWorkflowMissing, ev.Type)
-		require.Equal(t, workflows.OpsSource, ev.Actor)
+		require.Equal(t, string(incident.SourceEngine), ev.Actor)
 		require.Equal(t, start, ev.EventTime)
 		require.NotEmpty(t, ev.ID)
 	}
@@ -132,7 +132,7 @@ func TestMaintenanceWorkflowReportsOrphansOnTheirTimelinesAndInOneIncident(t *te
 
 	require.Len(t, book.opened, 1)
 	o := book.opened[0]
-	require.Equal(t, workflows.OpsWorkflowID("reconcile"), o.workflowID)
+	require.Equal(t, contract.OpsWorkflowID("reconcile"), o.workflowID)
 	require.Equal(t, "2 active incident(s) without a running workflow", o.in.Incident.Title)
 	require.Contains(t, o.in.Incident.Description, "inc_a (checkout, workflow incident/inc_a): workflow not found")
 	require.Contains(t, o.in.Incident.Description, "inc_b (search, workflow incident/inc_b): workflow terminated")
@@ -141,7 +141,7 @@ func TestMaintenanceWorkflowReportsOrphansOnTheirTimelinesAndInOneIncident(t *te
 func TestMaintenanceWorkflowWithNothingOrphanedOpensNothing(t *testing.T) {
 	acts := &opsActivities{}
 	env, book := newOpsEnv(t, acts)
-	env.ExecuteWorkflow(workflows.MaintenanceWorkflowName, workflows.MaintenanceInput{Retention: time.Hour})
+	env.ExecuteWorkflow(contract.MaintenanceWorkflow, contract.MaintenanceInput{Retention: time.Hour})
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
 	require.Empty(t, acts.events)

@@ -1,6 +1,9 @@
 package workflows
 
-import "go.temporal.io/sdk/workflow"
+import (
+	"github.com/incident-server/incident-server/internal/contract"
+	"go.temporal.io/sdk/workflow"
+)
 
 // Registry is the part of a Temporal worker (or test environment) that
 // workflows are registered on.
@@ -10,8 +13,8 @@ type Registry interface {
 
 // Register registers every workflow of this package under its contract name.
 func Register(r Registry) {
-	r.RegisterWorkflowWithOptions(IncidentWorkflow, workflow.RegisterOptions{Name: IncidentWorkflowName})
-	r.RegisterWorkflowWithOptions(HeartbeatWorkflow, workflow.RegisterOptions{Name: HeartbeatWorkflowName})
-	r.RegisterWorkflowWithOptions(BackupWorkflow, workflow.RegisterOptions{Name: BackupWorkflowName})
-	r.RegisterWorkflowWithOptions(MaintenanceWorkflow, workflow.RegisterOptions{Name: MaintenanceWorkflowName})
+	r.RegisterWorkflowWithOptions(IncidentWorkflow, workflow.RegisterOptions{Name: contract.IncidentWorkflow})
+	r.RegisterWorkflowWithOptions(HeartbeatWorkflow, workflow.RegisterOptions{Name: contract.HeartbeatWorkflow})
+	r.RegisterWorkflowWithOptions(BackupWorkflow, workflow.RegisterOptions{Name: contract.BackupWorkflow})
+	r.RegisterWorkflowWithOptions(MaintenanceWorkflow, workflow.RegisterOptions{Name: contract.MaintenanceWorkflow})
 }

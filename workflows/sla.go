@@ -2,11 +2,11 @@ package workflows
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/incident-server/incident-server/internal/contract"
 	"github.com/incident-server/incident-server/internal/incident"
 )
 
@@ -29,32 +29,17 @@ const (
 	slaVersion1 = 1
 )
 
-// Deadline statuses.
-const (
-	SLANone     = "none"
-	SLAPending  = "pending"
-	SLAAtRisk   = "at_risk"
-	SLAMet      = "met"
-	SLABreached = "breached"
-)
-
-// SLA types, as recorded in events and metrics.
-const (
-	SLAResponse   = "response"
-	SLAResolution = "resolution"
-)
-
 // startSLA loads the targets of the incident's service and severity and
 // sets its deadlines, before the incident is first recorded.
 func (r *incidentRun) startSLA(ctx workflow.Context) error {
-	var targets SLAState
+	var targets contract.SLAState
 	actx := workflow.WithActivityOptions(ctx, projectionOptions)
-	if err := workflow.ExecuteActivity(actx, ActivityLoadSLA,
-		LoadSLAInput{Service: r.inc.Service, Severity: r.inc.Severity}).Get(ctx, &targets.Targets); err != nil {
+	if err := workflow.ExecuteActivity(actx, contract.ActivityLoadSLA,
+		contract.LoadSLAInput{Service: r.inc.Service, Severity: r.inc.Severity}).Get(ctx, &targets.Targets); err != nil {
 		return fmt.Errorf("load sla: %w", err)
 	}
 	opened := r.inc.CreatedAt
-	set := func(d *Deadline, target time.Duration) *time.Time {
+	set := func(d *contract.Deadline, target time.Duration) *time.Time {
 		if target <= 0 {
 			return nil
 		}
@@ -71,44 +56,39 @@ func (r *incidentRun) startSLA(ctx workflow.Context) error {
 	return nil
 }
 
-// slaDue returns the next SLA moment the loop must act on.
-func (r *incidentRun) slaDue() (time.Time, string) {
+// slaDue returns the next SLA moment the loop must act on: the earliest
+// warning or breach of a deadline not yet met or missed.
+func (r *incidentRun) slaDue() due {
 	if r.sla == nil || r.inc.Status == incident.StatusResolved {
-		return time.Time{}, ""
+		return due{}
 	}
-	var at time.Time
-	var action string
-	consider := func(t time.Time, a string) {
-		if !t.IsZero() && (at.IsZero() || t.Before(at)) {
-			at, action = t, a
-		}
-	}
+	var next due
 	for _, d := range []struct {
 		typ string
-		dl  *Deadline
-	}{{SLAResponse, &r.sla.Response}, {SLAResolution, &r.sla.Resolution}} {
+		dl  *contract.Deadline
+	}{{contract.SLAResponse, &r.sla.Response}, {contract.SLAResolution, &r.sla.Resolution}} {
 		if d.dl.DueAt.IsZero() || !d.dl.MetAt.IsZero() || d.dl.Breached {
 			continue
 		}
 		if !d.dl.Warned && !d.dl.WarnAt.IsZero() {
-			consider(d.dl.WarnAt, "warn/"+d.typ)
+			next = next.next(due{at: d.dl.WarnAt, action: actSLAWarn, slaType: d.typ})
 		}
-		consider(d.dl.DueAt, "breach/"+d.typ)
+		next = next.next(due{at: d.dl.DueAt, action: actSLABreach, slaType: d.typ})
 	}
-	return at, action
+	return next
 }
 
 // fireSLA records a warning or a breach and alerts the current targets.
-func (r *incidentRun) fireSLA(ctx workflow.Context, action string) error {
-	kind, typ, _ := strings.Cut(action, "/")
+func (r *incidentRun) fireSLA(ctx workflow.Context, d due) error {
+	typ := d.slaType
 	dl := &r.sla.Response
 	target := r.sla.Targets.Response.D()
-	if typ == SLAResolution {
+	if typ == contract.SLAResolution {
 		dl, target = &r.sla.Resolution, r.sla.Targets.Resolution.D()
 	}
 	evType, msg, reason := incident.EventSLAWarning,
 		fmt.Sprintf("%s target of %s is near (due %s)", typ, target, dl.DueAt.Format(time.RFC3339)), "sla_warning"
-	if kind == "breach" {
+	if d.action == actSLABreach {
 		dl.Breached = true
 		evType, msg, reason = incident.EventSLABreached, fmt.Sprintf("%s target of %s missed", typ, target), "sla_breach"
 	} else {
@@ -154,35 +134,35 @@ func (r *incidentRun) upsertSLASearch(ctx workflow.Context) error {
 		return nil
 	}
 	var next time.Time
-	for _, d := range []Deadline{r.sla.Response, r.sla.Resolution} {
+	for _, d := range []contract.Deadline{r.sla.Response, r.sla.Resolution} {
 		if !d.DueAt.IsZero() && d.MetAt.IsZero() && !d.Breached && (next.IsZero() || d.DueAt.Before(next)) {
 			next = d.DueAt
 		}
 	}
 	if next.IsZero() || r.inc.Status == incident.StatusResolved {
-		return workflow.UpsertTypedSearchAttributes(ctx, SearchSLADeadline.ValueUnset())
+		return workflow.UpsertTypedSearchAttributes(ctx, contract.SearchSLADeadline.ValueUnset())
 	}
-	return workflow.UpsertTypedSearchAttributes(ctx, SearchSLADeadline.ValueSet(next))
+	return workflow.UpsertTypedSearchAttributes(ctx, contract.SearchSLADeadline.ValueSet(next))
 }
 
 // slaView is a copy of the SLA state with each deadline's status filled in.
-func (r *incidentRun) slaView(now time.Time) *SLAState {
+func (r *incidentRun) slaView(now time.Time) *contract.SLAState {
 	if r.sla == nil {
 		return nil
 	}
 	v := *r.sla
-	for _, d := range []*Deadline{&v.Response, &v.Resolution} {
+	for _, d := range []*contract.Deadline{&v.Response, &v.Resolution} {
 		switch {
 		case d.DueAt.IsZero():
-			d.Status = SLANone
+			d.Status = contract.SLANone
 		case !d.MetAt.IsZero():
-			d.Status = SLAMet
+			d.Status = contract.SLAMet
 		case d.Breached || !now.Before(d.DueAt):
-			d.Status = SLABreached
+			d.Status = contract.SLABreached
 		case d.Warned || (!d.WarnAt.IsZero() && !now.Before(d.WarnAt)):
-			d.Status = SLAAtRisk
+			d.Status = contract.SLAAtRisk
 		default:
-			d.Status = SLAPending
+			d.Status = contract.SLAPending
 		}
 	}
 	return &v

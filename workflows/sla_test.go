@@ -3,9 +3,9 @@ package workflows_test
 import (
 	"time"
 
+	"github.com/incident-server/incident-server/internal/contract"
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/oncall"
-	"github.com/incident-server/incident-server/workflows"
 )
 
 func sla(response, resolution time.Duration, warn float64) oncall.SLA {
@@ -28,7 +28,7 @@ func (s *incidentSuite) slaEvents() []string {
 func (s *incidentSuite) TestResponseBreachesAtExactlyTheTarget() {
 	s.proj.sla = sla(5*time.Minute, time.Hour, 0)
 	var res updateResult
-	s.sendUpdate(10*time.Minute, workflows.UpdateResolve, req("alice"), &res)
+	s.sendUpdate(10*time.Minute, contract.UpdateResolve, req("alice"), &res)
 	s.run()
 	s.Require().NoError(res.err)
 	s.Equal([]string{"sla_breached/response@5m0s"}, s.slaEvents())
@@ -41,21 +41,21 @@ func (s *incidentSuite) TestResponseBreachesAtExactlyTheTarget() {
 func (s *incidentSuite) TestAckOneSecondBeforeTheDeadlineMeetsIt() {
 	s.proj.sla = sla(5*time.Minute, time.Hour, 0)
 	var ack, res updateResult
-	var st workflows.State
-	s.sendUpdate(5*time.Minute-time.Second, workflows.UpdateAcknowledge, req("alice"), &ack)
+	var st contract.State
+	s.sendUpdate(5*time.Minute-time.Second, contract.UpdateAcknowledge, req("alice"), &ack)
 	s.env.RegisterDelayedCallback(func() {
-		v, err := s.env.QueryWorkflow(workflows.QueryState)
+		v, err := s.env.QueryWorkflow(contract.QueryState)
 		s.Require().NoError(err)
 		s.Require().NoError(v.Get(&st))
 	}, 6*time.Minute)
-	s.sendUpdate(10*time.Minute, workflows.UpdateResolve, req("alice"), &res)
+	s.sendUpdate(10*time.Minute, contract.UpdateResolve, req("alice"), &res)
 	s.run()
 	s.Require().NoError(ack.err)
 	s.Empty(s.slaEvents())
 	s.Require().NotNil(st.SLA)
-	s.Equal(workflows.SLAMet, st.SLA.Response.Status)
+	s.Equal(contract.SLAMet, st.SLA.Response.Status)
 	s.Equal(start.Add(5*time.Minute-time.Second), st.SLA.Response.MetAt)
-	s.Equal(workflows.SLAPending, st.SLA.Resolution.Status)
+	s.Equal(contract.SLAPending, st.SLA.Resolution.Status)
 }
 
 func (s *incidentSuite) TestWarningThenBreachAlertTheCurrentStep() {
@@ -63,17 +63,17 @@ func (s *incidentSuite) TestWarningThenBreachAlertTheCurrentStep() {
 	s.proj.policy = oncall.Snapshot{PolicyID: "pol_1", Version: 1, Name: "solo", Steps: []oncall.Step{
 		{Targets: []oncall.Target{{Type: oncall.TargetUser, ID: "alice"}}},
 	}}
-	var st workflows.State
+	var st contract.State
 	s.env.RegisterDelayedCallback(func() {
-		v, err := s.env.QueryWorkflow(workflows.QueryState)
+		v, err := s.env.QueryWorkflow(contract.QueryState)
 		s.Require().NoError(err)
 		s.Require().NoError(v.Get(&st))
 	}, 3*time.Minute+30*time.Second)
 	var res updateResult
-	s.sendUpdate(10*time.Minute, workflows.UpdateResolve, req("alice"), &res)
+	s.sendUpdate(10*time.Minute, contract.UpdateResolve, req("alice"), &res)
 	s.run()
 	s.Equal([]string{"sla_warning/response@3m0s", "sla_breached/response@4m0s"}, s.slaEvents())
-	s.Equal(workflows.SLAAtRisk, st.SLA.Response.Status)
+	s.Equal(contract.SLAAtRisk, st.SLA.Response.Status)
 	var reasons []string
 	for _, p := range s.proj.pages {
 		reasons = append(reasons, p.reason+"@"+p.at.String())
@@ -84,15 +84,15 @@ func (s *incidentSuite) TestWarningThenBreachAlertTheCurrentStep() {
 func (s *incidentSuite) TestResolutionBreachesAfterAnAcknowledgement() {
 	s.proj.sla = sla(5*time.Minute, 10*time.Minute, 0)
 	var ack, res updateResult
-	s.sendUpdate(time.Minute, workflows.UpdateAcknowledge, req("alice"), &ack)
-	s.sendUpdate(20*time.Minute, workflows.UpdateResolve, req("alice"), &res)
+	s.sendUpdate(time.Minute, contract.UpdateAcknowledge, req("alice"), &ack)
+	s.sendUpdate(20*time.Minute, contract.UpdateResolve, req("alice"), &res)
 	s.run()
 	s.Equal([]string{"sla_breached/resolution@10m0s"}, s.slaEvents())
 }
 
 func (s *incidentSuite) TestNoTargetsNoDeadlines() {
 	var res updateResult
-	s.sendUpdate(2*time.Hour, workflows.UpdateResolve, req("alice"), &res)
+	s.sendUpdate(2*time.Hour, contract.UpdateResolve, req("alice"), &res)
 	s.run()
 	s.Empty(s.slaEvents())
 	s.Nil(s.proj.changes[0].Incident.ResponseDueAt)

@@ -510,19 +510,14 @@ func ptr[T any](v T) *T { return &v }
 // table: the first string of each row.
 func binarySubcommands(t *testing.T) []string {
 	t.Helper()
-	entries, err := os.ReadDir(cmdDir)
-	require.NoError(t, err)
 	fset := token.NewFileSet()
 	var names []string
-	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, filepath.Join(cmdDir, e.Name()), nil, 0)
+	for _, file := range commandFiles(t) {
+		f, err := parser.ParseFile(fset, file, nil, 0)
 		require.NoError(t, err)
 		for _, decl := range f.Decls {
 			fn, ok := decl.(*ast.FuncDecl)
-			if !ok || fn.Recv != nil || fn.Name.Name != "commands" {
+			if !ok || fn.Recv != nil || (fn.Name.Name != "Commands" && fn.Name.Name != "embedded") {
 				continue
 			}
 			ast.Inspect(fn.Body, func(n ast.Node) bool {
@@ -544,6 +539,26 @@ func binarySubcommands(t *testing.T) []string {
 			})
 		}
 	}
-	require.NotEmpty(t, names, "no commands() table in %s", cmdDir)
+	require.NotEmpty(t, names, "no Commands() table in %s or %s", cmdDir, cliDir)
 	return names
+}
+
+// cliDir holds the command table every build has (cli.Commands); cmdDir's
+// embedded() adds the commands of builds with the embedded server.
+const cliDir = "../../internal/cli"
+
+// commandFiles lists the Go files (not tests) that hold command tables.
+func commandFiles(t *testing.T) []string {
+	t.Helper()
+	var files []string
+	for _, dir := range []string{cliDir, cmdDir} {
+		entries, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		for _, e := range entries {
+			if strings.HasSuffix(e.Name(), ".go") && !strings.HasSuffix(e.Name(), "_test.go") {
+				files = append(files, filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	return files
 }

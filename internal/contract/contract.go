@@ -1,114 +1,161 @@
-// Package contract holds the inputs and outputs of the activities that the
-// incident workflows schedule. Workflows and activities both import it, so
-// neither imports the other: activities stay free of workflow code and
-// workflows free of storage. The types are recorded in workflow histories;
-// change them only compatibly.
+// Package contract is the one place that says how the engine's parts talk
+// to its workflows: every workflow type, update, signal, query and activity
+// name, every workflow and update ID scheme, the search attributes, and the
+// inputs and outputs of each. The API and the load of the client side
+// (package engine), the workflows, the activities and the worker all import
+// it, and none of them spells a name or an ID format of its own.
+//
+// Everything here is recorded in workflow histories, schedules or search
+// attributes of running incidents: add new names and fields; never rename,
+// retype or remove one.
+//
+// A newcomer's map:
+//
+//	IncidentWorkflow (one per incident; ID: IncidentWorkflowID, DedupWorkflowID or RequestWorkflowID)
+//	  updates  open, acknowledge, mitigate, resolve, escalate, snooze, reassign, note
+//	  signals  alert, alerts (monitoring alerts: storms are signals, never updates)
+//	  query    state (State)
+//	  activities RecordChange, RecordEvent, RecordAlerts, LoadEscalation, LoadPolicy, LoadSLA, NotifyUser
+//	HeartbeatWorkflow (one per monitor; ID: HeartbeatWorkflowID)
+//	  signal   ping
+//	  opens IncidentWorkflow children under DedupWorkflowID(service, HeartbeatDedupKey(monitor))
+//	BackupWorkflow, MaintenanceWorkflow (started by the Temporal Schedules BackupScheduleID, MaintenanceScheduleID)
+//	  activities RunBackup, RunMaintenance, FindOrphans, RecordEvent
+//	  open incidents about the engine itself on OpsService
 package contract
 
 import (
-	"time"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/incident-server/incident-server/internal/incident"
 )
 
-// NotifyInput is the argument of ActivityNotifyUser.
-type NotifyInput struct {
-	IncidentID string
-	Title      string
-	Severity   incident.Severity
-	Service    string
-	// Step and Round identify the page; with the user and contact method
-	// they form the delivery's idempotency key.
-	Step  int
-	Round int
-	// Page numbers the page within the incident: a step paged again (after
-	// a snooze or a reassignment) is a new delivery, not a retry.
-	Page   int
-	UserID string
-	// Reason says why the user is paged: "escalation", "escalate", "snooze_ended", "ack_timeout".
-	Reason string
-}
+// DefaultTaskQueue is the task queue workflows and activities run on unless
+// configured otherwise.
+const DefaultTaskQueue = "incidents"
 
-// NotifyResult is what ActivityNotifyUser returns.
-type NotifyResult struct {
-	UserID     string
-	Deliveries []Delivery
-}
+// Workflow types.
+const (
+	IncidentWorkflow = "IncidentWorkflow"
+	// HeartbeatWorkflow watches one heartbeat monitor.
+	HeartbeatWorkflow = "HeartbeatWorkflow"
+	// BackupWorkflow dumps the database; the backup schedule starts it.
+	BackupWorkflow = "BackupWorkflow"
+	// MaintenanceWorkflow vacuums, purges and reconciles; the maintenance
+	// schedule starts it.
+	MaintenanceWorkflow = "MaintenanceWorkflow"
+)
 
-// Delivery is the outcome of one contact method.
-type Delivery struct {
-	ContactMethodID string
-	Channel         string
-	// Status is "sent" or "failed".
-	Status string
-	Detail string
-	// Repeat is set when the ledger already held this delivery: a retried
-	// activity that found it done and did not send again.
-	Repeat bool
-}
+// Updates of IncidentWorkflow. Each has a validator: a request it rejects
+// never reaches the history.
+const (
+	// UpdateOpen is sent with every request that opens an incident
+	// (update-with-start). The request that started the run gets the new
+	// incident back once it is recorded in Postgres; later requests with
+	// the same dedup key join it. Argument OpenRequest, answer OpenResult.
+	UpdateOpen = "open"
+	// UpdateAcknowledge, UpdateMitigate and UpdateResolve move the incident
+	// along its lifecycle. Argument TransitionRequest, answer the incident.
+	UpdateAcknowledge = "acknowledge"
+	UpdateMitigate    = "mitigate"
+	UpdateResolve     = "resolve"
+	// UpdateEscalate pages the next escalation step now. Argument
+	// EscalateRequest, answer State.
+	UpdateEscalate = "escalate"
+	// UpdateSnooze stops paging for a while; paging resumes when it ends.
+	// Argument SnoozeRequest, answer State.
+	UpdateSnooze = "snooze"
+	// UpdateReassign replaces the escalation policy and starts paging it
+	// from its first step. Argument ReassignRequest, answer State.
+	UpdateReassign = "reassign"
+	// UpdateNote adds a responder's note to the timeline. It changes no
+	// state, but goes through the workflow so that it takes its place in
+	// the incident's one ordered history. Argument NoteRequest, answer the
+	// event.
+	UpdateNote = "note"
+)
 
-// LoadSLAInput is the argument of ActivityLoadSLA.
-type LoadSLAInput struct {
-	Service  string
-	Severity incident.Severity
-}
+// Signals.
+const (
+	// SignalAlert delivers one alert (an AlertSignal) to an IncidentWorkflow.
+	SignalAlert = "alert"
+	// SignalAlerts delivers several alerts of one dedup key at once (an
+	// Alertmanager group): one signal, however many alerts ([]AlertSignal).
+	SignalAlerts = "alerts"
+	// SignalPing delivers one ping (a HeartbeatPing) to a HeartbeatWorkflow.
+	SignalPing = "ping"
+)
 
-// RecordAlertsInput is the argument of ActivityRecordAlerts.
-type RecordAlertsInput struct {
-	IncidentID string
-	Alerts     []AlertState
-}
+// QueryState returns an IncidentWorkflow's live State.
+const QueryState = "state"
 
-// AlertState is one alert (fingerprint) of an incident.
-type AlertState struct {
-	Fingerprint string    `json:"fingerprint"`
-	Title       string    `json:"title"`
-	Source      string    `json:"source"`
-	Status      string    `json:"status"` // firing | resolved
-	FirstSeen   time.Time `json:"first_seen"`
-	LastSeen    time.Time `json:"last_seen"`
-	Count       int       `json:"count"`
-}
+// Activities, each taking one input and idempotent under the key its
+// implementation documents.
+const (
+	// ActivityRecordChange writes a new incident version and its timeline
+	// event (an incident.Change) to Postgres, then through to Redis.
+	ActivityRecordChange = "RecordChange"
+	// ActivityRecordEvent appends a timeline event (an incident.Event) that
+	// changes no state.
+	ActivityRecordEvent = "RecordEvent"
+	// ActivityRecordAlerts upserts an incident's alerts, one row per
+	// fingerprint (RecordAlertsInput).
+	ActivityRecordAlerts = "RecordAlerts"
+	// ActivityLoadEscalation returns the escalation snapshot
+	// (oncall.Snapshot) of a service, given its ID.
+	ActivityLoadEscalation = "LoadEscalation"
+	// ActivityLoadPolicy returns the snapshot of one escalation policy,
+	// given its ID.
+	ActivityLoadPolicy = "LoadPolicy"
+	// ActivityLoadSLA returns the SLA targets (oncall.SLA) of a service and
+	// severity (LoadSLAInput).
+	ActivityLoadSLA = "LoadSLA"
+	// ActivityNotifyUser pages one user on every contact method, each
+	// delivery claimed once in the notification ledger (NotifyInput,
+	// NotifyResult).
+	ActivityNotifyUser = "NotifyUser"
+	// ActivityRunBackup takes, checks and records one dump, then prunes
+	// old ones (BackupResult).
+	ActivityRunBackup = "RunBackup"
+	// ActivityRunMaintenance purges old timelines and vacuums
+	// (MaintenanceInput, MaintenanceResult).
+	ActivityRunMaintenance = "RunMaintenance"
+	// ActivityFindOrphans lists active incidents whose workflow is not
+	// running (FindOrphansInput, []Orphan).
+	ActivityFindOrphans = "FindOrphans"
+)
 
-// BackupResult is what ActivityRunBackup returns.
-type BackupResult struct {
-	// File is the dump's path on the worker that took it.
-	File      string
-	SizeBytes int64
-	// Pruned lists the older dumps deleted after this one was checked.
-	Pruned []string
-}
+// Temporal Schedules. Each run's workflow ID is the schedule ID followed by
+// the scheduled time.
+const (
+	BackupScheduleID      = "incident-server-backup"
+	MaintenanceScheduleID = "incident-server-maintenance"
+)
 
-// MaintenanceInput is the argument of ActivityRunMaintenance.
-type MaintenanceInput struct {
-	// Retention: the timeline events and notifications of incidents
-	// resolved longer ago than this are purged.
-	Retention time.Duration
-}
+// OpsService is the built-in service that the engine opens incidents about
+// itself on: a failed backup, incidents without a workflow. Their alerts'
+// source is incident.SourceEngine.
+const OpsService = "incident-server"
 
-// MaintenanceResult is what ActivityRunMaintenance returns.
-type MaintenanceResult struct {
-	VacuumedTables      int
-	PurgedEvents        int64
-	PurgedNotifications int64
-}
+// Search attributes IncidentWorkflow keeps current, so that the Temporal
+// Web UI can find incidents by status, severity and service. The worker
+// registers them on its namespace at start-up (SearchAttributeTypes).
+var (
+	SearchStatus   = temporal.NewSearchAttributeKeyKeyword("IncidentStatus")
+	SearchSeverity = temporal.NewSearchAttributeKeyKeyword("IncidentSeverity")
+	SearchService  = temporal.NewSearchAttributeKeyKeyword("IncidentService")
+	// SearchEscalationLevel is the 1-based escalation step last paged.
+	SearchEscalationLevel = temporal.NewSearchAttributeKeyInt64("EscalationLevel")
+	// SearchSLADeadline is the next SLA deadline not yet met or missed.
+	SearchSLADeadline = temporal.NewSearchAttributeKeyTime("SLADeadline")
+)
 
-// FindOrphansInput is the argument of ActivityFindOrphans.
-type FindOrphansInput struct {
-	// Grace skips incidents whose row changed more recently than this.
-	Grace time.Duration
-	// Limit caps how many active incidents one run checks.
-	Limit int
-}
-
-// Orphan is an incident Postgres holds as active whose workflow is not running.
-type Orphan struct {
-	IncidentID string
-	WorkflowID string
-	Title      string
-	Service    string
-	// Reason says why: "workflow not found", the workflow's closed status
-	// ("workflow completed", "workflow terminated", …), or "workflow moved
-	// on to incident <id>" when a newer incident holds its dedup workflow ID.
-	Reason string
+// OpenSearchAttributes are the search attributes an IncidentWorkflow starts
+// with, before its first task upserts them.
+func OpenSearchAttributes(service string, severity incident.Severity) temporal.SearchAttributes {
+	return temporal.NewSearchAttributes(
+		SearchStatus.ValueSet(string(incident.StatusOpen)),
+		SearchSeverity.ValueSet(string(severity)),
+		SearchService.ValueSet(service),
+	)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/incident-server/incident-server/internal/cache"
 	"github.com/incident-server/incident-server/internal/directory"
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/oncall"
 	"github.com/incident-server/incident-server/internal/store"
 	"github.com/incident-server/incident-server/internal/testenv"
@@ -52,7 +53,7 @@ func TestUsersAreCachedUntilForgotten(t *testing.T) {
 	require.Equal(t, "Ann B.", got.Name)
 
 	_, err = d.User(ctx, "usr_missing")
-	require.ErrorIs(t, err, store.ErrNotFound)
+	require.Equal(t, fault.NotFound, fault.CodeOf(err), "%v", err)
 }
 
 func TestEscalationSnapshotsAreCachedUntilForgotten(t *testing.T) {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/incident-server/incident-server/api"
 	"github.com/incident-server/incident-server/internal/auth"
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/testenv"
 )
@@ -105,7 +106,7 @@ func TestUserTokensAreChecked(t *testing.T) {
 			Error struct{ Code, Message string }
 		}
 		r.json(t, &body)
-		require.Equal(t, api.CodeUnauthorized, body.Error.Code, name)
+		require.Equal(t, string(fault.Unauthorized), body.Error.Code, name)
 		require.Equal(t, c.message, body.Error.Message, name)
 	}
 }
@@ -200,7 +201,7 @@ func TestRateLimitAnswers429AndFailsOpenWithoutRedis(t *testing.T) {
 	}
 	r := do(t, http.MethodGet, url+"/api/v1/incidents", nil, viewer...)
 	require.Equal(t, http.StatusTooManyRequests, r.status)
-	require.Equal(t, api.CodeTooManyRequests, r.errorCode(t))
+	require.Equal(t, string(fault.RateLimited), r.errorCode(t))
 	after, err := strconv.Atoi(r.header.Get("Retry-After"))
 	require.NoError(t, err)
 	require.Greater(t, after, 0)

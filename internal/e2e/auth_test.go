@@ -11,6 +11,7 @@ import (
 
 	"github.com/incident-server/incident-server/api"
 	"github.com/incident-server/incident-server/internal/auth"
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/testenv"
 )
 
@@ -312,7 +313,7 @@ func TestEveryRouteChecksItsCredential(t *testing.T) {
 					return
 				}
 				require.Equal(t, want, r.status, "%s", r.body)
-				code := map[int]string{401: api.CodeUnauthorized, 403: api.CodeForbidden, 404: api.CodeNotFound}[want]
+				code := map[int]string{401: string(fault.Unauthorized), 403: string(fault.Forbidden), 404: string(fault.NotFound)}[want]
 				require.Equal(t, code, r.errorCode(t))
 				if want == http.StatusUnauthorized {
 					require.Contains(t, r.header.Get("WWW-Authenticate"), "Bearer")

@@ -18,9 +18,9 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/incident-server/incident-server/activities"
+	"github.com/incident-server/incident-server/internal/contract"
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/store"
-	"github.com/incident-server/incident-server/workflows"
 )
 
 func randomID() string {
@@ -216,14 +216,14 @@ func TestTwoStepPolicyPagesEachStepOnceInOrderUntilAcknowledged(t *testing.T) {
 func TestRetriedPageIsSentOnce(t *testing.T) {
 	var lost atomic.Int32
 	s := newStack(t, func(w sdkworker.Worker, acts *activities.Activities) {
-		w.RegisterActivityWithOptions(func(ctx context.Context, in workflows.NotifyInput) (workflows.NotifyResult, error) {
+		w.RegisterActivityWithOptions(func(ctx context.Context, in contract.NotifyInput) (contract.NotifyResult, error) {
 			res, err := acts.NotifyUser(ctx, in)
 			if err == nil && activity.GetInfo(ctx).Attempt == 1 {
 				lost.Add(1)
 				return res, errors.New("reply lost on the way back to Temporal")
 			}
 			return res, err
-		}, activity.RegisterOptions{Name: workflows.ActivityNotifyUser, DisableAlreadyRegisteredCheck: true})
+		}, activity.RegisterOptions{Name: contract.ActivityNotifyUser, DisableAlreadyRegisteredCheck: true})
 	})
 	service, alice, _ := pagingService(t, s, time.Hour, time.Hour)
 	before := s.pushes(t)

@@ -16,6 +16,7 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/incident-server/incident-server/api"
+	"github.com/incident-server/incident-server/internal/contract"
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/store"
 	"github.com/incident-server/incident-server/workflows"
@@ -93,7 +94,7 @@ func TestHeartbeatMissedOpensAnIncidentThatTheNextPingResolves(t *testing.T) {
 	require.Equal(t, "heartbeat missed: nightly backup", inc.Title)
 	require.Equal(t, incident.SeverityCritical, inc.Severity)
 	require.Equal(t, "heartbeat/"+id, inc.DedupKey)
-	require.Equal(t, workflows.DedupWorkflowID(service, "heartbeat/"+id), inc.WorkflowID)
+	require.Equal(t, contract.DedupWorkflowID(service, "heartbeat/"+id), inc.WorkflowID)
 	require.Eventually(t, func() bool {
 		alerts, err := s.store.ListAlerts(ctx, inc.ID)
 		require.NoError(t, err)
@@ -108,7 +109,7 @@ func TestHeartbeatMissedOpensAnIncidentThatTheNextPingResolves(t *testing.T) {
 	require.Equal(t, incident.StatusResolved, final.Status, "the ping resolved it")
 	require.Equal(t, "heartbeat", final.ResolvedBy)
 	replayAndRecordOn(t, s.temporal, inc.WorkflowID, "incident_heartbeat_v2.json")
-	replayAndRecordOn(t, s.temporal, workflows.HeartbeatWorkflowID(id), "heartbeat_v1.json")
+	replayAndRecordOn(t, s.temporal, contract.HeartbeatWorkflowID(id), "heartbeat_v1.json")
 
 	r = do(t, http.MethodGet, monitors, nil)
 	require.Equal(t, http.StatusOK, r.status)
@@ -150,14 +151,14 @@ func TestHeartbeatMissedOpensAnIncidentThatTheNextPingResolves(t *testing.T) {
 
 	r = do(t, http.MethodDelete, monitors+"/"+id, nil)
 	require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
-	err = s.temporal.GetWorkflow(ctx, workflows.HeartbeatWorkflowID(id), "").Get(ctx, nil)
+	err = s.temporal.GetWorkflow(ctx, contract.HeartbeatWorkflowID(id), "").Get(ctx, nil)
 	var canceled *temporal.CanceledError
 	require.True(t, errors.As(err, &canceled), "deleting the monitor cancels its workflow: %v", err)
 	// The real history, timers, child start, signals and cancel included,
 	// replays against the workflow code.
 	replayer := sdkworker.NewWorkflowReplayer()
 	workflows.Register(replayer)
-	require.NoError(t, replayer.ReplayWorkflowHistory(nil, history(t, s.temporal, workflows.HeartbeatWorkflowID(id))))
+	require.NoError(t, replayer.ReplayWorkflowHistory(nil, history(t, s.temporal, contract.HeartbeatWorkflowID(id))))
 	r = do(t, http.MethodGet, monitors+"/"+id, nil)
 	require.Equal(t, http.StatusNotFound, r.status)
 	r = ping(key, id)
@@ -178,7 +179,7 @@ func TestDeletingAServiceStopsItsHeartbeatMonitors(t *testing.T) {
 
 	r := do(t, http.MethodDelete, s.url+"/api/v1/services/"+service, nil)
 	require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
-	err := s.temporal.GetWorkflow(ctx, workflows.HeartbeatWorkflowID(id), "").Get(ctx, nil)
+	err := s.temporal.GetWorkflow(ctx, contract.HeartbeatWorkflowID(id), "").Get(ctx, nil)
 	var canceled *temporal.CanceledError
 	require.True(t, errors.As(err, &canceled), "the monitor's workflow is cancelled: %v", err)
 	r = do(t, http.MethodGet, s.url+"/api/v1/heartbeat-monitors/"+id, nil)

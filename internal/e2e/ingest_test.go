@@ -91,7 +91,7 @@ func TestAlertmanagerGroupIsOneIncidentThatResolvesItself(t *testing.T) {
 	require.Equal(t, incident.SeverityCritical, inc.Severity)
 	require.Equal(t, "disk full on fp-a", inc.Title)
 
-	var alerts []store.Alert
+	var alerts []incident.AlertState
 	require.Eventually(t, func() bool {
 		var err error
 		alerts, err = s.store.ListAlerts(context.Background(), inc.ID)
@@ -203,7 +203,7 @@ func TestAlertStormIsOneIncidentAndOnePage(t *testing.T) {
 	require.Eventually(t, func() bool {
 		alerts, err := s.store.ListAlerts(context.Background(), inc.ID)
 		require.NoError(t, err)
-		total := int64(0)
+		total := 0
 		for _, a := range alerts {
 			total += a.Count
 		}

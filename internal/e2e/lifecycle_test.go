@@ -19,6 +19,8 @@ import (
 	"github.com/incident-server/incident-server/api"
 	"github.com/incident-server/incident-server/internal/auth"
 	"github.com/incident-server/incident-server/internal/cache"
+	"github.com/incident-server/incident-server/internal/contract"
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/store"
 	"github.com/incident-server/incident-server/internal/testenv"
@@ -27,7 +29,7 @@ import (
 
 type incidentBody struct {
 	incident.Incident
-	Live *workflows.State `json:"live"`
+	Live *contract.State `json:"live"`
 }
 
 type timelineBody struct {
@@ -76,7 +78,7 @@ func TestIncidentLifecycle(t *testing.T) {
 
 	r = do(t, http.MethodPost, base+"/acknowledge", map[string]string{"actor": "alice"})
 	require.Equal(t, http.StatusConflict, r.status)
-	require.Equal(t, api.CodeConflict, r.errorCode(t))
+	require.Equal(t, string(fault.Conflict), r.errorCode(t))
 
 	// Mitigate, resolve; after that every transition is a conflict.
 	// An actor named in the body is kept beside the caller's own name.
@@ -93,14 +95,14 @@ func TestIncidentLifecycle(t *testing.T) {
 	for _, action := range []string{"acknowledge", "mitigate", "resolve"} {
 		r = do(t, http.MethodPost, base+"/"+action, map[string]string{"actor": "carol"})
 		require.Equal(t, http.StatusConflict, r.status, action)
-		require.Equal(t, api.CodeConflict, r.errorCode(t), action)
+		require.Equal(t, string(fault.Conflict), r.errorCode(t), action)
 	}
 
 	// Unknown incidents are 404 on every route.
 	for _, path := range []string{"/api/v1/incidents/inc_nope", "/api/v1/incidents/inc_nope/timeline"} {
 		r = do(t, http.MethodGet, s.url+path, nil)
 		require.Equal(t, http.StatusNotFound, r.status, path)
-		require.Equal(t, api.CodeNotFound, r.errorCode(t), path)
+		require.Equal(t, string(fault.NotFound), r.errorCode(t), path)
 	}
 	r = do(t, http.MethodPost, s.url+"/api/v1/incidents/inc_nope/acknowledge", map[string]string{"actor": "alice"})
 	require.Equal(t, http.StatusNotFound, r.status)
@@ -262,23 +264,23 @@ func TestBadInputGetsClearErrorAndWritesNothing(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"malformed JSON", "POST", "/api/v1/incidents", `{"title":`, nil, 400, api.CodeInvalid},
-		{"not an object", "POST", "/api/v1/incidents", `[1,2]`, nil, 400, api.CodeInvalid},
-		{"empty body", "POST", "/api/v1/incidents", ``, nil, 400, api.CodeInvalid},
-		{"two objects", "POST", "/api/v1/incidents", valid + valid, nil, 400, api.CodeInvalid},
-		{"unknown severity", "POST", "/api/v1/incidents", `{"title":"t","service":"svc","severity":"sev1"}`, nil, 400, api.CodeInvalid},
-		{"missing title", "POST", "/api/v1/incidents", `{"service":"svc","severity":"low"}`, nil, 400, api.CodeInvalid},
-		{"missing service", "POST", "/api/v1/incidents", `{"title":"t","severity":"low"}`, nil, 400, api.CodeInvalid},
-		{"wrong type", "POST", "/api/v1/incidents", `{"title":5,"service":"svc","severity":"low"}`, nil, 400, api.CodeInvalid},
-		{"unknown field", "POST", "/api/v1/incidents", `{"title":"t","service":"svc","severity":"low","sevrity":"x"}`, nil, 400, api.CodeInvalid},
-		{"over 1 MiB", "POST", "/api/v1/incidents", `{"title":"t","service":"svc","severity":"low","description":"` + strings.Repeat("x", 1<<20) + `"}`, nil, 413, api.CodeTooLarge},
-		{"form body", "POST", "/api/v1/incidents", valid, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, api.CodeUnsupportedMedia},
-		{"bad status filter", "GET", "/api/v1/incidents?status=closed", nil, nil, 400, api.CodeInvalid},
-		{"bad limit", "GET", "/api/v1/incidents?limit=0", nil, nil, 400, api.CodeInvalid},
-		{"bad cursor", "GET", "/api/v1/incidents?cursor=not-a-cursor", nil, nil, 400, api.CodeInvalid},
-		{"note too long", "POST", "/api/v1/incidents/inc_x/acknowledge", `{"note":"` + strings.Repeat("x", incident.MaxNoteLen+1) + `"}`, nil, 400, api.CodeInvalid},
-		{"unknown route", "GET", "/api/v1/nothing", nil, nil, 404, api.CodeNotFound},
-		{"wrong method", "DELETE", "/api/v1/incidents", nil, nil, 405, api.CodeMethodNotAllowed},
+		{"malformed JSON", "POST", "/api/v1/incidents", `{"title":`, nil, 400, string(fault.Invalid)},
+		{"not an object", "POST", "/api/v1/incidents", `[1,2]`, nil, 400, string(fault.Invalid)},
+		{"empty body", "POST", "/api/v1/incidents", ``, nil, 400, string(fault.Invalid)},
+		{"two objects", "POST", "/api/v1/incidents", valid + valid, nil, 400, string(fault.Invalid)},
+		{"unknown severity", "POST", "/api/v1/incidents", `{"title":"t","service":"svc","severity":"sev1"}`, nil, 400, string(fault.Invalid)},
+		{"missing title", "POST", "/api/v1/incidents", `{"service":"svc","severity":"low"}`, nil, 400, string(fault.Invalid)},
+		{"missing service", "POST", "/api/v1/incidents", `{"title":"t","severity":"low"}`, nil, 400, string(fault.Invalid)},
+		{"wrong type", "POST", "/api/v1/incidents", `{"title":5,"service":"svc","severity":"low"}`, nil, 400, string(fault.Invalid)},
+		{"unknown field", "POST", "/api/v1/incidents", `{"title":"t","service":"svc","severity":"low","sevrity":"x"}`, nil, 400, string(fault.Invalid)},
+		{"over 1 MiB", "POST", "/api/v1/incidents", `{"title":"t","service":"svc","severity":"low","description":"` + strings.Repeat("x", 1<<20) + `"}`, nil, 413, string(fault.TooLarge)},
+		{"form body", "POST", "/api/v1/incidents", valid, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, string(fault.UnsupportedMedia)},
+		{"bad status filter", "GET", "/api/v1/incidents?status=closed", nil, nil, 400, string(fault.Invalid)},
+		{"bad limit", "GET", "/api/v1/incidents?limit=0", nil, nil, 400, string(fault.Invalid)},
+		{"bad cursor", "GET", "/api/v1/incidents?cursor=not-a-cursor", nil, nil, 400, string(fault.Invalid)},
+		{"note too long", "POST", "/api/v1/incidents/inc_x/acknowledge", `{"note":"` + strings.Repeat("x", incident.MaxNoteLen+1) + `"}`, nil, 400, string(fault.Invalid)},
+		{"unknown route", "GET", "/api/v1/nothing", nil, nil, 404, string(fault.NotFound)},
+		{"wrong method", "DELETE", "/api/v1/incidents", nil, nil, 405, string(fault.MethodNotAllowed)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -330,7 +332,7 @@ func TestRedisDownDoesNotStopIncidents(t *testing.T) {
 
 	r := do(t, http.MethodGet, url+"/health/ready", nil)
 	require.Equal(t, http.StatusServiceUnavailable, r.status)
-	require.Equal(t, api.CodeUnavailable, r.errorCode(t))
+	require.Equal(t, string(fault.Unavailable), r.errorCode(t))
 	require.Contains(t, string(r.body), "redis")
 	require.NotEmpty(t, r.header.Get("Retry-After"))
 

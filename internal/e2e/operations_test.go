@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/incident-server/incident-server/activities"
+	"github.com/incident-server/incident-server/internal/app"
 	"github.com/incident-server/incident-server/internal/cache"
 	"github.com/incident-server/incident-server/internal/contract"
 	"github.com/incident-server/incident-server/internal/devtemporal"
@@ -26,7 +28,6 @@ import (
 	"github.com/incident-server/incident-server/internal/store"
 	"github.com/incident-server/incident-server/internal/testenv"
 	"github.com/incident-server/incident-server/worker"
-	"github.com/incident-server/incident-server/workflows"
 )
 
 // opsStack is a worker as `incident-server worker` starts it, on a database
@@ -52,7 +53,7 @@ func newOpsStack(t *testing.T, configure ...func(*activities.Activities)) *opsSt
 	rdb, prefix := testenv.Redis(t)
 	c := cache.New(rdb, prefix, 5*time.Minute)
 
-	srv, err := devtemporal.Start(ctx, devtemporal.Options{SearchAttributes: worker.SearchAttributes})
+	srv, err := devtemporal.Start(ctx, devtemporal.Options{SearchAttributes: contract.SearchAttributeTypes})
 	require.NoError(t, err)
 	t.Cleanup(srv.Stop)
 	tc, err := client.DialContext(ctx, client.Options{
@@ -81,10 +82,10 @@ func newOpsStack(t *testing.T, configure ...func(*activities.Activities)) *opsSt
 		TaskQueue:       taskQueue,
 		BackupCron:      "0 2 * * *",
 		MaintenanceCron: "30 3 * * *",
-		Maintenance:     workflows.MaintenanceInput{Retention: 90 * 24 * time.Hour, ReconcileGrace: time.Millisecond},
+		Maintenance:     contract.MaintenanceInput{Retention: 90 * 24 * time.Hour, ReconcileGrace: time.Millisecond},
 		CatchupWindow:   time.Hour,
 	}
-	require.NoError(t, st.EnsureService(ctx, workflows.OpsService, "incident-server", ""))
+	require.NoError(t, st.EnsureService(ctx, contract.OpsService, "incident-server", ""))
 	require.NoError(t, worker.SyncSchedules(ctx, tc, o.opts))
 	return o
 }
@@ -116,7 +117,7 @@ func TestWorkerRegistersTheSchedulesIdempotentlyAndKeepsThemPaused(t *testing.T)
 	ctx := t.Context()
 	o := newOpsStack(t)
 
-	for _, id := range []string{workflows.BackupScheduleID, workflows.MaintenanceScheduleID} {
+	for _, id := range []string{contract.BackupScheduleID, contract.MaintenanceScheduleID} {
 		d, err := o.temporal.ScheduleClient().GetHandle(ctx, id).Describe(ctx)
 		require.NoError(t, err, id)
 		require.Equal(t, enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, d.Schedule.Policy.Overlap, id)
@@ -126,7 +127,7 @@ func TestWorkerRegistersTheSchedulesIdempotentlyAndKeepsThemPaused(t *testing.T)
 		require.True(t, ok, id)
 		require.Equal(t, taskQueue, action.TaskQueue)
 	}
-	d, err := o.temporal.ScheduleClient().GetHandle(ctx, workflows.BackupScheduleID).Describe(ctx)
+	d, err := o.temporal.ScheduleClient().GetHandle(ctx, contract.BackupScheduleID).Describe(ctx)
 	require.NoError(t, err)
 	next := d.Info.NextActionTimes[0].UTC()
 	require.Equal(t, 2, next.Hour())
@@ -134,7 +135,7 @@ func TestWorkerRegistersTheSchedulesIdempotentlyAndKeepsThemPaused(t *testing.T)
 
 	// Paused in the Web UI, with a new cron in the configuration: a worker
 	// restart updates the spec and leaves the pause alone.
-	h := o.temporal.ScheduleClient().GetHandle(ctx, workflows.BackupScheduleID)
+	h := o.temporal.ScheduleClient().GetHandle(ctx, contract.BackupScheduleID)
 	require.NoError(t, h.Pause(ctx, client.SchedulePauseOptions{Note: "disk swap"}))
 	o.opts.BackupCron = "15 4 * * *"
 	require.NoError(t, worker.SyncSchedules(ctx, o.temporal, o.opts))
@@ -174,7 +175,7 @@ func TestTriggeredBackupWritesACheckedDumpAndRecordsIt(t *testing.T) {
 	o := newOpsStack(t)
 
 	var res contract.BackupResult
-	require.NoError(t, o.trigger(t, workflows.BackupScheduleID, &res))
+	require.NoError(t, o.trigger(t, contract.BackupScheduleID, &res))
 	fi, err := os.Stat(res.File)
 	require.NoError(t, err, "the dump is on disk")
 	require.Equal(t, fi.Size(), res.SizeBytes)
@@ -217,10 +218,10 @@ func TestTriggeredMaintenanceReportsAnIncidentWhoseWorkflowIsGone(t *testing.T) 
 	require.NoError(t, err)
 
 	// And one whose workflow ran and was terminated.
-	term := incident.Incident{ID: "inc_terminated", WorkflowID: workflows.IncidentWorkflowID("inc_terminated"),
+	term := incident.Incident{ID: "inc_terminated", WorkflowID: contract.IncidentWorkflowID("inc_terminated"),
 		Title: "queue stuck", Service: "billing", Severity: incident.SeverityLow}
 	_, err = o.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: term.WorkflowID, TaskQueue: taskQueue},
-		workflows.IncidentWorkflowName, workflows.IncidentInput{Incident: term})
+		contract.IncidentWorkflow, contract.IncidentInput{Incident: term})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		_, err := o.store.GetIncident(ctx, term.ID)
@@ -230,10 +231,10 @@ func TestTriggeredMaintenanceReportsAnIncidentWhoseWorkflowIsGone(t *testing.T) 
 
 	// And an older incident under a dedup workflow ID that has since
 	// opened a newer one, which its workflow is running.
-	newer := incident.Incident{ID: "inc_newer", WorkflowID: workflows.DedupWorkflowID("search", "index-lag"),
+	newer := incident.Incident{ID: "inc_newer", WorkflowID: contract.DedupWorkflowID("search", "index-lag"),
 		Title: "index lag", Service: "search", Severity: incident.SeverityLow, DedupKey: "index-lag"}
 	_, err = o.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: newer.WorkflowID, TaskQueue: taskQueue},
-		workflows.IncidentWorkflowName, workflows.IncidentInput{Incident: newer})
+		contract.IncidentWorkflow, contract.IncidentInput{Incident: newer})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		_, err := o.store.GetIncident(ctx, newer.ID)
@@ -245,8 +246,8 @@ func TestTriggeredMaintenanceReportsAnIncidentWhoseWorkflowIsGone(t *testing.T) 
 		Type: incident.EventOpened, EventTime: at, Seq: 1})
 	require.NoError(t, err)
 
-	var rep workflows.MaintenanceReport
-	require.NoError(t, o.trigger(t, workflows.MaintenanceScheduleID, &rep))
+	var rep contract.MaintenanceReport
+	require.NoError(t, o.trigger(t, contract.MaintenanceScheduleID, &rep))
 	reasons := map[string]string{}
 	for _, or := range rep.Orphans {
 		reasons[or.IncidentID] = or.Reason
@@ -267,14 +268,14 @@ func TestTriggeredMaintenanceReportsAnIncidentWhoseWorkflowIsGone(t *testing.T) 
 	// workflow on the built-in service.
 	var opened []incident.Incident
 	require.Eventually(t, func() bool {
-		opened, _, err = o.store.ListIncidents(ctx, store.ListFilter{Service: workflows.OpsService})
+		opened, _, err = o.store.ListIncidents(ctx, store.ListFilter{Service: contract.OpsService})
 		return err == nil && len(opened) == 1
-	}, 30*time.Second, 50*time.Millisecond, "an incident opens on %s", workflows.OpsService)
+	}, 30*time.Second, 50*time.Millisecond, "an incident opens on %s", contract.OpsService)
 	require.Equal(t, "3 active incident(s) without a running workflow", opened[0].Title)
 	require.Contains(t, opened[0].Description, "inc_orphan")
 	require.Contains(t, opened[0].Description, "inc_terminated")
 	require.Equal(t, incident.StatusOpen, opened[0].Status)
-	require.Equal(t, workflows.OpsWorkflowID("reconcile"), opened[0].WorkflowID)
+	require.Equal(t, contract.OpsWorkflowID("reconcile"), opened[0].WorkflowID)
 	replayAndRecordOn(t, o.temporal, o.lastRun, "maintenance_v1.json")
 }
 
@@ -284,7 +285,7 @@ func TestFailedBackupIsRecordedAndOpensAnIncident(t *testing.T) {
 	// A pg_bin without the tools: the failure retrying cannot fix.
 	o := newOpsStack(t, func(a *activities.Activities) { a.Backup.PGBin = t.TempDir() })
 
-	err := o.trigger(t, workflows.BackupScheduleID, nil)
+	err := o.trigger(t, contract.BackupScheduleID, nil)
 	require.ErrorContains(t, err, "pg_dump not found")
 
 	runs, err := o.store.ListBackups(ctx, 10)
@@ -296,11 +297,55 @@ func TestFailedBackupIsRecordedAndOpensAnIncident(t *testing.T) {
 
 	var opened []incident.Incident
 	require.Eventually(t, func() bool {
-		opened, _, err = o.store.ListIncidents(ctx, store.ListFilter{Service: workflows.OpsService})
+		opened, _, err = o.store.ListIncidents(ctx, store.ListFilter{Service: contract.OpsService})
 		return err == nil && len(opened) == 1
-	}, 30*time.Second, 50*time.Millisecond, "an incident opens on %s", workflows.OpsService)
+	}, 30*time.Second, 50*time.Millisecond, "an incident opens on %s", contract.OpsService)
 	require.Equal(t, "database backup failed", opened[0].Title)
 	require.Equal(t, incident.SeverityHigh, opened[0].Severity)
 	require.Contains(t, opened[0].Description, "pg_dump not found")
 	replayAndRecordOn(t, o.temporal, o.lastRun, "backup_failed_v1.json")
+}
+
+// `incident-server worker` (app.RunWorker, the composition root the binary
+// runs) registers the schedules and the built-in service as it starts, and
+// stops cleanly.
+func TestWorkerCommandRegistersTheSchedules(t *testing.T) {
+	ctx := t.Context()
+	srv, err := devtemporal.Start(ctx, devtemporal.Options{SearchAttributes: contract.SearchAttributeTypes})
+	require.NoError(t, err)
+	t.Cleanup(srv.Stop)
+	tc, err := client.DialContext(ctx, client.Options{HostPort: srv.HostPort(), Namespace: srv.Namespace(),
+		Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	require.NoError(t, err)
+	t.Cleanup(tc.Close)
+	dbURL := testenv.PostgresURL(t)
+	t.Setenv("DATABASE_URL", dbURL)
+	t.Setenv("REDIS_ADDR", testenv.RedisAddr(t))
+	t.Setenv("TEMPORAL_ADDRESS", srv.HostPort())
+	t.Setenv("TEMPORAL_NAMESPACE", srv.Namespace())
+	t.Setenv("INCIDENT_SERVER_ADDR", "127.0.0.1:0")
+	t.Setenv("INCIDENT_BACKUP_CRON", "45 1 * * *")
+	t.Setenv("LOG_LEVEL", "error")
+
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- app.RunWorker(wctx, nil, io.Discard) }()
+	h := tc.ScheduleClient().GetHandle(ctx, contract.BackupScheduleID)
+	var d *client.ScheduleDescription
+	require.Eventually(t, func() bool {
+		d, err = h.Describe(ctx)
+		return err == nil
+	}, 60*time.Second, 50*time.Millisecond, "the worker creates the backup schedule")
+	require.Equal(t, 45, d.Info.NextActionTimes[0].UTC().Minute())
+	_, err = tc.ScheduleClient().GetHandle(ctx, contract.MaintenanceScheduleID).Describe(ctx)
+	require.NoError(t, err)
+	// And the built-in service the engine reports on.
+	st, err := store.Open(ctx, dbURL, store.PoolOptions{MaxConns: 2})
+	require.NoError(t, err)
+	t.Cleanup(st.Close)
+	_, err = st.GetService(ctx, contract.OpsService)
+	require.NoError(t, err)
+
+	stop()
+	require.NoError(t, <-done)
 }

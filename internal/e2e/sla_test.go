@@ -8,8 +8,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/incident-server/incident-server/internal/contract"
 	"github.com/incident-server/incident-server/internal/incident"
-	"github.com/incident-server/incident-server/workflows"
 )
 
 // A two-second response target on a real stack: the breach is recorded,
@@ -73,8 +73,8 @@ func TestShortResponseTargetBreaches(t *testing.T) {
 	var v incidentBody
 	do(t, http.MethodGet, s.url+"/api/v1/incidents/"+inc.ID, nil).json(t, &v)
 	require.NotNil(t, v.Live.SLA)
-	require.Equal(t, workflows.SLABreached, v.Live.SLA.Response.Status)
-	require.Equal(t, workflows.SLAPending, v.Live.SLA.Resolution.Status)
+	require.Equal(t, contract.SLABreached, v.Live.SLA.Response.Status)
+	require.Equal(t, contract.SLAPending, v.Live.SLA.Resolution.Status)
 	for _, action := range []string{"acknowledge", "resolve"} {
 		r = do(t, http.MethodPost, s.url+"/api/v1/incidents/"+inc.ID+"/"+action, map[string]string{"actor": "alice"})
 		require.Equal(t, http.StatusOK, r.status, "%s", r.body)

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/incident-server/incident-server/internal/auth"
+	"github.com/incident-server/incident-server/internal/config"
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/store"
 	"github.com/incident-server/incident-server/internal/testenv"
@@ -47,12 +48,16 @@ func TestSmokeTestsScript(t *testing.T) {
 func TestSmokeTestsThroughPgBouncer(t *testing.T) {
 	t.Parallel()
 	bouncer := testenv.StartPgBouncer(t, testenv.PgBouncerOptions{PoolSize: 2})
-	st, err := store.Open(t.Context(), bouncer.URL(t, testenv.DatabaseName(t)), store.PoolOptions{MaxConns: 8, QueryExecMode: "exec"})
+	dbURL := bouncer.URL(t, testenv.DatabaseName(t))
+	st, err := store.Open(t.Context(), dbURL, store.PoolOptions{MaxConns: 2, QueryExecMode: "exec"})
 	require.NoError(t, err)
-	t.Cleanup(st.Close)
 	_, err = store.MigrateUp(t.Context(), st.Pool())
 	require.NoError(t, err)
-	s := newStackOn(t, st)
+	st.Close()
+	s := newStackWith(t, func(cfg *config.Config) {
+		cfg.Database.URL = dbURL
+		cfg.Database.QueryExecMode = "exec"
+	})
 
 	id := runSmokeTests(t, s.url, testenv.Token(t, auth.Responder))
 

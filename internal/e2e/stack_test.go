@@ -5,35 +5,38 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/incident-server/incident-server/activities"
 	"github.com/incident-server/incident-server/api"
+	"github.com/incident-server/incident-server/internal/app"
 	"github.com/incident-server/incident-server/internal/auth"
 	"github.com/incident-server/incident-server/internal/cache"
+	"github.com/incident-server/incident-server/internal/config"
+	"github.com/incident-server/incident-server/internal/contract"
 	"github.com/incident-server/incident-server/internal/devtemporal"
 	"github.com/incident-server/incident-server/internal/directory"
 	"github.com/incident-server/incident-server/internal/metrics"
 	"github.com/incident-server/incident-server/internal/push"
 	"github.com/incident-server/incident-server/internal/store"
 	"github.com/incident-server/incident-server/internal/testenv"
-	"github.com/incident-server/incident-server/worker"
 )
 
-// stack is the whole engine wired as `incident-server dev` wires it, with
-// its own Postgres schema, Redis prefix and in-memory Temporal server.
+// stack is the whole engine started through the composition root (package
+// app) exactly as `incident-server dev` starts it, with its own Postgres
+// schema, Redis prefix and in-memory Temporal server.
 type stack struct {
 	t        *testing.T
+	app      *app.App
 	url      string
 	store    *store.Store
 	rdb      *redis.Client
@@ -51,44 +54,61 @@ const taskQueue = "incidents-e2e"
 // starts, to replace an activity.
 func newStack(t *testing.T, configure ...func(sdkworker.Worker, *activities.Activities)) *stack {
 	t.Helper()
-	return newStackOn(t, store.New(testenv.Postgres(t)), configure...)
+	return newStackWith(t, nil, configure...)
 }
 
-// newStackOn starts a stack on st, a store on a migrated database.
-func newStackOn(t *testing.T, st *store.Store, configure ...func(sdkworker.Worker, *activities.Activities)) *stack {
+// stackConfig is the configuration of a test stack: production defaults,
+// pointed at this test's schema, Redis prefix and the test Gorush, with the
+// tests' JWT secret and no rate limits (tests send bursts on purpose).
+func stackConfig(t *testing.T, prefix string) config.Config {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Database.URL = testenv.PostgresURL(t)
+	cfg.Database.MaxOpenConns = 8
+	cfg.Redis.Addr = testenv.RedisAddr(t)
+	cfg.Redis.KeyPrefix = prefix
+	cfg.Push.GorushURL = testenv.GorushURL(t)
+	cfg.Push.Timeout = 5 * time.Second
+	cfg.Temporal.TaskQueue = taskQueue
+	cfg.Auth.JWTSecret = testenv.JWTSecret
+	cfg.Auth.RateLimit, cfg.Auth.EventsV2RateLimit = 0, 0
+	cfg.Server.Addr = "127.0.0.1:0"
+	return cfg
+}
+
+// newStackWith starts a stack whose configuration edit adjusts first.
+func newStackWith(t *testing.T, edit func(*config.Config), configure ...func(sdkworker.Worker, *activities.Activities)) *stack {
 	t.Helper()
 	ctx := context.Background()
 	rdb, prefix := testenv.Redis(t)
-	s := &stack{t: t, store: st, rdb: rdb, prefix: prefix}
-	s.cache = cache.New(rdb, prefix, 5*time.Minute)
+	cfg := stackConfig(t, prefix)
+	if edit != nil {
+		edit(&cfg)
+	}
 
-	srv, err := devtemporal.Start(ctx, devtemporal.Options{SearchAttributes: worker.SearchAttributes})
+	srv, err := devtemporal.Start(ctx, devtemporal.Options{SearchAttributes: contract.SearchAttributeTypes})
 	require.NoError(t, err)
 	t.Cleanup(srv.Stop)
-	tc, err := client.DialContext(ctx, client.Options{
-		HostPort:  srv.HostPort(),
-		Namespace: srv.Namespace(),
-		Logger:    sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
-	})
-	require.NoError(t, err)
-	t.Cleanup(tc.Close)
-	s.temporal = tc
+	cfg.Temporal.Namespace = srv.Namespace()
 
-	s.gorush = push.NewGorush(testenv.GorushURL(t), 5*time.Second)
-	s.metrics = metrics.New()
-	s.metrics.Gauges(s.store.ActiveCount, s.store.ResponseOverdueCount)
-	s.dir = directory.New(s.store, s.cache, 0, 0, nil)
-	acts := &activities.Activities{
-		Store: s.store, Cache: s.cache, Directory: s.dir, Push: s.gorush, Webhook: push.NewWebhook(5 * time.Second), Metrics: s.metrics,
-	}
-	w := worker.New(tc, taskQueue, acts)
+	a, err := app.Open(ctx, cfg, app.Options{LogOutput: logOutput()})
+	require.NoError(t, err)
+	t.Cleanup(a.Close)
+	require.NoError(t, a.LoadTokens(false))
+	require.NoError(t, a.DialTemporal(ctx, srv.HostPort()))
+	acts := a.Activities()
+	w := a.NewWorker(acts)
 	for _, c := range configure {
 		c(w, acts)
 	}
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 
-	s.url = s.serve(api.Options{Temporal: tc, Store: s.store, Cache: s.cache, Directory: s.dir, TaskQueue: taskQueue, Metrics: s.metrics})
+	s := &stack{t: t, app: a, store: a.Store, rdb: rdb, cache: a.Cache, prefix: prefix, temporal: a.Temporal,
+		gorush: acts.Push, dir: a.Directory, metrics: a.Metrics}
+	ts := httptest.NewServer(a.Handler())
+	t.Cleanup(ts.Close)
+	s.url = ts.URL
 	return s
 }
 
@@ -164,4 +184,12 @@ func do(t *testing.T, method, url string, body any, header ...string) response {
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return response{status: resp.StatusCode, header: resp.Header, body: raw}
+}
+
+// logOutput is where a stack's logs go: nowhere, unless E2E_LOGS is set.
+func logOutput() io.Writer {
+	if os.Getenv("E2E_LOGS") != "" {
+		return os.Stderr
+	}
+	return io.Discard
 }

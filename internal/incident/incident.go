@@ -1,7 +1,8 @@
 // Package incident holds the domain rules of an incident's lifecycle: its
-// statuses, severities, the transitions between them and input validation.
-// It imports nothing but the standard library so that workflows, activities
-// and the API share one definition of what is legal.
+// statuses, severities, the transitions between them, its alerts, its IDs
+// and input validation. It imports only the standard library and the error
+// vocabulary (package fault), so that workflows, activities and the API
+// share one definition of what is legal.
 package incident
 
 import (
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/incident-server/incident-server/internal/fault"
 )
 
 // Status is where an incident is in its lifecycle.
@@ -95,30 +98,42 @@ var transitions = map[Status][]Status{
 	StatusResolved:     nil,
 }
 
-// TransitionError says why a transition is not allowed.
-type TransitionError struct {
-	From, To Status
-}
-
-func (e *TransitionError) Error() string {
-	if e.From == StatusResolved {
-		return fmt.Sprintf("incident is resolved; cannot move to %s", e.To)
-	}
-	if e.From == e.To {
-		return fmt.Sprintf("incident is already %s", e.To)
-	}
-	return fmt.Sprintf("cannot move from %s to %s", e.From, e.To)
-}
-
-// CanTransition returns nil when an incident in status from may move to
-// status to, and a *TransitionError otherwise.
+// CanTransition returns nil when a responder may move an incident in
+// status from to status to, and a fault.Conflict saying why not otherwise.
 func CanTransition(from, to Status) error {
 	for _, s := range transitions[from] {
 		if s == to {
 			return nil
 		}
 	}
-	return &TransitionError{From: from, To: to}
+	switch {
+	case from == StatusResolved:
+		return fault.Conflictf("incident is resolved; cannot move to %s", to)
+	case from == to:
+		return fault.Conflictf("incident is already %s", to)
+	}
+	return fault.Conflictf("cannot move from %s to %s", from, to)
+}
+
+// Move applies a status change made at time at by actor: the status, the
+// time and author it records, and a new version. It does not ask whether
+// the move is allowed: a responder's move passes CanTransition first; the
+// engine's own (an acknowledgement that lapses reopens the incident) are
+// decided by its workflow.
+func (inc *Incident) Move(to Status, actor string, at time.Time) {
+	inc.Status = to
+	inc.UpdatedAt = at
+	inc.Version++
+	switch to {
+	case StatusOpen:
+		inc.AcknowledgedAt, inc.AcknowledgedBy = nil, ""
+	case StatusAcknowledged:
+		inc.AcknowledgedAt, inc.AcknowledgedBy = &at, actor
+	case StatusMitigated:
+		inc.MitigatedAt = &at
+	case StatusResolved:
+		inc.ResolvedAt, inc.ResolvedBy = &at, actor
+	}
 }
 
 // Limits on free text, in characters.
@@ -130,14 +145,6 @@ const (
 	MaxActorLen       = 255
 	MaxNoteLen        = 4096
 )
-
-// ValidationError names the field that is wrong and why.
-type ValidationError struct {
-	Field   string
-	Message string
-}
-
-func (e *ValidationError) Error() string { return e.Field + ": " + e.Message }
 
 // NewIncident is what it takes to open an incident.
 type NewIncident struct {
@@ -157,40 +164,53 @@ func (n *NewIncident) Normalize() {
 	n.DedupKey = strings.TrimSpace(n.DedupKey)
 }
 
-// Validate returns a *ValidationError for the first field that is wrong.
+// Validate returns a fault.Invalid naming the first field that is wrong.
 func (n NewIncident) Validate() error {
 	switch {
 	case n.Title == "":
-		return &ValidationError{"title", "is required"}
+		return fault.InvalidField("title", "is required")
 	case utf8.RuneCountInString(n.Title) > MaxTitleLen:
-		return &ValidationError{"title", fmt.Sprintf("is longer than %d characters", MaxTitleLen)}
+		return fault.InvalidField("title", fmt.Sprintf("is longer than %d characters", MaxTitleLen))
 	case n.Service == "":
-		return &ValidationError{"service", "is required"}
+		return fault.InvalidField("service", "is required")
 	case utf8.RuneCountInString(n.Service) > MaxServiceLen:
-		return &ValidationError{"service", fmt.Sprintf("is longer than %d characters", MaxServiceLen)}
+		return fault.InvalidField("service", fmt.Sprintf("is longer than %d characters", MaxServiceLen))
 	case !ValidServiceName(n.Service):
-		return &ValidationError{"service", "may hold only letters, digits, '.', '_' and '-'"}
+		return fault.InvalidField("service", "may hold only letters, digits, '.', '_' and '-'")
 	case n.Severity == "":
-		return &ValidationError{"severity", "is required"}
+		return fault.InvalidField("severity", "is required")
 	case !n.Severity.Valid():
-		return &ValidationError{"severity", fmt.Sprintf("must be one of %s", joinSeverities())}
+		return fault.InvalidField("severity", fmt.Sprintf("must be one of %s", joinSeverities()))
 	case utf8.RuneCountInString(n.Description) > MaxDescriptionLen:
-		return &ValidationError{"description", fmt.Sprintf("is longer than %d characters", MaxDescriptionLen)}
+		return fault.InvalidField("description", fmt.Sprintf("is longer than %d characters", MaxDescriptionLen))
 	case utf8.RuneCountInString(n.DedupKey) > MaxDedupKeyLen:
-		return &ValidationError{"dedup_key", fmt.Sprintf("is longer than %d characters", MaxDedupKeyLen)}
+		return fault.InvalidField("dedup_key", fmt.Sprintf("is longer than %d characters", MaxDedupKeyLen))
 	}
 	return nil
 }
 
-// ValidateActor checks the actor and note of a lifecycle command.
+// ValidateActor checks the actor and note of a lifecycle command: the actor
+// is required, both have length limits.
 func ValidateActor(actor, note string) error {
 	switch {
 	case strings.TrimSpace(actor) == "":
-		return &ValidationError{"actor", "is required"}
+		return fault.InvalidField("actor", "is required")
 	case utf8.RuneCountInString(actor) > MaxActorLen:
-		return &ValidationError{"actor", fmt.Sprintf("is longer than %d characters", MaxActorLen)}
+		return fault.InvalidField("actor", fmt.Sprintf("is longer than %d characters", MaxActorLen))
 	case utf8.RuneCountInString(note) > MaxNoteLen:
-		return &ValidationError{"note", fmt.Sprintf("is longer than %d characters", MaxNoteLen)}
+		return fault.InvalidField("note", fmt.Sprintf("is longer than %d characters", MaxNoteLen))
+	}
+	return nil
+}
+
+// ValidateNote checks a note added to the timeline: required, and within
+// MaxNoteLen.
+func ValidateNote(note string) error {
+	if strings.TrimSpace(note) == "" {
+		return fault.InvalidField("note", "is required")
+	}
+	if utf8.RuneCountInString(note) > MaxNoteLen {
+		return fault.InvalidField("note", fmt.Sprintf("is longer than %d characters", MaxNoteLen))
 	}
 	return nil
 }

@@ -1,12 +1,13 @@
 package incident_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/incident"
 )
 
@@ -47,10 +48,8 @@ func TestTransitions(t *testing.T) {
 				require.NoError(t, err)
 				return
 			}
-			var te *incident.TransitionError
-			require.True(t, errors.As(err, &te))
-			require.Equal(t, c.from, te.From)
-			require.Equal(t, c.to, te.To)
+			require.Equal(t, fault.Conflict, fault.CodeOf(err), "a refused move is a conflict: %v", err)
+			require.Contains(t, err.Error(), string(c.to))
 		})
 	}
 }
@@ -122,8 +121,9 @@ func TestNewIncidentValidation(t *testing.T) {
 				require.NoError(t, err)
 				return
 			}
-			var ve *incident.ValidationError
-			require.True(t, errors.As(err, &ve), "got %v", err)
+			ve, ok := fault.As(err)
+			require.True(t, ok, "got %v", err)
+			require.Equal(t, fault.Invalid, ve.Code)
 			require.Equal(t, c.field, ve.Field)
 		})
 	}
@@ -135,4 +135,60 @@ func TestValidateActor(t *testing.T) {
 	require.Error(t, incident.ValidateActor(" ", ""))
 	require.Error(t, incident.ValidateActor(strings.Repeat("a", incident.MaxActorLen+1), ""))
 	require.Error(t, incident.ValidateActor("alice", strings.Repeat("n", incident.MaxNoteLen+1)))
+}
+
+func TestMoveRecordsWhoAndWhenAndReopensAfterALapsedAcknowledgement(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	inc := incident.Incident{ID: "inc_1", Status: incident.StatusOpen, Version: 1, CreatedAt: t0, UpdatedAt: t0}
+
+	inc.Move(incident.StatusAcknowledged, "alice", t0.Add(time.Minute))
+	require.Equal(t, incident.StatusAcknowledged, inc.Status)
+	require.Equal(t, int64(2), inc.Version)
+	require.Equal(t, "alice", inc.AcknowledgedBy)
+	require.Equal(t, t0.Add(time.Minute), *inc.AcknowledgedAt)
+
+	// The engine reopens an incident whose acknowledgement lapsed.
+	inc.Move(incident.StatusOpen, "", t0.Add(2*time.Minute))
+	require.Equal(t, incident.StatusOpen, inc.Status)
+	require.Nil(t, inc.AcknowledgedAt)
+	require.Empty(t, inc.AcknowledgedBy)
+	require.Equal(t, t0.Add(2*time.Minute), inc.UpdatedAt)
+
+	inc.Move(incident.StatusMitigated, "bob", t0.Add(3*time.Minute))
+	inc.Move(incident.StatusResolved, "bob", t0.Add(4*time.Minute))
+	require.Equal(t, t0.Add(3*time.Minute), *inc.MitigatedAt)
+	require.Equal(t, t0.Add(4*time.Minute), *inc.ResolvedAt)
+	require.Equal(t, "bob", inc.ResolvedBy)
+	require.Equal(t, int64(5), inc.Version)
+}
+
+func TestNewIDsSortByTimeAndDiffer(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	a, b := incident.NewID(t0), incident.NewID(t0)
+	later := incident.NewID(t0.Add(time.Second))
+	require.NotEqual(t, a, b)
+	require.Regexp(t, `^inc_[0-9a-z]{26}$`, a)
+	require.Less(t, a, later, "the time prefix orders IDs")
+}
+
+func TestValidateNote(t *testing.T) {
+	t.Parallel()
+	for _, note := range []string{"", "  \n"} {
+		err := incident.ValidateNote(note)
+		ve, ok := fault.As(err)
+		require.True(t, ok)
+		require.Equal(t, "note: is required", ve.Public())
+	}
+	require.NoError(t, incident.ValidateNote("rolled back"))
+	require.Error(t, incident.ValidateNote(strings.Repeat("x", incident.MaxNoteLen+1)))
+}
+
+func TestOnlyAlertmanagerResolvesAlertByAlert(t *testing.T) {
+	t.Parallel()
+	require.False(t, incident.SourceAlertmanager.ResolvesIncident())
+	for _, s := range []incident.AlertSource{incident.SourceEventsV2, incident.SourceGeneric, incident.SourceHeartbeat, incident.SourceEngine} {
+		require.True(t, s.ResolvesIncident(), s)
+	}
 }

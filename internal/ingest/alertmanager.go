@@ -7,6 +7,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/incident-server/incident-server/internal/fault"
+	"github.com/incident-server/incident-server/internal/incident"
 )
 
 // amMessage is the Alertmanager webhook payload, version 4. Fields we do not
@@ -50,7 +53,7 @@ const (
 // the alerts within it apart. Severity comes from the "severity" label;
 // without one MapSeverity knows it is DefaultSeverity.
 //
-// It returns an *Error when body is not JSON, has no alerts array, or holds
+// It returns an *fault.Error when body is not JSON, has no alerts array, or holds
 // an alert with neither labels nor a fingerprint or with a status other than
 // firing or resolved.
 func DecodeAlertmanager(body []byte) (Batch, error) {
@@ -59,10 +62,10 @@ func DecodeAlertmanager(body []byte) (Batch, error) {
 		return Batch{}, decodeError(err)
 	}
 	if msg.Alerts == nil {
-		return Batch{}, &Error{"alerts", "is required"}
+		return Batch{}, fault.InvalidField("alerts", "is required")
 	}
 	dedupKey := amDedupKey(msg)
-	alerts := make([]Alert, 0, len(msg.Alerts))
+	alerts := make([]incident.Alert, 0, len(msg.Alerts))
 	for i, a := range msg.Alerts {
 		alert, err := amNormalize(a, msg.Status, dedupKey)
 		if err != nil {
@@ -109,13 +112,13 @@ func formatLabels(labels map[string]string) string {
 	return b.String()
 }
 
-// amNormalize turns one alert of a group into an Alert. A returned *Error's
+// amNormalize turns one alert of a group into an Alert. A returned *fault.Error's
 // Field is relative to the alert.
-func amNormalize(a amAlert, groupStatus, dedupKey string) (Alert, *Error) {
+func amNormalize(a amAlert, groupStatus, dedupKey string) (incident.Alert, *fault.Error) {
 	labels := cleanLabels(a.Labels)
 	fingerprint := cleanKey(a.Fingerprint)
 	if len(labels) == 0 && fingerprint == "" {
-		return Alert{}, &Error{"", "has neither labels nor a fingerprint"}
+		return incident.Alert{}, fault.InvalidField("", "has neither labels nor a fingerprint")
 	}
 	if fingerprint == "" {
 		fingerprint = labelsFingerprint(labels)
@@ -125,14 +128,14 @@ func amNormalize(a amAlert, groupStatus, dedupKey string) (Alert, *Error) {
 	if status == "" {
 		status = strings.ToLower(strings.TrimSpace(groupStatus))
 	}
-	var action Action
+	var action incident.AlertAction
 	switch status {
 	case amFiring:
-		action = ActionTrigger
+		action = incident.AlertTrigger
 	case amResolved:
-		action = ActionResolve
+		action = incident.AlertResolve
 	default:
-		return Alert{}, &Error{".status", `must be "firing" or "resolved"`}
+		return incident.Alert{}, fault.InvalidField(".status", `must be "firing" or "resolved"`)
 	}
 
 	annotations := a.Annotations
@@ -162,8 +165,8 @@ func amNormalize(a amAlert, groupStatus, dedupKey string) (Alert, *Error) {
 			details[k] = v
 		}
 	}
-	return Alert{
-		Source:      SourceAlertmanager,
+	return incident.Alert{
+		Source:      incident.SourceAlertmanager,
 		Action:      action,
 		DedupKey:    dedupKey,
 		Fingerprint: fitKey(fingerprint),

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/ingest"
 )
@@ -28,9 +29,9 @@ func TestDecodeAlertmanagerFiringGroup(t *testing.T) {
 	require.Zero(t, b.Truncated)
 	require.Len(t, b.Alerts, 2)
 
-	require.Equal(t, ingest.Alert{
-		Source:      ingest.SourceAlertmanager,
-		Action:      ingest.ActionTrigger,
+	require.Equal(t, incident.Alert{
+		Source:      incident.SourceAlertmanager,
+		Action:      incident.AlertTrigger,
 		DedupKey:    instanceDownKey,
 		Fingerprint: "3b3b4d6c1f0a2e11",
 		Title:       "Instance node-1.example.org:9100 down",
@@ -63,7 +64,7 @@ func TestDecodeAlertmanagerResolvedGroup(t *testing.T) {
 	require.Equal(t, "resolved", b.Status)
 	require.Len(t, b.Alerts, 2)
 	for _, a := range b.Alerts {
-		require.Equal(t, ingest.ActionResolve, a.Action)
+		require.Equal(t, incident.AlertResolve, a.Action)
 		require.Equal(t, instanceDownKey, a.DedupKey, "resolves the incident the firing group opened")
 	}
 	require.Equal(t, "3b3b4d6c1f0a2e11", b.Alerts[0].Fingerprint)
@@ -79,7 +80,7 @@ func TestDecodeAlertmanagerGrafana(t *testing.T) {
 	require.Len(t, b.Alerts, 2)
 
 	mem := b.Alerts[0]
-	require.Equal(t, ingest.ActionTrigger, mem.Action)
+	require.Equal(t, incident.AlertTrigger, mem.Action)
 	require.Equal(t, "{}:{}", mem.DedupKey)
 	require.Equal(t, "c6eadffa33fcdf37", mem.Fingerprint)
 	require.Equal(t, "This alert was triggered for zone us-1", mem.Title)
@@ -89,7 +90,7 @@ func TestDecodeAlertmanagerGrafana(t *testing.T) {
 	require.Equal(t, time.Date(2021, 10, 12, 7, 51, 3, 157076000, time.UTC), mem.StartsAt)
 
 	cpu := b.Alerts[1]
-	require.Equal(t, ingest.ActionResolve, cpu.Action, "an alert's own status wins over the group's")
+	require.Equal(t, incident.AlertResolve, cpu.Action, "an alert's own status wins over the group's")
 	require.Equal(t, "High CPU usage", cpu.Title, "no summary: the alert name")
 	require.Equal(t, ingest.DefaultSeverity, cpu.Severity, "no severity label")
 	require.Equal(t, time.Date(2021, 10, 12, 8, 6, 3, 157076000, time.UTC), cpu.EndsAt)
@@ -242,7 +243,7 @@ func TestDecodeAlertmanagerLenient(t *testing.T) {
 		t.Parallel()
 		b, err := ingest.DecodeAlertmanager([]byte(`{"status":"resolved","groupKey":"g","alerts":[{"labels":{"a":"b"}}]}`))
 		require.NoError(t, err)
-		require.Equal(t, ingest.ActionResolve, b.Alerts[0].Action)
+		require.Equal(t, incident.AlertResolve, b.Alerts[0].Action)
 	})
 
 	t.Run("empty alerts array", func(t *testing.T) {
@@ -298,7 +299,7 @@ func TestDecodeAlertmanagerErrors(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			b, err := ingest.DecodeAlertmanager([]byte(c.body))
-			var ie *ingest.Error
+			var ie *fault.Error
 			require.True(t, errors.As(err, &ie), "got %v", err)
 			require.Equal(t, c.field, ie.Field)
 			require.NotEmpty(t, ie.Message)
@@ -309,8 +310,8 @@ func TestDecodeAlertmanagerErrors(t *testing.T) {
 
 func TestErrorMessage(t *testing.T) {
 	t.Parallel()
-	require.Equal(t, "alerts: is required", (&ingest.Error{Field: "alerts", Message: "is required"}).Error())
-	require.Equal(t, "bad", (&ingest.Error{Message: "bad"}).Error())
+	require.Equal(t, "alerts: is required", fault.InvalidField("alerts", "is required").Error())
+	require.Equal(t, "bad", fault.New(fault.Invalid, "bad").Error())
 
 	_, err := ingest.DecodeAlertmanager([]byte(`{"alerts":[{"labels":{"a":1}}]}`))
 	require.EqualError(t, err, "alerts.labels: expected a string, got number")

@@ -17,7 +17,7 @@ const MaxSummaryLen = 1024
 
 // EventV2 is a decoded PagerDuty Events API v2 alert event.
 type EventV2 struct {
-	Alert
+	incident.Alert
 	// RoutingKey names the integration the event was sent to. Events for one
 	// dedup key only act on each other when they share a routing key.
 	RoutingKey string
@@ -72,7 +72,7 @@ var pdSeverities = map[string]incident.Severity{
 // (the body of POST /v2/enqueue), so that tools built for PagerDuty can send
 // to us unchanged.
 //
-// It returns an *Error only when body is not a JSON object at all; answer
+// It returns an *fault.Error only when body is not a JSON object at all; answer
 // that with EventsV2Unrecognized. Otherwise it returns every problem it
 // finds, worded as PagerDuty words them; when there are any, the EventV2 is
 // the zero value and the answer is EventsV2Invalid(problems). A valid event
@@ -97,7 +97,7 @@ func DecodeEventsV2(body []byte) (EventV2, []string, error) {
 	if routingKey == "" {
 		problems = append(problems, "'routing_key' is missing or blank")
 	}
-	action := Action(ev.EventAction)
+	action := incident.AlertAction(ev.EventAction)
 	switch {
 	case strings.TrimSpace(ev.EventAction) == "":
 		problems = append(problems, "'event_action' is missing or blank")
@@ -106,7 +106,7 @@ func DecodeEventsV2(body []byte) (EventV2, []string, error) {
 	}
 	dedupKey := cleanKey(ev.DedupKey)
 	switch {
-	case dedupKey == "" && (action == ActionAcknowledge || action == ActionResolve):
+	case dedupKey == "" && (action == incident.AlertAcknowledge || action == incident.AlertResolve):
 		problems = append(problems, "'dedup_key' is missing or blank")
 	case utf8.RuneCountInString(dedupKey) > incident.MaxDedupKeyLen:
 		problems = append(problems, fmt.Sprintf("Length of 'dedup_key' is too long (must be at most %d characters)", incident.MaxDedupKeyLen))
@@ -118,7 +118,7 @@ func DecodeEventsV2(body []byte) (EventV2, []string, error) {
 	}
 	severity, sevOK := pdSeverities[p.Severity]
 	startsAt, timeOK := parseTime(p.Timestamp)
-	if action == ActionTrigger {
+	if action == incident.AlertTrigger {
 		problems = append(problems, validateTriggerPayload(p, sevOK, timeOK)...)
 	}
 	if len(problems) > 0 {
@@ -131,8 +131,8 @@ func DecodeEventsV2(body []byte) (EventV2, []string, error) {
 	title, description := titleAndDescription([]string{p.Summary}, "", "")
 	return EventV2{
 		RoutingKey: routingKey,
-		Alert: Alert{
-			Source:      SourceEventsV2,
+		Alert: incident.Alert{
+			Source:      incident.SourceEventsV2,
 			Action:      action,
 			DedupKey:    dedupKey,
 			Fingerprint: dedupKey,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/ingest"
 )
@@ -20,9 +21,9 @@ func TestDecodeEventsV2TriggerDocsExample(t *testing.T) {
 	require.Empty(t, problems)
 	require.Equal(t, ingest.EventV2{
 		RoutingKey: "samplekeyhere",
-		Alert: ingest.Alert{
-			Source:      ingest.SourceEventsV2,
-			Action:      ingest.ActionTrigger,
+		Alert: incident.Alert{
+			Source:      incident.SourceEventsV2,
+			Action:      incident.AlertTrigger,
 			DedupKey:    "samplekeyhere",
 			Fingerprint: "samplekeyhere",
 			Title:       "Example alert on host1.example.com",
@@ -66,10 +67,10 @@ func TestDecodeEventsV2FollowUps(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		body   string
-		action ingest.Action
+		action incident.AlertAction
 	}{
-		{pdAcknowledgeDocs, ingest.ActionAcknowledge},
-		{pdResolveDocs, ingest.ActionResolve},
+		{pdAcknowledgeDocs, incident.AlertAcknowledge},
+		{pdResolveDocs, incident.AlertResolve},
 	}
 	for _, c := range cases {
 		t.Run(string(c.action), func(t *testing.T) {
@@ -79,8 +80,8 @@ func TestDecodeEventsV2FollowUps(t *testing.T) {
 			require.Empty(t, problems)
 			require.Equal(t, ingest.EventV2{
 				RoutingKey: "routingkeyhere",
-				Alert: ingest.Alert{
-					Source:      ingest.SourceEventsV2,
+				Alert: incident.Alert{
+					Source:      incident.SourceEventsV2,
 					Action:      c.action,
 					DedupKey:    "dedupkeyhere",
 					Fingerprint: "dedupkeyhere",
@@ -283,7 +284,7 @@ func TestDecodeEventsV2Unrecognized(t *testing.T) {
 		t.Run(body, func(t *testing.T) {
 			t.Parallel()
 			ev, problems, err := ingest.DecodeEventsV2([]byte(body))
-			var ie *ingest.Error
+			var ie *fault.Error
 			require.True(t, errors.As(err, &ie), "got %v", err)
 			require.Equal(t, "body", ie.Field)
 			require.Nil(t, problems)

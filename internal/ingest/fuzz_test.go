@@ -6,12 +6,13 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/ingest"
 )
 
 // The fuzz targets check the contract the rest of the server relies on:
-// whatever arrives, decoding never panics, failures are *ingest.Error, and
+// whatever arrives, decoding never panics, failures are *fault.Error, and
 // an alert that decodes is safe to open an incident from. Their seeds run in
 // every plain go test.
 
@@ -35,8 +36,8 @@ func FuzzDecodeAlertmanager(f *testing.F) {
 			t.Fatalf("Truncated %d < 0", b.Truncated)
 		}
 		for _, a := range b.Alerts {
-			checkAlert(t, a, ingest.SourceAlertmanager)
-			if a.Action == ingest.ActionAcknowledge {
+			checkAlert(t, a, incident.SourceAlertmanager)
+			if a.Action == incident.AlertAcknowledge {
 				t.Fatalf("Alertmanager has no acknowledge")
 			}
 			if a.Title == "" {
@@ -83,14 +84,14 @@ func FuzzDecodeEventsV2(f *testing.F) {
 			}
 			return
 		}
-		checkAlert(t, ev.Alert, ingest.SourceEventsV2)
+		checkAlert(t, ev.Alert, incident.SourceEventsV2)
 		if ev.RoutingKey == "" || strings.ContainsRune(ev.RoutingKey, 0) {
 			t.Fatalf("RoutingKey %q", ev.RoutingKey)
 		}
 		if ev.Fingerprint != ev.DedupKey {
 			t.Fatalf("Fingerprint %q != DedupKey %q", ev.Fingerprint, ev.DedupKey)
 		}
-		if ev.Action == ingest.ActionTrigger && ev.Title == "" {
+		if ev.Action == incident.AlertTrigger && ev.Title == "" {
 			t.Fatalf("trigger without a title")
 		}
 	})
@@ -113,11 +114,11 @@ func FuzzDecodeGeneric(f *testing.F) {
 			requireIngestError(t, err)
 			return
 		}
-		checkAlert(t, a, ingest.SourceGeneric)
-		if a.Action == ingest.ActionAcknowledge {
+		checkAlert(t, a, incident.SourceGeneric)
+		if a.Action == incident.AlertAcknowledge {
 			t.Fatalf("the generic format has no acknowledge")
 		}
-		if a.Action == ingest.ActionTrigger && a.Title == "" {
+		if a.Action == incident.AlertTrigger && a.Title == "" {
 			t.Fatalf("trigger without a title")
 		}
 		if a.Fingerprint != a.DedupKey {
@@ -128,9 +129,9 @@ func FuzzDecodeGeneric(f *testing.F) {
 
 func requireIngestError(t *testing.T, err error) {
 	t.Helper()
-	var ie *ingest.Error
+	var ie *fault.Error
 	if !errors.As(err, &ie) {
-		t.Fatalf("error %T %v is not an *ingest.Error", err, err)
+		t.Fatalf("error %T %v is not an *fault.Error", err, err)
 	}
 	if ie.Message == "" {
 		t.Fatalf("error without a message: %+v", ie)
@@ -138,7 +139,7 @@ func requireIngestError(t *testing.T, err error) {
 }
 
 // checkAlert asserts what every decoded alert promises.
-func checkAlert(t *testing.T, a ingest.Alert, source string) {
+func checkAlert(t *testing.T, a incident.Alert, source incident.AlertSource) {
 	t.Helper()
 	if a.Source != source {
 		t.Fatalf("Source %q, want %q", a.Source, source)
@@ -150,7 +151,7 @@ func checkAlert(t *testing.T, a ingest.Alert, source string) {
 		t.Fatalf("invalid Severity %q", a.Severity)
 	}
 	// Only an Events API v2 trigger may leave the key to the caller.
-	if a.DedupKey == "" && (source != ingest.SourceEventsV2 || a.Action != ingest.ActionTrigger) {
+	if a.DedupKey == "" && (source != incident.SourceEventsV2 || a.Action != incident.AlertTrigger) {
 		t.Fatalf("empty DedupKey on %s %s", source, a.Action)
 	}
 	if n := utf8.RuneCountInString(a.DedupKey); n > incident.MaxDedupKeyLen {
@@ -183,7 +184,7 @@ func checkAlert(t *testing.T, a ingest.Alert, source string) {
 	// The incident layer must accept what we hand it.
 	n := incident.NewIncident{Title: a.Title, Service: "svc", Severity: a.Severity, Description: a.Description, DedupKey: a.DedupKey}
 	n.Normalize()
-	if a.Action == ingest.ActionTrigger {
+	if a.Action == incident.AlertTrigger {
 		if err := n.Validate(); err != nil {
 			t.Fatalf("incident rejects the alert: %v", err)
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/incident"
 )
 
@@ -29,15 +30,15 @@ var genericFields = []string{"action", "dedup_key", "details", "severity", "summ
 //
 // A trigger needs a summary. Without a dedup_key it gets one derived from the
 // summary, so a script that repeats the same alert does not open an incident
-// each time. A resolve needs a dedup_key. Every problem is an *Error.
-func DecodeGeneric(body []byte) (Alert, error) {
+// each time. A resolve needs a dedup_key. Every problem is an *fault.Error.
+func DecodeGeneric(body []byte) (incident.Alert, error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(body, &fields); err != nil {
-		return Alert{}, decodeError(err)
+		return incident.Alert{}, decodeError(err)
 	}
 	for _, name := range slices.Sorted(maps.Keys(fields)) {
 		if !slices.Contains(genericFields, name) {
-			return Alert{}, &Error{stripNUL(name), "is not a known field; expected one of " + strings.Join(genericFields, ", ")}
+			return incident.Alert{}, fault.InvalidField(stripNUL(name), "is not a known field; expected one of "+strings.Join(genericFields, ", "))
 		}
 	}
 
@@ -46,24 +47,24 @@ func DecodeGeneric(body []byte) (Alert, error) {
 		"summary": &g.summary, "dedup_key": &g.dedupKey, "action": &g.action, "severity": &g.severity,
 	} {
 		if err := decodeString(fields[name], dst); err != nil {
-			return Alert{}, &Error{name, err.Error()}
+			return incident.Alert{}, fault.InvalidField(name, err.Error())
 		}
 	}
 
-	action := ActionTrigger
+	action := incident.AlertTrigger
 	switch a := strings.ToLower(strings.TrimSpace(g.action)); a {
-	case "", string(ActionTrigger):
-	case string(ActionResolve):
-		action = ActionResolve
+	case "", string(incident.AlertTrigger):
+	case string(incident.AlertResolve):
+		action = incident.AlertResolve
 	default:
-		return Alert{}, &Error{"action", `must be "trigger" or "resolve"`}
+		return incident.Alert{}, fault.InvalidField("action", `must be "trigger" or "resolve"`)
 	}
 
 	severity := DefaultSeverity
 	if strings.TrimSpace(g.severity) != "" {
 		s, ok := MapSeverity(g.severity)
 		if !ok {
-			return Alert{}, &Error{"severity", "must be one of critical, high, medium, low, info (or critical, error, warning, info)"}
+			return incident.Alert{}, fault.InvalidField("severity", "must be one of critical, high, medium, low, info (or critical, error, warning, info)")
 		}
 		severity = s
 	}
@@ -79,29 +80,29 @@ func DecodeGeneric(body []byte) (Alert, error) {
 		case string:
 			description = v
 		default:
-			return Alert{}, &Error{"details", "must be an object or a string"}
+			return incident.Alert{}, fault.InvalidField("details", "must be an object or a string")
 		}
 	}
 
 	title, description := titleAndDescription([]string{g.summary}, "", description)
-	if action == ActionTrigger && title == "" {
-		return Alert{}, &Error{"summary", "is required"}
+	if action == incident.AlertTrigger && title == "" {
+		return incident.Alert{}, fault.InvalidField("summary", "is required")
 	}
 
 	dedupKey := cleanKey(g.dedupKey)
 	switch {
 	case utf8.RuneCountInString(dedupKey) > incident.MaxDedupKeyLen:
-		return Alert{}, &Error{"dedup_key", fmt.Sprintf("is longer than %d characters", incident.MaxDedupKeyLen)}
-	case dedupKey == "" && action == ActionResolve:
-		return Alert{}, &Error{"dedup_key", "is required to resolve"}
+		return incident.Alert{}, fault.InvalidField("dedup_key", fmt.Sprintf("is longer than %d characters", incident.MaxDedupKeyLen))
+	case dedupKey == "" && action == incident.AlertResolve:
+		return incident.Alert{}, fault.InvalidField("dedup_key", "is required to resolve")
 	case dedupKey == "":
 		// The whole summary, not the possibly shortened title, so two long
 		// summaries that differ only past the cut stay apart.
 		dedupKey = "generic:" + hashKey(oneLine(g.summary))
 	}
 
-	return Alert{
-		Source:      SourceGeneric,
+	return incident.Alert{
+		Source:      incident.SourceGeneric,
 		Action:      action,
 		DedupKey:    dedupKey,
 		Fingerprint: dedupKey,

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/ingest"
 )
@@ -15,9 +16,9 @@ func TestDecodeGenericTrigger(t *testing.T) {
 	t.Parallel()
 	a, err := ingest.DecodeGeneric([]byte(genericTrigger))
 	require.NoError(t, err)
-	require.Equal(t, ingest.Alert{
-		Source:      ingest.SourceGeneric,
-		Action:      ingest.ActionTrigger,
+	require.Equal(t, incident.Alert{
+		Source:      incident.SourceGeneric,
+		Action:      incident.AlertTrigger,
 		DedupKey:    "export/nightly",
 		Fingerprint: "export/nightly",
 		Title:       "Nightly export failed",
@@ -30,9 +31,9 @@ func TestDecodeGenericResolve(t *testing.T) {
 	t.Parallel()
 	a, err := ingest.DecodeGeneric([]byte(genericResolve))
 	require.NoError(t, err)
-	require.Equal(t, ingest.Alert{
-		Source:      ingest.SourceGeneric,
-		Action:      ingest.ActionResolve,
+	require.Equal(t, incident.Alert{
+		Source:      incident.SourceGeneric,
+		Action:      incident.AlertResolve,
 		DedupKey:    "export/nightly",
 		Fingerprint: "export/nightly",
 		Severity:    ingest.DefaultSeverity,
@@ -54,7 +55,7 @@ func TestDecodeGenericFields(t *testing.T) {
 		t.Parallel()
 		a, err := ingest.DecodeGeneric([]byte(`{"summary":"s","details":null,"dedup_key":null,"action":null,"severity":null}`))
 		require.NoError(t, err)
-		require.Equal(t, ingest.ActionTrigger, a.Action)
+		require.Equal(t, incident.AlertTrigger, a.Action)
 		require.Equal(t, ingest.DefaultSeverity, a.Severity)
 		require.Nil(t, a.Details)
 	})
@@ -76,7 +77,7 @@ func TestDecodeGenericFields(t *testing.T) {
 		t.Parallel()
 		a, err := ingest.DecodeGeneric([]byte(`{"dedup_key":"k","action":" Resolve "}`))
 		require.NoError(t, err)
-		require.Equal(t, ingest.ActionResolve, a.Action)
+		require.Equal(t, incident.AlertResolve, a.Action)
 	})
 
 	t.Run("a trigger without dedup key repeats onto one incident", func(t *testing.T) {
@@ -147,7 +148,7 @@ func TestDecodeGenericErrors(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			a, err := ingest.DecodeGeneric([]byte(c.body))
-			var ie *ingest.Error
+			var ie *fault.Error
 			require.True(t, errors.As(err, &ie), "got %v", err)
 			require.Equal(t, c.field, ie.Field)
 			require.NotEmpty(t, ie.Message)

@@ -22,29 +22,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/incident"
-)
-
-// Action is what an alert asks for.
-type Action string
-
-// The actions a monitoring system can ask for.
-const (
-	ActionTrigger     Action = "trigger"
-	ActionAcknowledge Action = "acknowledge"
-	ActionResolve     Action = "resolve"
-)
-
-// Valid reports whether a is a known action.
-func (a Action) Valid() bool {
-	return a == ActionTrigger || a == ActionAcknowledge || a == ActionResolve
-}
-
-// Sources name the format an Alert was decoded from.
-const (
-	SourceAlertmanager = "alertmanager"
-	SourceEventsV2     = "events_v2"
-	SourceGeneric      = "generic"
 )
 
 // DefaultSeverity is given to an alert whose payload names no severity, or
@@ -53,41 +32,6 @@ const (
 // lacks the label.
 const DefaultSeverity = incident.SeverityHigh
 
-// Alert is one monitoring alert in normalized form.
-type Alert struct {
-	// Source is one of the Source constants.
-	Source string
-	Action Action
-	// DedupKey groups alerts into one incident. It is at most
-	// incident.MaxDedupKeyLen characters. It is never empty, except on an
-	// Events API v2 trigger that carried none: the API generates one then.
-	DedupKey string
-	// Fingerprint identifies one alert within its DedupKey group: the
-	// Alertmanager fingerprint, and the DedupKey for the other formats.
-	Fingerprint string
-	// Title is one line of at most incident.MaxTitleLen characters with no
-	// surrounding white space. It is never empty on a trigger.
-	Title string
-	// Description is at most incident.MaxDescriptionLen characters. When the
-	// Title had to be shortened and the payload had no description of its
-	// own, it holds the full text the Title was cut from.
-	Description string
-	// Severity is always one of incident.Severities. On acknowledge and
-	// resolve it is informational.
-	Severity incident.Severity
-	// StartsAt and EndsAt are in UTC, and zero when the payload gave none.
-	StartsAt, EndsAt time.Time
-	// Labels are the Alertmanager labels, or the Events API v2 payload's
-	// source, component, group and class. May be nil.
-	Labels map[string]string
-	// Details are the Alertmanager annotations, the Events API v2
-	// custom_details, links, images, client and client_url, or the generic
-	// format's details object. May be nil.
-	Details map[string]any
-	// URL leads back to the alert in the monitoring system, if known.
-	URL string
-}
-
 // Batch is one Alertmanager notification: the alerts of one group.
 type Batch struct {
 	// GroupKey is the groupKey as sent; each Alert's DedupKey is derived
@@ -95,25 +39,11 @@ type Batch struct {
 	GroupKey string
 	// Status is the group's status, "firing" or "resolved".
 	Status      string
-	Alerts      []Alert
+	Alerts      []incident.Alert
 	ExternalURL string
 	// Truncated counts alerts Alertmanager left out of this notification
 	// because of the receiver's max_alerts.
 	Truncated int
-}
-
-// Error says which part of a payload cannot be used and why. Its message is
-// safe to show to the sender.
-type Error struct {
-	Field   string
-	Message string
-}
-
-func (e *Error) Error() string {
-	if e.Field == "" {
-		return e.Message
-	}
-	return e.Field + ": " + e.Message
 }
 
 // severityAliases maps the severity names monitoring tools use, lower-cased,
@@ -301,19 +231,19 @@ func parseTime(s string) (time.Time, bool) {
 }
 
 // decodeError describes why body did not decode into the expected shape.
-func decodeError(err error) *Error {
+func decodeError(err error) *fault.Error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
 		if te.Field == "" {
-			return &Error{"body", "must be a JSON object"}
+			return fault.InvalidField("body", "must be a JSON object")
 		}
-		return &Error{te.Field, typeMismatch(te)}
+		return fault.InvalidField(te.Field, typeMismatch(te))
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return &Error{"body", "is not valid JSON: " + se.Error()}
+		return fault.InvalidField("body", "is not valid JSON: "+se.Error())
 	}
-	return &Error{"body", "is not valid JSON"}
+	return fault.InvalidField("body", "is not valid JSON")
 }
 
 // typeMismatch says what a JSON value was and what was expected instead.

@@ -38,10 +38,10 @@ func TestMapSeverity(t *testing.T) {
 
 func TestActionValid(t *testing.T) {
 	t.Parallel()
-	for _, a := range []ingest.Action{ingest.ActionTrigger, ingest.ActionAcknowledge, ingest.ActionResolve} {
+	for _, a := range []incident.AlertAction{incident.AlertTrigger, incident.AlertAcknowledge, incident.AlertResolve} {
 		require.True(t, a.Valid(), a)
 	}
-	for _, a := range []ingest.Action{"", "Trigger", "mitigate"} {
+	for _, a := range []incident.AlertAction{"", "Trigger", "mitigate"} {
 		require.False(t, a.Valid(), a)
 	}
 }

@@ -1,6 +1,6 @@
 // Package oncall holds who gets paged and how: users and their contact
 // methods, services, and escalation policies. It imports only the standard
-// library and package incident, so workflows, activities, the store and the
+// library and packages incident and fault, so workflows, activities, the store and the
 // API share one definition and one set of validation rules.
 package oncall
 
@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/incident"
 )
 
@@ -45,16 +46,9 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// ValidationError names the field that is wrong and why.
-type ValidationError struct {
-	Field   string
-	Message string
-}
-
-func (e *ValidationError) Error() string { return e.Field + ": " + e.Message }
-
+// invalid says why one field is wrong: a fault.Invalid naming it.
 func invalid(field, format string, args ...any) error {
-	return &ValidationError{Field: field, Message: fmt.Sprintf(format, args...)}
+	return fault.InvalidField(field, fmt.Sprintf(format, args...))
 }
 
 // Role is what a user may do.
@@ -569,6 +563,33 @@ func (w MaintenanceWindow) Validate() error {
 		return invalid("reason", "is required")
 	case utf8.RuneCountInString(w.Reason) > 1000:
 		return invalid("reason", "is longer than 1000 characters")
+	}
+	return nil
+}
+
+// Limits of a snooze: paging stops for at least MinSnooze and at most
+// MaxSnooze.
+const (
+	MinSnooze = time.Second
+	MaxSnooze = 24 * time.Hour
+)
+
+// ValidateSnooze checks how long paging is to stop.
+func ValidateSnooze(d time.Duration) error {
+	if d < MinSnooze || d > MaxSnooze {
+		return invalid("duration", "must be from %s to %s", MinSnooze, MaxSnooze)
+	}
+	return nil
+}
+
+// ValidateReassign checks whom an incident is handed to: a policy, or up to
+// MaxTargets users paged together, never both.
+func ValidateReassign(policyID string, userIDs []string) error {
+	switch {
+	case (policyID == "") == (len(userIDs) == 0):
+		return fault.New(fault.Invalid, "give either policy_id or user_ids")
+	case len(userIDs) > MaxTargets:
+		return invalid("user_ids", "at most %d", MaxTargets)
 	}
 	return nil
 }

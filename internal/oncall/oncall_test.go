@@ -2,12 +2,12 @@ package oncall_test
 
 import (
 	"encoding/json"
-	"errors"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/oncall"
 )
 
@@ -134,8 +134,9 @@ func assertField(t *testing.T, err error, field string) {
 		require.NoError(t, err)
 		return
 	}
-	var ve *oncall.ValidationError
-	require.True(t, errors.As(err, &ve), "want a validation error on %s, got %v", field, err)
+	ve, ok := fault.As(err)
+	require.True(t, ok, "want a validation error on %s, got %v", field, err)
+	require.Equal(t, fault.Invalid, ve.Code)
 	require.Equal(t, field, ve.Field)
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/oncall"
 )
 
@@ -51,17 +52,17 @@ type NewAPIKey struct {
 }
 
 // CreateAPIKey stores a key and returns its metadata and, this one time,
-// the key. Bad names and expiries in the past give *oncall.ValidationError.
+// the key. Bad names and expiries in the past give fault.Invalid error.
 func (s *Store) CreateAPIKey(ctx context.Context, in NewAPIKey) (APIKey, string, error) {
 	in.Name = strings.TrimSpace(in.Name)
 	switch {
 	case in.Name == "":
-		return APIKey{}, "", fmt.Errorf("create api key: %w", &oncall.ValidationError{Field: "name", Message: "is required"})
+		return APIKey{}, "", fmt.Errorf("create api key: %w", fault.InvalidField("name", "is required"))
 	case utf8.RuneCountInString(in.Name) > oncall.MaxNameLen:
 		return APIKey{}, "", fmt.Errorf("create api key: %w",
-			&oncall.ValidationError{Field: "name", Message: fmt.Sprintf("is longer than %d characters", oncall.MaxNameLen)})
+			fault.InvalidField("name", fmt.Sprintf("is longer than %d characters", oncall.MaxNameLen)))
 	case in.ExpiresAt != nil && !in.ExpiresAt.After(time.Now()):
-		return APIKey{}, "", fmt.Errorf("create api key: %w", &oncall.ValidationError{Field: "expires_at", Message: "must be in the future"})
+		return APIKey{}, "", fmt.Errorf("create api key: %w", fault.InvalidField("expires_at", "must be in the future"))
 	}
 	secret, hash := newKeySecret()
 	k := APIKey{ID: newID(apiKeyIDPrefix), Name: in.Name, Role: in.Role, CreatedBy: in.CreatedBy, ExpiresAt: in.ExpiresAt}
@@ -71,7 +72,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, in NewAPIKey) (APIKey, string,
 		k.ID, k.Name, k.Role, hash[:], k.CreatedBy, k.ExpiresAt,
 	).Scan(&k.CreatedAt)
 	if err != nil {
-		return APIKey{}, "", fmt.Errorf("create api key: %w", err)
+		return APIKey{}, "", fail("create api key", err)
 	}
 	return normalizeAPIKey(k), k.ID + "." + secret, nil
 }
@@ -84,25 +85,25 @@ func (s *Store) ListAPIKeys(ctx context.Context) ([]APIKey, error) {
 }
 
 // RevokeAPIKey stops key id from authenticating. Revoking a revoked key
-// succeeds and keeps the first revocation time; an unknown key wraps
-// ErrNotFound.
+// succeeds and keeps the first revocation time; an unknown key is
+// fault.NotFound.
 func (s *Store) RevokeAPIKey(ctx context.Context, id string) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1`, id)
 	if err != nil {
-		return fmt.Errorf("revoke api key %s: %w", id, err)
+		return fail(fmt.Sprintf("revoke api key %s", id), err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("revoke api key %s: %w", id, ErrNotFound)
+		return fmt.Errorf("revoke api key %s: %w", id, fault.Missing("api key"))
 	}
 	return nil
 }
 
 // AuthenticateAPIKey returns the metadata of a valid key: known, with the
 // right secret, not revoked and not expired. Any other key gives an error
-// wrapping ErrUnauthorized that says nothing more; other errors are the
+// of code fault.Unauthorized that says nothing more; other errors are the
 // database's.
 func (s *Store) AuthenticateAPIKey(ctx context.Context, key string) (APIKey, error) {
-	unauthorized := fmt.Errorf("authenticate api key: %w", ErrUnauthorized)
+	unauthorized := fault.New(fault.Unauthorized, "invalid API key: unknown, revoked or expired")
 	m := apiKeyFormat.FindStringSubmatch(strings.TrimSpace(key))
 	if m == nil {
 		return APIKey{}, unauthorized
@@ -117,13 +118,13 @@ func (s *Store) AuthenticateAPIKey(ctx context.Context, key string) (APIKey, err
 		return APIKey{}, unauthorized
 	}
 	if err != nil {
-		return APIKey{}, fmt.Errorf("authenticate api key: %w", err)
+		return APIKey{}, fail("authenticate api key", err)
 	}
 	if !secretMatches(secret, hash) || k.RevokedAt != nil || (k.ExpiresAt != nil && !now.Before(*k.ExpiresAt)) {
 		return APIKey{}, unauthorized
 	}
 	if err := s.recordKeyUse(ctx, "api_keys", id, &k.LastUsedAt); err != nil {
-		return APIKey{}, fmt.Errorf("authenticate api key: %w", err)
+		return APIKey{}, fail("authenticate api key", err)
 	}
 	return normalizeAPIKey(k), nil
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/incident-server/incident-server/internal/oncall"
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/store"
 )
 
@@ -37,14 +37,14 @@ func TestAPIKeyLifecycle(t *testing.T) {
 	wrong := key[:len(key)-1] + map[bool]string{true: "b", false: "a"}[strings.HasSuffix(key, "a")]
 	for name, bad := range map[string]string{"wrong secret": wrong, "garbage": "ak_x.y", "empty": "", "integration key shape": "ik_" + key[3:]} {
 		_, err := s.AuthenticateAPIKey(ctx, bad)
-		require.ErrorIs(t, err, store.ErrUnauthorized, name)
+		requireCode(t, fault.Unauthorized, err, name)
 	}
 
 	require.NoError(t, s.RevokeAPIKey(ctx, k.ID))
 	require.NoError(t, s.RevokeAPIKey(ctx, k.ID), "revoking twice succeeds")
 	_, err = s.AuthenticateAPIKey(ctx, key)
-	require.ErrorIs(t, err, store.ErrUnauthorized, "a revoked key is refused")
-	require.ErrorIs(t, s.RevokeAPIKey(ctx, "ak_missing"), store.ErrNotFound)
+	requireCode(t, fault.Unauthorized, err, "a revoked key is refused")
+	requireCode(t, fault.NotFound, s.RevokeAPIKey(ctx, "ak_missing"))
 
 	keys, err := s.ListAPIKeys(ctx)
 	require.NoError(t, err)
@@ -64,11 +64,11 @@ func TestAPIKeyExpires(t *testing.T) {
 	_, err = s.Pool().Exec(ctx, `UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE id = $1`, k.ID)
 	require.NoError(t, err)
 	_, err = s.AuthenticateAPIKey(ctx, key)
-	require.ErrorIs(t, err, store.ErrUnauthorized, "an expired key is refused")
+	requireCode(t, fault.Unauthorized, err, "an expired key is refused")
 
 	past := time.Now().Add(-time.Minute)
 	_, _, err = s.CreateAPIKey(ctx, store.NewAPIKey{Name: "old", Role: "viewer", ExpiresAt: &past})
-	require.ErrorAs(t, err, new(*oncall.ValidationError))
+	requireCode(t, fault.Invalid, err)
 	_, _, err = s.CreateAPIKey(ctx, store.NewAPIKey{Name: " ", Role: "viewer"})
-	require.ErrorAs(t, err, new(*oncall.ValidationError))
+	requireCode(t, fault.Invalid, err)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/oncall"
 )
 
@@ -45,14 +46,14 @@ const heartbeatColumns = `id, service_id, name, interval_ms, created_at, updated
 // it as stored: name and service ID trimmed, the interval in whole
 // milliseconds. A missing name or service, an interval outside
 // [MinHeartbeatInterval, MaxHeartbeatInterval] or a service that does not
-// exist gives an *oncall.ValidationError naming the field.
+// exist gives an fault.Invalid error naming the field.
 func (s *Store) CreateHeartbeatMonitor(ctx context.Context, m HeartbeatMonitor) (HeartbeatMonitor, error) {
 	m.ServiceID = strings.TrimSpace(m.ServiceID)
 	m.Name = strings.TrimSpace(m.Name)
 	intervalMS := m.Interval.D().Milliseconds()
 	m.Interval = oncall.Duration(time.Duration(intervalMS) * time.Millisecond)
 	if err := checkHeartbeatMonitor(m); err != nil {
-		return HeartbeatMonitor{}, fmt.Errorf("create heartbeat monitor: %w", err)
+		return HeartbeatMonitor{}, fail("create heartbeat monitor", err)
 	}
 	m.ID = newID(heartbeatIDPrefix)
 	m.LastPingAt = nil
@@ -62,10 +63,10 @@ func (s *Store) CreateHeartbeatMonitor(ctx context.Context, m HeartbeatMonitor) 
 		m.ID, m.ServiceID, m.Name, intervalMS,
 	).Scan(&m.CreatedAt, &m.UpdatedAt)
 	if pgErr, ok := pgErrorCode(err); ok && pgErr.Code == pgForeignKeyError {
-		return HeartbeatMonitor{}, fmt.Errorf("create heartbeat monitor: %w", &oncall.ValidationError{Field: "service_id", Message: "no such service"})
+		return HeartbeatMonitor{}, fmt.Errorf("create heartbeat monitor: %w", fault.InvalidField("service_id", "no such service"))
 	}
 	if err != nil {
-		return HeartbeatMonitor{}, fmt.Errorf("create heartbeat monitor: %w", err)
+		return HeartbeatMonitor{}, fail("create heartbeat monitor", err)
 	}
 	m.CreatedAt, m.UpdatedAt = m.CreatedAt.UTC(), m.UpdatedAt.UTC()
 	return m, nil
@@ -74,31 +75,30 @@ func (s *Store) CreateHeartbeatMonitor(ctx context.Context, m HeartbeatMonitor) 
 func checkHeartbeatMonitor(m HeartbeatMonitor) error {
 	switch {
 	case m.ServiceID == "":
-		return &oncall.ValidationError{Field: "service_id", Message: "is required"}
+		return fault.InvalidField("service_id", "is required")
 	case m.Name == "":
-		return &oncall.ValidationError{Field: "name", Message: "is required"}
+		return fault.InvalidField("name", "is required")
 	case utf8.RuneCountInString(m.Name) > oncall.MaxNameLen:
-		return &oncall.ValidationError{Field: "name", Message: fmt.Sprintf("is longer than %d characters", oncall.MaxNameLen)}
+		return fault.InvalidField("name", fmt.Sprintf("is longer than %d characters", oncall.MaxNameLen))
 	case m.Interval.D() < MinHeartbeatInterval || m.Interval.D() > MaxHeartbeatInterval:
-		return &oncall.ValidationError{Field: "interval",
-			Message: fmt.Sprintf("must be between %s and %s", MinHeartbeatInterval, MaxHeartbeatInterval)}
+		return fault.InvalidField("interval", fmt.Sprintf("must be between %s and %s", MinHeartbeatInterval, MaxHeartbeatInterval))
 	}
 	return nil
 }
 
-// GetHeartbeatMonitor returns one monitor. The error wraps ErrNotFound when
+// GetHeartbeatMonitor returns one monitor. The error is a fault.NotFound when
 // it does not exist.
 func (s *Store) GetHeartbeatMonitor(ctx context.Context, id string) (HeartbeatMonitor, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+heartbeatColumns+` FROM heartbeat_monitors WHERE id = $1`, id)
 	if err != nil {
-		return HeartbeatMonitor{}, fmt.Errorf("get heartbeat monitor %s: %w", id, err)
+		return HeartbeatMonitor{}, fail(fmt.Sprintf("get heartbeat monitor %s", id), err)
 	}
 	m, err := pgx.CollectExactlyOneRow(rows, scanHeartbeatMonitor)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return HeartbeatMonitor{}, fmt.Errorf("get heartbeat monitor %s: %w", id, ErrNotFound)
+		return HeartbeatMonitor{}, fmt.Errorf("get heartbeat monitor %s: %w", id, fault.Missing("heartbeat monitor"))
 	}
 	if err != nil {
-		return HeartbeatMonitor{}, fmt.Errorf("get heartbeat monitor %s: %w", id, err)
+		return HeartbeatMonitor{}, fail(fmt.Sprintf("get heartbeat monitor %s", id), err)
 	}
 	return m, nil
 }
@@ -110,40 +110,40 @@ func (s *Store) ListHeartbeatMonitors(ctx context.Context) ([]HeartbeatMonitor, 
 		SELECT `+heartbeatColumns+` FROM heartbeat_monitors
 		ORDER BY service_id, name, id LIMIT $1`, MaxOncallList)
 	if err != nil {
-		return nil, fmt.Errorf("list heartbeat monitors: %w", err)
+		return nil, fail("list heartbeat monitors", err)
 	}
 	ms, err := pgx.CollectRows(rows, scanHeartbeatMonitor)
 	if err != nil {
-		return nil, fmt.Errorf("list heartbeat monitors: %w", err)
+		return nil, fail("list heartbeat monitors", err)
 	}
 	return ms, nil
 }
 
-// DeleteHeartbeatMonitor deletes a monitor. The error wraps ErrNotFound
+// DeleteHeartbeatMonitor deletes a monitor. The error is a fault.NotFound
 // when it does not exist. Stopping the monitor's workflow is the caller's.
 func (s *Store) DeleteHeartbeatMonitor(ctx context.Context, id string) error {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM heartbeat_monitors WHERE id = $1`, id)
 	if err != nil {
-		return fmt.Errorf("delete heartbeat monitor %s: %w", id, err)
+		return fail(fmt.Sprintf("delete heartbeat monitor %s", id), err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("delete heartbeat monitor %s: %w", id, ErrNotFound)
+		return fmt.Errorf("delete heartbeat monitor %s: %w", id, fault.Missing("heartbeat monitor"))
 	}
 	return nil
 }
 
 // RecordHeartbeatPing sets the monitor's last ping time to at, unless a
 // later one is recorded already: pings written out of order never move it
-// back. The error wraps ErrNotFound when the monitor does not exist.
+// back. The error is a fault.NotFound when the monitor does not exist.
 func (s *Store) RecordHeartbeatPing(ctx context.Context, id string, at time.Time) error {
 	tag, err := s.pool.Exec(ctx, `
 		UPDATE heartbeat_monitors SET last_ping_at = greatest(last_ping_at, $2)
 		WHERE id = $1`, id, at)
 	if err != nil {
-		return fmt.Errorf("record heartbeat ping %s: %w", id, err)
+		return fail(fmt.Sprintf("record heartbeat ping %s", id), err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("record heartbeat ping %s: %w", id, ErrNotFound)
+		return fmt.Errorf("record heartbeat ping %s: %w", id, fault.Missing("heartbeat monitor"))
 	}
 	return nil
 }

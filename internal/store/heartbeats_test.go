@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"errors"
 	"regexp"
 	"strings"
 	"testing"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/oncall"
 	"github.com/incident-server/incident-server/internal/store"
 )
@@ -66,13 +66,13 @@ func TestHeartbeatMonitorLifecycle(t *testing.T) {
 
 	require.NoError(t, s.DeleteHeartbeatMonitor(ctx, m.ID))
 	_, err = s.GetHeartbeatMonitor(ctx, m.ID)
-	require.ErrorIs(t, err, store.ErrNotFound)
-	require.ErrorIs(t, s.DeleteHeartbeatMonitor(ctx, m.ID), store.ErrNotFound)
-	require.ErrorIs(t, s.RecordHeartbeatPing(ctx, m.ID, at), store.ErrNotFound)
+	requireCode(t, fault.NotFound, err)
+	requireCode(t, fault.NotFound, s.DeleteHeartbeatMonitor(ctx, m.ID))
+	requireCode(t, fault.NotFound, s.RecordHeartbeatPing(ctx, m.ID, at))
 
 	require.NoError(t, s.DeleteService(ctx, "billing"))
 	_, err = s.GetHeartbeatMonitor(ctx, other.ID)
-	require.ErrorIs(t, err, store.ErrNotFound, "a service's monitors go with it")
+	requireCode(t, fault.NotFound, err, "a service's monitors go with it")
 }
 
 func TestHeartbeatMonitorValidation(t *testing.T) {
@@ -101,8 +101,8 @@ func TestHeartbeatMonitorValidation(t *testing.T) {
 			m := valid
 			tc.edit(&m)
 			_, err := s.CreateHeartbeatMonitor(ctx, m)
-			var ve *oncall.ValidationError
-			require.True(t, errors.As(err, &ve), "want a validation error, got %v", err)
+			ve, ok := fault.As(err)
+			require.True(t, ok && ve.Code == fault.Invalid, "want a validation error, got %v", err)
 			require.Equal(t, tc.field, ve.Field)
 		})
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/incident"
 )
 
@@ -80,7 +81,7 @@ func (s *Store) ApplyTransition(ctx context.Context, inc incident.Incident, ev i
 	}
 	evArgs, err := eventArgs(ev)
 	if err != nil {
-		return false, fmt.Errorf("apply transition: %w", err)
+		return false, fail("apply transition", err)
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, upsertIncident,
@@ -89,36 +90,36 @@ func (s *Store) ApplyTransition(ctx context.Context, inc incident.Incident, ev i
 			inc.UpdatedAt, inc.AcknowledgedAt, inc.AcknowledgedBy, inc.MitigatedAt,
 			inc.ResolvedAt, inc.ResolvedBy, inc.Version, inc.ResponseDueAt, inc.ResolutionDueAt,
 		); err != nil {
-			return fmt.Errorf("upsert incident: %w", err)
+			return fail("upsert incident", err)
 		}
 		tag, err := tx.Exec(ctx, insertEvent, evArgs...)
 		if err != nil {
-			return fmt.Errorf("insert event: %w", err)
+			return fail("insert event", err)
 		}
 		inserted = tag.RowsAffected() == 1
 		return nil
 	})
 	if err != nil {
-		return false, fmt.Errorf("apply transition %s: %w", inc.ID, err)
+		return false, fail(fmt.Sprintf("apply transition %s", inc.ID), err)
 	}
 	return inserted, nil
 }
 
 // AppendEvent adds an event to an existing incident's timeline without
 // changing the incident. A repeated call with the same event ID stores it
-// once; inserted is false for the repeats. The error wraps ErrNotFound when
+// once; inserted is false for the repeats. The error is a fault.NotFound when
 // the incident does not exist.
 func (s *Store) AppendEvent(ctx context.Context, ev incident.Event) (inserted bool, err error) {
 	args, err := eventArgs(ev)
 	if err != nil {
-		return false, fmt.Errorf("append event: %w", err)
+		return false, fail("append event", err)
 	}
 	tag, err := s.pool.Exec(ctx, insertEvent, args...)
 	if err != nil {
 		if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == pgForeignKeyError {
-			return false, fmt.Errorf("append event: incident %s: %w", ev.IncidentID, ErrNotFound)
+			return false, fmt.Errorf("append event to %s: %w", ev.IncidentID, fault.Missing("incident"))
 		}
-		return false, fmt.Errorf("append event: %w", err)
+		return false, fail("append event", err)
 	}
 	return tag.RowsAffected() == 1, nil
 }
@@ -140,25 +141,25 @@ func eventArgs(ev incident.Event) ([]any, error) {
 	if len(ev.Data) > 0 {
 		var err error
 		if data, err = json.Marshal(ev.Data); err != nil {
-			return nil, fmt.Errorf("encode event data: %w", err)
+			return nil, fail("encode event data", err)
 		}
 	}
 	return []any{ev.IncidentID, ev.ID, string(ev.Type), ev.Actor, ev.Message, string(data), ev.EventTime, ev.Seq}, nil
 }
 
-// GetIncident returns one incident. The error wraps ErrNotFound when it does
+// GetIncident returns one incident. The error is a fault.NotFound when it does
 // not exist.
 func (s *Store) GetIncident(ctx context.Context, id string) (incident.Incident, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE id = $1`, id)
 	if err != nil {
-		return incident.Incident{}, fmt.Errorf("get incident %s: %w", id, err)
+		return incident.Incident{}, fail(fmt.Sprintf("get incident %s", id), err)
 	}
 	inc, err := pgx.CollectExactlyOneRow(rows, scanIncident)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return incident.Incident{}, fmt.Errorf("get incident %s: %w", id, ErrNotFound)
+		return incident.Incident{}, fmt.Errorf("get incident %s: %w", id, fault.Missing("incident"))
 	}
 	if err != nil {
-		return incident.Incident{}, fmt.Errorf("get incident %s: %w", id, err)
+		return incident.Incident{}, fail(fmt.Sprintf("get incident %s", id), err)
 	}
 	return inc, nil
 }
@@ -179,8 +180,8 @@ type ListFilter struct {
 // PoolOptions.ReplicaURL). It returns one page of incidents matching f, newest first
 // (created_at, then id, descending), and the cursor of the next page, which
 // is empty on the last page. Pages are stable under concurrent inserts of
-// newer incidents. An undecodable cursor gives an error wrapping
-// ErrInvalidCursor.
+// newer incidents. An undecodable cursor gives an error of code
+// fault.Invalid.
 func (s *Store) ListIncidents(ctx context.Context, f ListFilter) ([]incident.Incident, string, error) {
 	limit := f.Limit
 	if limit <= 0 {
@@ -206,7 +207,7 @@ func (s *Store) ListIncidents(ctx context.Context, f ListFilter) ([]incident.Inc
 	if f.Cursor != "" {
 		at, id, err := decodeCursor(f.Cursor)
 		if err != nil {
-			return nil, "", fmt.Errorf("list incidents: %w", err)
+			return nil, "", fail("list incidents", err)
 		}
 		where = append(where, "(created_at, id) < ("+arg(at)+", "+arg(id)+")")
 	}
@@ -219,11 +220,11 @@ func (s *Store) ListIncidents(ctx context.Context, f ListFilter) ([]incident.Inc
 
 	rows, err := s.replica.Query(ctx, q, args...)
 	if err != nil {
-		return nil, "", fmt.Errorf("list incidents: %w", err)
+		return nil, "", fail("list incidents", err)
 	}
 	items, err := pgx.CollectRows(rows, scanIncident)
 	if err != nil {
-		return nil, "", fmt.Errorf("list incidents: %w", err)
+		return nil, "", fail("list incidents", err)
 	}
 	if len(items) <= limit {
 		return items, "", nil
@@ -245,15 +246,15 @@ func encodeCursor(createdAt time.Time, id string) string {
 func decodeCursor(c string) (time.Time, string, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
-		return time.Time{}, "", fmt.Errorf("%w: %v", ErrInvalidCursor, err)
+		return time.Time{}, "", invalidCursor(err)
 	}
 	ts, id, ok := strings.Cut(string(raw), cursorSep)
 	if !ok || id == "" {
-		return time.Time{}, "", fmt.Errorf("%w: malformed", ErrInvalidCursor)
+		return time.Time{}, "", invalidCursor(errors.New("malformed"))
 	}
 	at, err := time.Parse(time.RFC3339Nano, ts)
 	if err != nil {
-		return time.Time{}, "", fmt.Errorf("%w: %v", ErrInvalidCursor, err)
+		return time.Time{}, "", invalidCursor(err)
 	}
 	return at, id, nil
 }
@@ -262,7 +263,7 @@ func decodeCursor(c string) (time.Time, string, error) {
 // PoolOptions.ReplicaURL). It returns up to limit events of an incident, oldest first (by
 // event time, then by the writer's sequence, then by the order they were
 // recorded). limit is MaxTimelineLimit
-// when zero, negative or larger. The error wraps ErrNotFound when the
+// when zero, negative or larger. The error is a fault.NotFound when the
 // incident does not exist.
 func (s *Store) Timeline(ctx context.Context, incidentID string, limit int) ([]incident.Event, error) {
 	if limit <= 0 || limit > MaxTimelineLimit {
@@ -275,21 +276,21 @@ func (s *Store) Timeline(ctx context.Context, incidentID string, limit int) ([]i
 		ORDER BY event_time, seq, id
 		LIMIT $2`, incidentID, limit)
 	if err != nil {
-		return nil, fmt.Errorf("timeline %s: %w", incidentID, err)
+		return nil, fail(fmt.Sprintf("timeline %s", incidentID), err)
 	}
 	events, err := pgx.CollectRows(rows, scanEvent)
 	if err != nil {
-		return nil, fmt.Errorf("timeline %s: %w", incidentID, err)
+		return nil, fail(fmt.Sprintf("timeline %s", incidentID), err)
 	}
 	if len(events) > 0 {
 		return events, nil
 	}
 	var exists bool
 	if err := s.replica.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM incidents WHERE id = $1)`, incidentID).Scan(&exists); err != nil {
-		return nil, fmt.Errorf("timeline %s: %w", incidentID, err)
+		return nil, fail(fmt.Sprintf("timeline %s", incidentID), err)
 	}
 	if !exists {
-		return nil, fmt.Errorf("timeline %s: %w", incidentID, ErrNotFound)
+		return nil, fmt.Errorf("timeline %s: %w", incidentID, fault.Missing("incident"))
 	}
 	return events, nil
 }
@@ -302,7 +303,7 @@ func (s *Store) ActiveCount(ctx context.Context) (int64, error) {
 		`SELECT count(*) FROM incidents WHERE status IN ('open', 'acknowledged', 'mitigated')`,
 	).Scan(&n)
 	if err != nil {
-		return 0, fmt.Errorf("count active incidents: %w", err)
+		return 0, fail("count active incidents", err)
 	}
 	return n, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/store"
 	"github.com/incident-server/incident-server/internal/testenv"
@@ -151,7 +152,7 @@ func TestApplyTransitionRejectsEventOfAnotherIncident(t *testing.T) {
 	require.Error(t, errOf(s.ApplyTransition(t.Context(), inc, ev)))
 
 	_, err := s.GetIncident(t.Context(), inc.ID)
-	require.ErrorIs(t, err, store.ErrNotFound, "nothing was written")
+	requireCode(t, fault.NotFound, err, "nothing was written")
 
 	inc, ev = opened("inc-1", t0)
 	ev.ID = ""
@@ -164,7 +165,7 @@ func TestAppendEvent(t *testing.T) {
 	s := newStore(t)
 
 	_, err := s.AppendEvent(ctx, incident.Event{ID: "note-1", IncidentID: "missing", Type: "note", EventTime: t0})
-	require.ErrorIs(t, err, store.ErrNotFound)
+	requireCode(t, fault.NotFound, err)
 
 	inc, ev := opened("inc-1", t0)
 	require.NoError(t, errOf(s.ApplyTransition(ctx, inc, ev)))
@@ -190,7 +191,7 @@ func TestAppendEvent(t *testing.T) {
 func TestGetIncidentNotFound(t *testing.T) {
 	t.Parallel()
 	_, err := newStore(t).GetIncident(t.Context(), "nope")
-	require.ErrorIs(t, err, store.ErrNotFound)
+	requireCode(t, fault.NotFound, err)
 }
 
 func TestTimeline(t *testing.T) {
@@ -199,7 +200,7 @@ func TestTimeline(t *testing.T) {
 	s := newStore(t)
 
 	_, err := s.Timeline(ctx, "missing", 0)
-	require.ErrorIs(t, err, store.ErrNotFound)
+	requireCode(t, fault.NotFound, err)
 
 	inc, openEv := opened("inc-1", t0)
 	require.NoError(t, errOf(s.ApplyTransition(ctx, inc, openEv)))
@@ -397,7 +398,7 @@ func TestListIncidentsRejectsBadCursor(t *testing.T) {
 		base64.RawURLEncoding.EncodeToString([]byte(t0.Format(time.RFC3339Nano) + "|")),
 	} {
 		_, _, err := s.ListIncidents(t.Context(), store.ListFilter{Cursor: c})
-		require.ErrorIs(t, err, store.ErrInvalidCursor, "cursor %q", c)
+		requireCode(t, fault.Invalid, err, "cursor %q", c)
 	}
 }
 

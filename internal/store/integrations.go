@@ -10,14 +10,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/oncall"
 )
-
-// ErrUnauthorized is the one error AuthenticateIntegrationKey gives for a key
-// that does not let its sender in: malformed, unknown, with the wrong secret
-// or revoked. The cases are deliberately indistinguishable, so a caller
-// probing keys learns nothing about which part was wrong.
-var ErrUnauthorized = errors.New("unauthorized")
 
 const integrationKeyIDPrefix = "ik_"
 
@@ -50,16 +45,16 @@ const integrationKeyColumns = `id, service_id, name, created_at, revoked_at, las
 // CreateIntegrationKey makes a key for service serviceID and returns its
 // metadata and the key itself. The key is not stored, only a hash of its
 // secret: whoever creates it must keep it. The name is trimmed; an empty or
-// overlong name gives an *oncall.ValidationError, and a service that does
-// not exist an error wrapping ErrNotFound.
+// overlong name gives an fault.Invalid error, and a service that does
+// not exist an error of code fault.NotFound.
 func (s *Store) CreateIntegrationKey(ctx context.Context, serviceID, name string) (IntegrationKey, string, error) {
 	name = strings.TrimSpace(name)
 	switch {
 	case name == "":
-		return IntegrationKey{}, "", fmt.Errorf("create integration key: %w", &oncall.ValidationError{Field: "name", Message: "is required"})
+		return IntegrationKey{}, "", fmt.Errorf("create integration key: %w", fault.InvalidField("name", "is required"))
 	case utf8.RuneCountInString(name) > oncall.MaxNameLen:
 		return IntegrationKey{}, "", fmt.Errorf("create integration key: %w",
-			&oncall.ValidationError{Field: "name", Message: fmt.Sprintf("is longer than %d characters", oncall.MaxNameLen)})
+			fault.InvalidField("name", fmt.Sprintf("is longer than %d characters", oncall.MaxNameLen)))
 	}
 	secret, hash := newKeySecret()
 	k := IntegrationKey{ID: newID(integrationKeyIDPrefix), ServiceID: serviceID, Name: name}
@@ -69,28 +64,28 @@ func (s *Store) CreateIntegrationKey(ctx context.Context, serviceID, name string
 		k.ID, k.ServiceID, k.Name, hash[:],
 	).Scan(&k.CreatedAt)
 	if pgErr, ok := pgErrorCode(err); ok && pgErr.Code == pgForeignKeyError {
-		return IntegrationKey{}, "", fmt.Errorf("create integration key: service %s: %w", serviceID, ErrNotFound)
+		return IntegrationKey{}, "", fmt.Errorf("create integration key for %s: %w", serviceID, fault.Missing("service"))
 	}
 	if err != nil {
-		return IntegrationKey{}, "", fmt.Errorf("create integration key: %w", err)
+		return IntegrationKey{}, "", fail("create integration key", err)
 	}
 	k.CreatedAt = k.CreatedAt.UTC()
 	return k, k.ID + "." + secret, nil
 }
 
 // ListIntegrationKeys returns up to MaxOncallList keys of a service, revoked
-// ones included, oldest first. The error wraps ErrNotFound when the service
+// ones included, oldest first. The error is a fault.NotFound when the service
 // does not exist.
 func (s *Store) ListIntegrationKeys(ctx context.Context, serviceID string) ([]IntegrationKey, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT `+integrationKeyColumns+` FROM integration_keys
 		WHERE service_id = $1 ORDER BY created_at, id LIMIT $2`, serviceID, MaxOncallList)
 	if err != nil {
-		return nil, fmt.Errorf("list integration keys of %s: %w", serviceID, err)
+		return nil, fail(fmt.Sprintf("list integration keys of %s", serviceID), err)
 	}
 	keys, err := pgx.CollectRows(rows, scanIntegrationKey)
 	if err != nil {
-		return nil, fmt.Errorf("list integration keys of %s: %w", serviceID, err)
+		return nil, fail(fmt.Sprintf("list integration keys of %s", serviceID), err)
 	}
 	if len(keys) > 0 {
 		// The foreign key vouches for the service.
@@ -98,38 +93,38 @@ func (s *Store) ListIntegrationKeys(ctx context.Context, serviceID string) ([]In
 	}
 	var exists bool
 	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM services WHERE id = $1)`, serviceID).Scan(&exists); err != nil {
-		return nil, fmt.Errorf("list integration keys of %s: %w", serviceID, err)
+		return nil, fail(fmt.Sprintf("list integration keys of %s", serviceID), err)
 	}
 	if !exists {
-		return nil, fmt.Errorf("list integration keys of %s: service: %w", serviceID, ErrNotFound)
+		return nil, fmt.Errorf("list integration keys of %s: %w", serviceID, fault.Missing("service"))
 	}
 	return keys, nil
 }
 
 // RevokeIntegrationKey stops key id of service serviceID from
 // authenticating. Revoking a revoked key succeeds and keeps the first
-// revocation time. The error wraps ErrNotFound when the service has no such
+// revocation time. The error is a fault.NotFound when the service has no such
 // key, including when the key belongs to another service.
 func (s *Store) RevokeIntegrationKey(ctx context.Context, serviceID, id string) error {
 	tag, err := s.pool.Exec(ctx, `
 		UPDATE integration_keys SET revoked_at = coalesce(revoked_at, now())
 		WHERE id = $1 AND service_id = $2`, id, serviceID)
 	if err != nil {
-		return fmt.Errorf("revoke integration key %s: %w", id, err)
+		return fail(fmt.Sprintf("revoke integration key %s", id), err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("revoke integration key %s: %w", id, ErrNotFound)
+		return fmt.Errorf("revoke integration key %s: %w", id, fault.Missing("integration key"))
 	}
 	return nil
 }
 
 // AuthenticateIntegrationKey returns the metadata of a valid, unrevoked key,
 // whose ServiceID is the one service its sender may send alerts for. Any
-// key that does not authenticate gives an error wrapping ErrUnauthorized and
+// key that does not authenticate gives an error of code fault.Unauthorized and
 // saying nothing more; other errors are the database's. Surrounding
 // whitespace is ignored, since keys are often pasted into config files.
 func (s *Store) AuthenticateIntegrationKey(ctx context.Context, key string) (IntegrationKey, error) {
-	unauthorized := fmt.Errorf("authenticate integration key: %w", ErrUnauthorized)
+	unauthorized := fault.New(fault.Unauthorized, "invalid integration key")
 	m := integrationKeyFormat.FindStringSubmatch(strings.TrimSpace(key))
 	if m == nil {
 		return IntegrationKey{}, unauthorized
@@ -143,13 +138,13 @@ func (s *Store) AuthenticateIntegrationKey(ctx context.Context, key string) (Int
 		return IntegrationKey{}, unauthorized
 	}
 	if err != nil {
-		return IntegrationKey{}, fmt.Errorf("authenticate integration key: %w", err)
+		return IntegrationKey{}, fail("authenticate integration key", err)
 	}
 	if !secretMatches(secret, hash) || k.RevokedAt != nil {
 		return IntegrationKey{}, unauthorized
 	}
 	if err := s.recordKeyUse(ctx, "integration_keys", id, &k.LastUsedAt); err != nil {
-		return IntegrationKey{}, fmt.Errorf("authenticate integration key: %w", err)
+		return IntegrationKey{}, fail("authenticate integration key", err)
 	}
 	return normalizeIntegrationKey(k), nil
 }

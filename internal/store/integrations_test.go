@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/oncall"
 	"github.com/incident-server/incident-server/internal/store"
 	"github.com/incident-server/incident-server/internal/testenv"
@@ -127,7 +128,7 @@ func TestIntegrationKeyRejectsEveryBadKeyAlike(t *testing.T) {
 	var msgs []string
 	for name, candidate := range bad {
 		_, err := s.AuthenticateIntegrationKey(ctx, candidate)
-		require.ErrorIs(t, err, store.ErrUnauthorized, name)
+		requireCode(t, fault.Unauthorized, err, name)
 		msgs = append(msgs, err.Error())
 	}
 	for _, msg := range msgs {
@@ -171,7 +172,7 @@ func TestIntegrationKeyListNeverShowsSecrets(t *testing.T) {
 	require.Empty(t, none)
 
 	_, err = s.ListIntegrationKeys(ctx, "nope")
-	require.ErrorIs(t, err, store.ErrNotFound)
+	requireCode(t, fault.NotFound, err)
 }
 
 func TestIntegrationKeyRevoke(t *testing.T) {
@@ -183,14 +184,14 @@ func TestIntegrationKeyRevoke(t *testing.T) {
 	k, key := createIntegrationKey(t, s, "checkout", "prometheus")
 
 	err := s.RevokeIntegrationKey(ctx, "search", k.ID)
-	require.ErrorIs(t, err, store.ErrNotFound, "another service cannot revoke the key")
-	require.ErrorIs(t, s.RevokeIntegrationKey(ctx, "checkout", "ik_unknown"), store.ErrNotFound)
+	requireCode(t, fault.NotFound, err, "another service cannot revoke the key")
+	requireCode(t, fault.NotFound, s.RevokeIntegrationKey(ctx, "checkout", "ik_unknown"))
 	_, err = s.AuthenticateIntegrationKey(ctx, key)
 	require.NoError(t, err)
 
 	require.NoError(t, s.RevokeIntegrationKey(ctx, "checkout", k.ID))
 	_, err = s.AuthenticateIntegrationKey(ctx, key)
-	require.ErrorIs(t, err, store.ErrUnauthorized)
+	requireCode(t, fault.Unauthorized, err)
 	listed, err := s.ListIntegrationKeys(ctx, "checkout")
 	require.NoError(t, err)
 	require.Len(t, listed, 1, "a revoked key stays listed")
@@ -208,7 +209,7 @@ func TestIntegrationKeyBelongsToAnExistingService(t *testing.T) {
 	s := newStore(t)
 
 	_, key, err := s.CreateIntegrationKey(ctx, "nope", "prometheus")
-	require.ErrorIs(t, err, store.ErrNotFound)
+	requireCode(t, fault.NotFound, err)
 	require.Empty(t, key)
 
 	createIntegrationService(t, s, "checkout")
@@ -220,5 +221,5 @@ func TestIntegrationKeyBelongsToAnExistingService(t *testing.T) {
 	_, key = createIntegrationKey(t, s, "checkout", "prometheus")
 	require.NoError(t, s.DeleteService(ctx, "checkout"))
 	_, err = s.AuthenticateIntegrationKey(ctx, key)
-	require.ErrorIs(t, err, store.ErrUnauthorized, "deleting the service retires its keys")
+	requireCode(t, fault.Unauthorized, err, "deleting the service retires its keys")
 }

@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/incident-server/incident-server/internal/fault"
 )
 
 // Notification statuses. A notification is claimed before it is sent and
@@ -86,11 +88,11 @@ const notificationColumns = `incident_id, step, round, page, user_id, contact_me
 // claim returns the existing row with claimed=false and attempts raised by
 // one; the caller must not send again when its status is sent, and decides
 // by its own policy when it is failed or still claimed (an earlier attempt
-// that stopped between claiming and finishing). The error wraps ErrNotFound
+// that stopped between claiming and finishing). The error is a fault.NotFound
 // when the incident does not exist.
 func (s *Store) ClaimNotification(ctx context.Context, key NotificationKey, channel string) (Notification, bool, error) {
 	if err := key.check(); err != nil {
-		return Notification{}, false, fmt.Errorf("claim notification: %w", err)
+		return Notification{}, false, fail("claim notification", err)
 	}
 	switch channel {
 	case "push", "webhook", "log":
@@ -104,39 +106,39 @@ func (s *Store) ClaimNotification(ctx context.Context, key NotificationKey, chan
 		RETURNING `+notificationColumns,
 		key.String(), key.IncidentID, key.Step, key.Round, key.Page, key.UserID, key.ContactMethodID, channel, NotificationClaimed)
 	if err != nil {
-		return Notification{}, false, fmt.Errorf("claim notification %s: %w", key, err)
+		return Notification{}, false, fail(fmt.Sprintf("claim notification %s", key), err)
 	}
 	n, err := pgx.CollectExactlyOneRow(rows, scanNotification)
 	if err == nil {
 		return n, true, nil
 	}
 	if pgErr, ok := pgErrorCode(err); ok && pgErr.Code == pgForeignKeyError {
-		return Notification{}, false, fmt.Errorf("claim notification %s: incident %s: %w", key, key.IncidentID, ErrNotFound)
+		return Notification{}, false, fmt.Errorf("claim notification %s: %w", key, fault.Missing("incident"))
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
-		return Notification{}, false, fmt.Errorf("claim notification %s: %w", key, err)
+		return Notification{}, false, fail(fmt.Sprintf("claim notification %s", key), err)
 	}
 	rows, err = s.pool.Query(ctx, `
 		UPDATE notifications SET attempts = attempts + 1, updated_at = now()
 		WHERE key = $1
 		RETURNING `+notificationColumns, key.String())
 	if err != nil {
-		return Notification{}, false, fmt.Errorf("claim notification %s: %w", key, err)
+		return Notification{}, false, fail(fmt.Sprintf("claim notification %s", key), err)
 	}
 	n, err = pgx.CollectExactlyOneRow(rows, scanNotification)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// The incident, and its ledger with it, was deleted in between.
-		return Notification{}, false, fmt.Errorf("claim notification %s: %w", key, ErrNotFound)
+		return Notification{}, false, fmt.Errorf("claim notification %s: %w", key, fault.Missing("notification"))
 	}
 	if err != nil {
-		return Notification{}, false, fmt.Errorf("claim notification %s: %w", key, err)
+		return Notification{}, false, fail(fmt.Sprintf("claim notification %s", key), err)
 	}
 	return n, false, nil
 }
 
 // FinishNotification records the outcome of a claimed page: status is
 // NotificationSent or NotificationFailed, detail the provider's answer or
-// the error, cut to MaxNotificationDetail bytes. The error wraps ErrNotFound
+// the error, cut to MaxNotificationDetail bytes. The error is a fault.NotFound
 // when the key was never claimed.
 func (s *Store) FinishNotification(ctx context.Context, key NotificationKey, status, detail string) error {
 	if status != NotificationSent && status != NotificationFailed {
@@ -146,10 +148,10 @@ func (s *Store) FinishNotification(ctx context.Context, key NotificationKey, sta
 		UPDATE notifications SET status = $2, detail = $3, updated_at = now()
 		WHERE key = $1`, key.String(), status, truncateUTF8(detail, MaxNotificationDetail))
 	if err != nil {
-		return fmt.Errorf("finish notification %s: %w", key, err)
+		return fail(fmt.Sprintf("finish notification %s", key), err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("finish notification %s: %w", key, ErrNotFound)
+		return fmt.Errorf("finish notification %s: %w", key, fault.Missing("notification"))
 	}
 	return nil
 }
@@ -161,11 +163,11 @@ func (s *Store) ListNotifications(ctx context.Context, incidentID string) ([]Not
 	rows, err := s.pool.Query(ctx, `SELECT `+notificationColumns+` FROM notifications
 		WHERE incident_id = $1 ORDER BY created_at, key`, incidentID)
 	if err != nil {
-		return nil, fmt.Errorf("list notifications %s: %w", incidentID, err)
+		return nil, fail(fmt.Sprintf("list notifications %s", incidentID), err)
 	}
 	ns, err := pgx.CollectRows(rows, scanNotification)
 	if err != nil {
-		return nil, fmt.Errorf("list notifications %s: %w", incidentID, err)
+		return nil, fail(fmt.Sprintf("list notifications %s", incidentID), err)
 	}
 	return ns, nil
 }

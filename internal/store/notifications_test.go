@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/store"
 )
 
@@ -82,7 +83,7 @@ func TestFinishNotification(t *testing.T) {
 	require.NoError(t, errOf(s.ApplyTransition(ctx, inc, ev)))
 	key := store.NotificationKey{IncidentID: "inc_1", UserID: "usr_a", ContactMethodID: "cm_hook"}
 
-	require.ErrorIs(t, s.FinishNotification(ctx, key, store.NotificationSent, ""), store.ErrNotFound, "never claimed")
+	requireCode(t, fault.NotFound, s.FinishNotification(ctx, key, store.NotificationSent, ""), "never claimed")
 
 	_, _, err := s.ClaimNotification(ctx, key, "webhook")
 	require.NoError(t, err)
@@ -105,7 +106,7 @@ func TestClaimNotificationRejects(t *testing.T) {
 	s := newStore(t)
 
 	_, _, err := s.ClaimNotification(ctx, store.NotificationKey{IncidentID: "inc_missing", UserID: "usr_a"}, "log")
-	require.ErrorIs(t, err, store.ErrNotFound)
+	requireCode(t, fault.NotFound, err)
 
 	inc, ev := opened("inc_1", t0)
 	require.NoError(t, errOf(s.ApplyTransition(ctx, inc, ev)))

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/oncall"
 )
 
@@ -62,11 +63,11 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce($10::timestamptz, now()))`
 // of the user and of every contact method (IDs in u are ignored) and the
 // timestamps, and returns the user as stored. u should be normalized
 // (oncall.User.Normalize); an invalid u, or one listing a device or webhook
-// twice, gives an *oncall.ValidationError. An email another user has, in any
-// case, gives an error wrapping ErrConflict.
+// twice, gives an fault.Invalid error. An email another user has, in any
+// case, gives an error of code fault.Conflict.
 func (s *Store) CreateUser(ctx context.Context, u oncall.User) (oncall.User, error) {
 	if err := checkUser(u); err != nil {
-		return oncall.User{}, fmt.Errorf("create user: %w", err)
+		return oncall.User{}, fail("create user", err)
 	}
 	u.ID = newID(userIDPrefix)
 	cms := make([]oncall.ContactMethod, len(u.ContactMethods))
@@ -87,25 +88,25 @@ func (s *Store) CreateUser(ctx context.Context, u oncall.User) (oncall.User, err
 		return insertContacts(ctx, tx, u, nil)
 	})
 	if err != nil {
-		return oncall.User{}, fmt.Errorf("create user: %w", err)
+		return oncall.User{}, fail("create user", err)
 	}
 	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
 	return u, nil
 }
 
-// GetUser returns a user with its contact methods. The error wraps
-// ErrNotFound when it does not exist.
+// GetUser returns a user with its contact methods. The error is a
+// fault.NotFound when it does not exist.
 func (s *Store) GetUser(ctx context.Context, id string) (oncall.User, error) {
 	rows, err := s.pool.Query(ctx, userSelect+` WHERE u.id = $1`, id)
 	if err != nil {
-		return oncall.User{}, fmt.Errorf("get user %s: %w", id, err)
+		return oncall.User{}, fail(fmt.Sprintf("get user %s", id), err)
 	}
 	u, err := pgx.CollectExactlyOneRow(rows, scanUser)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return oncall.User{}, fmt.Errorf("get user %s: %w", id, ErrNotFound)
+		return oncall.User{}, fmt.Errorf("get user %s: %w", id, fault.Missing("user"))
 	}
 	if err != nil {
-		return oncall.User{}, fmt.Errorf("get user %s: %w", id, err)
+		return oncall.User{}, fail(fmt.Sprintf("get user %s", id), err)
 	}
 	return u, nil
 }
@@ -119,11 +120,11 @@ func (s *Store) GetUsers(ctx context.Context, ids []string) (map[string]oncall.U
 	}
 	rows, err := s.pool.Query(ctx, userSelect+` WHERE u.id = ANY($1)`, ids)
 	if err != nil {
-		return nil, fmt.Errorf("get users: %w", err)
+		return nil, fail("get users", err)
 	}
 	users, err := pgx.CollectRows(rows, scanUser)
 	if err != nil {
-		return nil, fmt.Errorf("get users: %w", err)
+		return nil, fail("get users", err)
 	}
 	for _, u := range users {
 		out[u.ID] = u
@@ -136,11 +137,11 @@ func (s *Store) GetUsers(ctx context.Context, ids []string) (map[string]oncall.U
 func (s *Store) ListUsers(ctx context.Context) ([]oncall.User, error) {
 	rows, err := s.pool.Query(ctx, userSelect+` ORDER BY u.name, u.id LIMIT $1`, MaxOncallList)
 	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
+		return nil, fail("list users", err)
 	}
 	users, err := pgx.CollectRows(rows, scanUser)
 	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
+		return nil, fail("list users", err)
 	}
 	return users, nil
 }
@@ -149,11 +150,11 @@ func (s *Store) ListUsers(ctx context.Context) ([]oncall.User, error) {
 // methods in one transaction, and returns the user as stored. A contact
 // method whose ID names one of this user's current methods keeps that ID;
 // every other method gets a new one, and current methods not listed are
-// deleted. Errors are those of CreateUser, and one wrapping ErrNotFound
+// deleted. Errors are those of CreateUser, and one of code fault.NotFound
 // when the user does not exist.
 func (s *Store) UpdateUser(ctx context.Context, u oncall.User) (oncall.User, error) {
 	if err := checkUser(u); err != nil {
-		return oncall.User{}, fmt.Errorf("update user %s: %w", u.ID, err)
+		return oncall.User{}, fail(fmt.Sprintf("update user %s", u.ID), err)
 	}
 	cms := make([]oncall.ContactMethod, len(u.ContactMethods))
 	copy(cms, u.ContactMethods)
@@ -166,7 +167,7 @@ func (s *Store) UpdateUser(ctx context.Context, u oncall.User) (oncall.User, err
 			u.ID, u.Name, u.Email, u.TimeZone, string(u.Role),
 		).Scan(&u.CreatedAt, &u.UpdatedAt)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrNotFound
+			return fault.Missing("user")
 		}
 		if err != nil {
 			return userWriteErr(u, err)
@@ -176,7 +177,7 @@ func (s *Store) UpdateUser(ctx context.Context, u oncall.User) (oncall.User, err
 		// without tripping the unique indexes halfway.
 		rows, err := tx.Query(ctx, `DELETE FROM contact_methods WHERE user_id = $1 RETURNING id, created_at`, u.ID)
 		if err != nil {
-			return fmt.Errorf("delete contact methods: %w", err)
+			return fail("delete contact methods", err)
 		}
 		created := map[string]time.Time{}
 		var id string
@@ -185,7 +186,7 @@ func (s *Store) UpdateUser(ctx context.Context, u oncall.User) (oncall.User, err
 			created[id] = at
 			return nil
 		}); err != nil {
-			return fmt.Errorf("delete contact methods: %w", err)
+			return fail("delete contact methods", err)
 		}
 		kept := map[string]bool{}
 		for i := range u.ContactMethods {
@@ -199,14 +200,14 @@ func (s *Store) UpdateUser(ctx context.Context, u oncall.User) (oncall.User, err
 		return insertContacts(ctx, tx, u, created)
 	})
 	if err != nil {
-		return oncall.User{}, fmt.Errorf("update user %s: %w", u.ID, err)
+		return oncall.User{}, fail(fmt.Sprintf("update user %s", u.ID), err)
 	}
 	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
 	return u, nil
 }
 
-// DeleteUser deletes a user and its contact methods. The error wraps
-// ErrNotFound when the user does not exist, and ErrConflict when an
+// DeleteUser deletes a user and its contact methods. The error is a
+// fault.NotFound when the user does not exist, and a fault.Conflict when an
 // escalation policy targets the user: remove it from the policy first.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -218,10 +219,10 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 		var one int
 		err := tx.QueryRow(ctx, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, id).Scan(&one)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrNotFound
+			return fault.Missing("user")
 		}
 		if err != nil {
-			return fmt.Errorf("lock user: %w", err)
+			return fail("lock user", err)
 		}
 		// [{"targets":[{"type":"user","id":…}]}] matches every policy with
 		// a step that lists the user, whatever the step's delay.
@@ -233,17 +234,17 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 			ORDER BY id LIMIT 1`, id, string(oncall.TargetUser)).Scan(&policyID)
 		switch {
 		case err == nil:
-			return fmt.Errorf("%w: user is a target of policy %s", ErrConflict, policyID)
+			return fault.Conflictf("user is a target of policy %s", policyID)
 		case !errors.Is(err, pgx.ErrNoRows):
-			return fmt.Errorf("find policies targeting user: %w", err)
+			return fail("find policies targeting user", err)
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, id); err != nil {
-			return fmt.Errorf("delete: %w", err)
+			return fail("delete", err)
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("delete user %s: %w", id, err)
+		return fail(fmt.Sprintf("delete user %s", id), err)
 	}
 	return nil
 }
@@ -261,10 +262,7 @@ func checkUser(u oncall.User) error {
 			key, field = "webhook\x00"+c.URL, "url"
 		}
 		if j, ok := seen[key]; ok {
-			return &oncall.ValidationError{
-				Field:   fmt.Sprintf("contact_methods[%d].%s", i, field),
-				Message: fmt.Sprintf("repeats contact_methods[%d]", j),
-			}
+			return fault.InvalidField(fmt.Sprintf("contact_methods[%d].%s", i, field), fmt.Sprintf("repeats contact_methods[%d]", j))
 		}
 		seen[key] = i
 	}
@@ -273,9 +271,9 @@ func checkUser(u oncall.User) error {
 
 func userWriteErr(u oncall.User, err error) error {
 	if pgErr, ok := pgErrorCode(err); ok && pgErr.Code == pgUniqueViolation && pgErr.ConstraintName == "users_email_key" {
-		return fmt.Errorf("%w: a user with email %s exists", ErrConflict, u.Email)
+		return fault.Conflictf("a user with email %s exists", u.Email)
 	}
-	return fmt.Errorf("write user: %w", err)
+	return fail("write user", err)
 }
 
 // insertContacts inserts u's contact methods in list order. created holds
@@ -295,9 +293,9 @@ func insertContacts(ctx context.Context, tx pgx.Tx, u oncall.User, created map[s
 	}
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 		if pgErr, ok := pgErrorCode(err); ok && pgErr.Code == pgUniqueViolation {
-			return fmt.Errorf("%w: a contact method is listed twice", ErrConflict)
+			return fault.Conflictf("a contact method is listed twice")
 		}
-		return fmt.Errorf("insert contact methods: %w", err)
+		return fail("insert contact methods", err)
 	}
 	return nil
 }
@@ -318,15 +316,15 @@ const policyColumns = `id, name, steps, repeat, version, created_at, updated_at`
 
 // CreatePolicy stores a new escalation policy at version 1, assigning its ID
 // and timestamps, and returns it as stored. p should be normalized; an
-// invalid p gives an *oncall.ValidationError, and so does a target naming no
+// invalid p gives an fault.Invalid error, and so does a target naming no
 // user (field steps[i].targets[j].id), in which case nothing is written.
 func (s *Store) CreatePolicy(ctx context.Context, p oncall.Policy) (oncall.Policy, error) {
 	if err := p.Validate(); err != nil {
-		return oncall.Policy{}, fmt.Errorf("create policy: %w", err)
+		return oncall.Policy{}, fail("create policy", err)
 	}
 	steps, err := json.Marshal(p.Steps)
 	if err != nil {
-		return oncall.Policy{}, fmt.Errorf("create policy: encode steps: %w", err)
+		return oncall.Policy{}, fail("create policy: encode steps", err)
 	}
 	p.ID = newID(policyIDPrefix)
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -340,16 +338,16 @@ func (s *Store) CreatePolicy(ctx context.Context, p oncall.Policy) (oncall.Polic
 		).Scan(&p.Version, &p.CreatedAt, &p.UpdatedAt)
 	})
 	if err != nil {
-		return oncall.Policy{}, fmt.Errorf("create policy: %w", err)
+		return oncall.Policy{}, fail("create policy", err)
 	}
 	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
 	return p, nil
 }
 
-// GetPolicy returns one policy. The error wraps ErrNotFound when it does not
+// GetPolicy returns one policy. The error is a fault.NotFound when it does not
 // exist.
 func (s *Store) GetPolicy(ctx context.Context, id string) (oncall.Policy, error) {
-	return queryOne(ctx, s, "get policy "+id, scanPolicy, `SELECT `+policyColumns+` FROM escalation_policies WHERE id = $1`, id)
+	return queryOne(ctx, s, "get policy "+id, "escalation policy", scanPolicy, `SELECT `+policyColumns+` FROM escalation_policies WHERE id = $1`, id)
 }
 
 // ListPolicies returns up to MaxOncallList policies ordered by name, then ID.
@@ -360,14 +358,14 @@ func (s *Store) ListPolicies(ctx context.Context) ([]oncall.Policy, error) {
 // UpdatePolicy replaces the name, steps and repeat count of policy p.ID,
 // raises its version by one and returns it as stored. Incidents already
 // open keep the snapshot they took. Errors are those of CreatePolicy, and
-// one wrapping ErrNotFound when the policy does not exist.
+// one of code fault.NotFound when the policy does not exist.
 func (s *Store) UpdatePolicy(ctx context.Context, p oncall.Policy) (oncall.Policy, error) {
 	if err := p.Validate(); err != nil {
-		return oncall.Policy{}, fmt.Errorf("update policy %s: %w", p.ID, err)
+		return oncall.Policy{}, fail(fmt.Sprintf("update policy %s", p.ID), err)
 	}
 	steps, err := json.Marshal(p.Steps)
 	if err != nil {
-		return oncall.Policy{}, fmt.Errorf("update policy %s: encode steps: %w", p.ID, err)
+		return oncall.Policy{}, fail(fmt.Sprintf("update policy %s: encode steps", p.ID), err)
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `
@@ -378,7 +376,7 @@ func (s *Store) UpdatePolicy(ctx context.Context, p oncall.Policy) (oncall.Polic
 			p.ID, p.Name, string(steps), p.Repeat,
 		).Scan(&p.Version, &p.CreatedAt, &p.UpdatedAt)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrNotFound
+			return fault.Missing("escalation policy")
 		}
 		if err != nil {
 			return err
@@ -386,39 +384,39 @@ func (s *Store) UpdatePolicy(ctx context.Context, p oncall.Policy) (oncall.Polic
 		return checkTargets(ctx, tx, p)
 	})
 	if err != nil {
-		return oncall.Policy{}, fmt.Errorf("update policy %s: %w", p.ID, err)
+		return oncall.Policy{}, fail(fmt.Sprintf("update policy %s", p.ID), err)
 	}
 	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
 	return p, nil
 }
 
-// DeletePolicy deletes a policy. The error wraps ErrNotFound when it does not
-// exist, and ErrConflict when a service uses it.
+// DeletePolicy deletes a policy. The error is a fault.NotFound when it does not
+// exist, and a fault.Conflict when a service uses it.
 func (s *Store) DeletePolicy(ctx context.Context, id string) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var serviceID string
 		err := tx.QueryRow(ctx, `SELECT id FROM services WHERE escalation_policy_id = $1 ORDER BY id LIMIT 1`, id).Scan(&serviceID)
 		switch {
 		case err == nil:
-			return fmt.Errorf("%w: policy is used by service %s", ErrConflict, serviceID)
+			return fault.Conflictf("policy is used by service %s", serviceID)
 		case !errors.Is(err, pgx.ErrNoRows):
-			return fmt.Errorf("find services using policy: %w", err)
+			return fail("find services using policy", err)
 		}
 		tag, err := tx.Exec(ctx, `DELETE FROM escalation_policies WHERE id = $1`, id)
 		if pgErr, ok := pgErrorCode(err); ok && pgErr.Code == pgForeignKeyError {
 			// A service took the policy up after the check above.
-			return fmt.Errorf("%w: policy is used by a service", ErrConflict)
+			return fault.Conflictf("policy is used by a service")
 		}
 		if err != nil {
-			return fmt.Errorf("delete: %w", err)
+			return fail("delete", err)
 		}
 		if tag.RowsAffected() == 0 {
-			return ErrNotFound
+			return fault.Missing("escalation policy")
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("delete policy %s: %w", id, err)
+		return fail(fmt.Sprintf("delete policy %s", id), err)
 	}
 	return nil
 }
@@ -430,11 +428,11 @@ func (s *Store) DeletePolicy(ctx context.Context, id string) error {
 func checkTargets(ctx context.Context, tx pgx.Tx, p oncall.Policy) error {
 	rows, err := tx.Query(ctx, `SELECT id FROM users WHERE id = ANY($1) ORDER BY id FOR KEY SHARE`, p.UserIDs())
 	if err != nil {
-		return fmt.Errorf("check targets: %w", err)
+		return fail("check targets", err)
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return fmt.Errorf("check targets: %w", err)
+		return fail("check targets", err)
 	}
 	found := make(map[string]bool, len(ids))
 	for _, id := range ids {
@@ -443,7 +441,7 @@ func checkTargets(ctx context.Context, tx pgx.Tx, p oncall.Policy) error {
 	for i, st := range p.Steps {
 		for j, t := range st.Targets {
 			if t.Type == oncall.TargetUser && !found[t.ID] {
-				return &oncall.ValidationError{Field: fmt.Sprintf("steps[%d].targets[%d].id", i, j), Message: "no such user"}
+				return fault.InvalidField(fmt.Sprintf("steps[%d].targets[%d].id", i, j), "no such user")
 			}
 		}
 	}
@@ -464,11 +462,11 @@ const serviceColumns = `id, name, description, coalesce(escalation_policy_id, ''
 // CreateService stores a new service under the caller's ID and returns it as
 // stored; the acknowledgement timeout is kept in whole milliseconds. sv
 // should be normalized; an invalid sv, or a policy ID naming no policy
-// (field escalation_policy_id), gives an *oncall.ValidationError. An ID in
-// use gives an error wrapping ErrConflict.
+// (field escalation_policy_id), gives an fault.Invalid error. An ID in
+// use gives an error of code fault.Conflict.
 func (s *Store) CreateService(ctx context.Context, sv oncall.Service) (oncall.Service, error) {
 	if err := sv.Validate(); err != nil {
-		return oncall.Service{}, fmt.Errorf("create service: %w", err)
+		return oncall.Service{}, fail("create service", err)
 	}
 	ackMS := sv.AckTimeout.D().Milliseconds()
 	sv.AckTimeout = oncall.Duration(time.Duration(ackMS) * time.Millisecond)
@@ -484,7 +482,7 @@ func (s *Store) CreateService(ctx context.Context, sv oncall.Service) (oncall.Se
 		sv.ID, sv.Name, sv.Description, sv.EscalationPolicyID, ackMS, sv.ResolvesItself(), breachIDs(sv),
 	).Scan(&sv.CreatedAt, &sv.UpdatedAt)
 	if pgErr, ok := pgErrorCode(err); ok && pgErr.Code == pgUniqueViolation {
-		return oncall.Service{}, fmt.Errorf("create service: %w: a service with id %s exists", ErrConflict, sv.ID)
+		return oncall.Service{}, fmt.Errorf("create service: %w", fault.Conflictf("a service with id %s exists", sv.ID))
 	}
 	if err != nil {
 		return oncall.Service{}, fmt.Errorf("create service: %w", serviceWriteErr(err))
@@ -493,10 +491,10 @@ func (s *Store) CreateService(ctx context.Context, sv oncall.Service) (oncall.Se
 	return sv, nil
 }
 
-// GetService returns one service. The error wraps ErrNotFound when it does
+// GetService returns one service. The error is a fault.NotFound when it does
 // not exist.
 func (s *Store) GetService(ctx context.Context, id string) (oncall.Service, error) {
-	return queryOne(ctx, s, "get service "+id, scanService, `SELECT `+serviceColumns+` FROM services WHERE id = $1`, id)
+	return queryOne(ctx, s, "get service "+id, "service", scanService, `SELECT `+serviceColumns+` FROM services WHERE id = $1`, id)
 }
 
 // ListServices returns up to MaxOncallList services ordered by name, then ID.
@@ -506,11 +504,11 @@ func (s *Store) ListServices(ctx context.Context) ([]oncall.Service, error) {
 
 // UpdateService replaces the name, description, policy and acknowledgement
 // timeout of service sv.ID and returns it as stored. Errors are those of
-// CreateService, and one wrapping ErrNotFound when the service does not
+// CreateService, and one of code fault.NotFound when the service does not
 // exist.
 func (s *Store) UpdateService(ctx context.Context, sv oncall.Service) (oncall.Service, error) {
 	if err := sv.Validate(); err != nil {
-		return oncall.Service{}, fmt.Errorf("update service %s: %w", sv.ID, err)
+		return oncall.Service{}, fail(fmt.Sprintf("update service %s", sv.ID), err)
 	}
 	ackMS := sv.AckTimeout.D().Milliseconds()
 	sv.AckTimeout = oncall.Duration(time.Duration(ackMS) * time.Millisecond)
@@ -528,7 +526,7 @@ func (s *Store) UpdateService(ctx context.Context, sv oncall.Service) (oncall.Se
 		sv.ID, sv.Name, sv.Description, sv.EscalationPolicyID, ackMS, sv.ResolvesItself(), breachIDs(sv),
 	).Scan(&sv.CreatedAt, &sv.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return oncall.Service{}, fmt.Errorf("update service %s: %w", sv.ID, ErrNotFound)
+		return oncall.Service{}, fmt.Errorf("update service %s: %w", sv.ID, fault.Missing("service"))
 	}
 	if err != nil {
 		return oncall.Service{}, fmt.Errorf("update service %s: %w", sv.ID, serviceWriteErr(err))
@@ -537,15 +535,15 @@ func (s *Store) UpdateService(ctx context.Context, sv oncall.Service) (oncall.Se
 	return sv, nil
 }
 
-// DeleteService deletes a service; its incidents stay. The error wraps
-// ErrNotFound when it does not exist.
+// DeleteService deletes a service; its incidents stay. The error is a
+// fault.NotFound when it does not exist.
 func (s *Store) DeleteService(ctx context.Context, id string) error {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM services WHERE id = $1`, id)
 	if err != nil {
-		return fmt.Errorf("delete service %s: %w", id, err)
+		return fail(fmt.Sprintf("delete service %s", id), err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("delete service %s: %w", id, ErrNotFound)
+		return fmt.Errorf("delete service %s: %w", id, fault.Missing("service"))
 	}
 	return nil
 }
@@ -569,7 +567,7 @@ func (s *Store) checkUsers(ctx context.Context, field string, ids []string) erro
 	}
 	for i, id := range ids {
 		if _, ok := users[id]; !ok {
-			return &oncall.ValidationError{Field: fmt.Sprintf("%s[%d]", field, i), Message: "no such user"}
+			return fault.InvalidField(fmt.Sprintf("%s[%d]", field, i), "no such user")
 		}
 	}
 	return nil
@@ -579,7 +577,7 @@ func (s *Store) checkUsers(ctx context.Context, field string, ids []string) erro
 // a validation error.
 func serviceWriteErr(err error) error {
 	if pgErr, ok := pgErrorCode(err); ok && pgErr.Code == pgForeignKeyError {
-		return &oncall.ValidationError{Field: "escalation_policy_id", Message: "no such policy"}
+		return fault.InvalidField("escalation_policy_id", "no such policy")
 	}
 	return err
 }
@@ -621,7 +619,7 @@ func (s *Store) EscalationFor(ctx context.Context, serviceID string) (oncall.Sna
 		return oncall.Snapshot{}, nil
 	}
 	if err != nil {
-		return oncall.Snapshot{}, fmt.Errorf("escalation for service %s: %w", serviceID, err)
+		return oncall.Snapshot{}, fail(fmt.Sprintf("escalation for service %s", serviceID), err)
 	}
 	if len(breach) == 0 {
 		breach = nil

@@ -1,13 +1,13 @@
 package store_test
 
 import (
-	"errors"
 	"regexp"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/oncall"
 	"github.com/incident-server/incident-server/internal/store"
 )
@@ -49,8 +49,8 @@ func policyFor(name string, userIDs ...string) oncall.Policy {
 
 func requireValidation(t *testing.T, err error, field string) {
 	t.Helper()
-	verr, ok := errors.AsType[*oncall.ValidationError](err)
-	require.True(t, ok, "want a validation error on %s, got %v", field, err)
+	verr, ok := fault.As(err)
+	require.True(t, ok && verr.Code == fault.Invalid, "want a validation error on %s, got %v", field, err)
 	require.Equal(t, field, verr.Field)
 }
 
@@ -119,13 +119,13 @@ func TestUserRoundTrip(t *testing.T) {
 
 	require.NoError(t, s.DeleteUser(ctx, created.ID))
 	_, err = s.GetUser(ctx, created.ID)
-	require.ErrorIs(t, err, store.ErrNotFound)
+	requireCode(t, fault.NotFound, err)
 	require.Equal(t, 0, countRows(t, s, `SELECT count(*) FROM contact_methods WHERE user_id = $1`, created.ID))
-	require.ErrorIs(t, s.DeleteUser(ctx, created.ID), store.ErrNotFound)
+	requireCode(t, fault.NotFound, s.DeleteUser(ctx, created.ID))
 
 	upd.ID = "usr_missing"
 	_, err = s.UpdateUser(ctx, upd)
-	require.ErrorIs(t, err, store.ErrNotFound)
+	requireCode(t, fault.NotFound, err)
 }
 
 func TestUserDuplicateEmail(t *testing.T) {
@@ -139,7 +139,7 @@ func TestUserDuplicateEmail(t *testing.T) {
 	dup.Name = "Another Ann"
 	dup.Email = "ANN@example.com"
 	_, err = s.CreateUser(ctx, dup)
-	require.ErrorIs(t, err, store.ErrConflict)
+	requireCode(t, fault.Conflict, err)
 	require.ErrorContains(t, err, "a user with email ANN@example.com exists")
 	require.Equal(t, 1, countRows(t, s, `SELECT count(*) FROM users`))
 	require.Equal(t, 2, countRows(t, s, `SELECT count(*) FROM contact_methods`), "nothing of the rejected user is written")
@@ -147,7 +147,7 @@ func TestUserDuplicateEmail(t *testing.T) {
 	bob := createUser(t, s, "Bob", "bob@example.com")
 	bob.Email = first.Email
 	_, err = s.UpdateUser(ctx, bob)
-	require.ErrorIs(t, err, store.ErrConflict)
+	requireCode(t, fault.Conflict, err)
 	require.ErrorContains(t, err, "a user with email ann@example.com exists")
 }
 
@@ -171,7 +171,7 @@ func TestDeleteUserTargetedByPolicy(t *testing.T) {
 	require.NoError(t, err)
 
 	err = s.DeleteUser(ctx, b.ID)
-	require.ErrorIs(t, err, store.ErrConflict)
+	requireCode(t, fault.Conflict, err)
 	require.ErrorContains(t, err, "user is a target of policy "+p.ID)
 	_, err = s.GetUser(ctx, b.ID)
 	require.NoError(t, err, "the user is kept")
@@ -180,7 +180,7 @@ func TestDeleteUserTargetedByPolicy(t *testing.T) {
 	_, err = s.UpdatePolicy(ctx, p)
 	require.NoError(t, err)
 	require.NoError(t, s.DeleteUser(ctx, b.ID), "no longer targeted")
-	require.ErrorIs(t, s.DeleteUser(ctx, a.ID), store.ErrConflict)
+	requireCode(t, fault.Conflict, s.DeleteUser(ctx, a.ID))
 }
 
 func TestPolicyRoundTrip(t *testing.T) {
@@ -223,11 +223,11 @@ func TestPolicyRoundTrip(t *testing.T) {
 
 	require.NoError(t, s.DeletePolicy(ctx, created.ID))
 	_, err = s.GetPolicy(ctx, created.ID)
-	require.ErrorIs(t, err, store.ErrNotFound)
-	require.ErrorIs(t, s.DeletePolicy(ctx, created.ID), store.ErrNotFound)
+	requireCode(t, fault.NotFound, err)
+	requireCode(t, fault.NotFound, s.DeletePolicy(ctx, created.ID))
 	upd.ID = "pol_missing"
 	_, err = s.UpdatePolicy(ctx, upd)
-	require.ErrorIs(t, err, store.ErrNotFound)
+	requireCode(t, fault.NotFound, err)
 }
 
 func TestPolicyUnknownTarget(t *testing.T) {
@@ -264,7 +264,7 @@ func TestDeletePolicyInUse(t *testing.T) {
 	require.NoError(t, err)
 
 	err = s.DeletePolicy(ctx, p.ID)
-	require.ErrorIs(t, err, store.ErrConflict)
+	requireCode(t, fault.Conflict, err)
 	require.ErrorContains(t, err, "policy is used by service checkout")
 
 	require.NoError(t, s.DeleteService(ctx, "checkout"))
@@ -289,13 +289,13 @@ func TestServiceRoundTrip(t *testing.T) {
 	require.Equal(t, created, got)
 
 	_, err = s.CreateService(ctx, in)
-	require.ErrorIs(t, err, store.ErrConflict)
+	requireCode(t, fault.Conflict, err)
 	require.ErrorContains(t, err, "a service with id checkout exists")
 
 	_, err = s.CreateService(ctx, oncall.Service{ID: "search", Name: "Search", EscalationPolicyID: "pol_missing"})
 	requireValidation(t, err, "escalation_policy_id")
 	_, err = s.GetService(ctx, "search")
-	require.ErrorIs(t, err, store.ErrNotFound)
+	requireCode(t, fault.NotFound, err)
 
 	bare, err := s.CreateService(ctx, oncall.Service{ID: "auth", Name: "Auth"})
 	require.NoError(t, err)
@@ -320,10 +320,10 @@ func TestServiceRoundTrip(t *testing.T) {
 	upd.ID = "missing"
 	upd.EscalationPolicyID = ""
 	_, err = s.UpdateService(ctx, upd)
-	require.ErrorIs(t, err, store.ErrNotFound)
+	requireCode(t, fault.NotFound, err)
 
 	require.NoError(t, s.DeleteService(ctx, "checkout"))
-	require.ErrorIs(t, s.DeleteService(ctx, "checkout"), store.ErrNotFound)
+	requireCode(t, fault.NotFound, s.DeleteService(ctx, "checkout"))
 }
 
 func TestEscalationFor(t *testing.T) {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/incident-server/incident-server/internal/fault"
 )
 
 // Backup statuses; keep in step with backups_status_check.
@@ -37,7 +39,7 @@ func (s *Store) StartBackup(ctx context.Context, runKey string, at time.Time) er
 		SET started_at = EXCLUDED.started_at, finished_at = NULL, file = '', size_bytes = 0, status = 'running', error = ''`,
 		runKey, at)
 	if err != nil {
-		return fmt.Errorf("start backup %s: %w", runKey, err)
+		return fail(fmt.Sprintf("start backup %s", runKey), err)
 	}
 	return nil
 }
@@ -48,10 +50,10 @@ func (s *Store) FinishBackup(ctx context.Context, runKey string, at time.Time, f
 		UPDATE backups SET finished_at = $2, file = $3, size_bytes = $4, status = $5, error = $6
 		WHERE run_key = $1`, runKey, at, file, size, status, errText)
 	if err != nil {
-		return fmt.Errorf("finish backup %s: %w", runKey, err)
+		return fail(fmt.Sprintf("finish backup %s", runKey), err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("finish backup %s: %w", runKey, ErrNotFound)
+		return fmt.Errorf("finish backup %s: %w", runKey, fault.Missing("backup run"))
 	}
 	return nil
 }
@@ -64,7 +66,7 @@ func (s *Store) LastBackupSuccess(ctx context.Context) (int64, error) {
 		SELECT coalesce(extract(epoch FROM max(finished_at))::bigint, 0)
 		FROM backups WHERE status = 'ok'`).Scan(&at)
 	if err != nil {
-		return 0, fmt.Errorf("last backup success: %w", err)
+		return 0, fail("last backup success", err)
 	}
 	return at, nil
 }
@@ -86,7 +88,7 @@ func (s *Store) EnsureService(ctx context.Context, id, name, description string)
 		INSERT INTO services (id, name, description) VALUES ($1, $2, $3)
 		ON CONFLICT (id) DO NOTHING`, id, name, description)
 	if err != nil {
-		return fmt.Errorf("ensure service %s: %w", id, err)
+		return fail(fmt.Sprintf("ensure service %s", id), err)
 	}
 	return nil
 }
@@ -98,11 +100,11 @@ func (s *Store) Vacuum(ctx context.Context) (tables int, err error) {
 	var names []string
 	rows, err := s.pool.Query(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename`)
 	if err != nil {
-		return 0, fmt.Errorf("vacuum: list tables: %w", err)
+		return 0, fail("vacuum: list tables", err)
 	}
 	names, err = pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return 0, fmt.Errorf("vacuum: list tables: %w", err)
+		return 0, fail("vacuum: list tables", err)
 	}
 	if len(names) == 0 {
 		return 0, nil
@@ -114,7 +116,7 @@ func (s *Store) Vacuum(ctx context.Context) (tables int, err error) {
 	// VACUUM cannot run in a transaction; Exec without arguments sends it
 	// on its own.
 	if _, err := s.pool.Exec(ctx, "VACUUM (ANALYZE) "+strings.Join(idents, ", ")); err != nil {
-		return 0, fmt.Errorf("vacuum: %w", err)
+		return 0, fail("vacuum", err)
 	}
 	return len(names), nil
 }
@@ -139,7 +141,7 @@ func (s *Store) PurgeResolved(ctx context.Context, cutoff time.Time) (events, no
 		return nil
 	})
 	if err != nil {
-		return 0, 0, fmt.Errorf("purge resolved incidents: %w", err)
+		return 0, 0, fail("purge resolved incidents", err)
 	}
 	return events, notifications, nil
 }
@@ -180,7 +182,7 @@ func (s *Store) CountUserTables(ctx context.Context) (int, error) {
 	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_tables
 		WHERE schemaname NOT IN ('pg_catalog', 'information_schema') AND schemaname NOT LIKE 'pg_toast%'`).Scan(&n)
 	if err != nil {
-		return 0, fmt.Errorf("count tables: %w", err)
+		return 0, fail("count tables", err)
 	}
 	return n, nil
 }

@@ -54,7 +54,7 @@ func (s *Store) recordKeyUse(ctx context.Context, table, id string, last **time.
 	case errors.Is(err, pgx.ErrNoRows):
 		return nil
 	case err != nil:
-		return fmt.Errorf("record use: %w", err)
+		return fail("record use", err)
 	}
 	*last = &used
 	return nil

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/oncall"
 )
@@ -17,10 +18,10 @@ const slaColumns = `id, severity, service, response_ms, resolution_ms, warning_f
 func ms(d oncall.Duration) int64 { return d.D().Milliseconds() }
 
 // CreateSLAPolicy stores the targets of one severity, for every service or
-// one. A second policy for the same severity and service is ErrConflict.
+// one. A second policy for the same severity and service is a fault.Conflict.
 func (s *Store) CreateSLAPolicy(ctx context.Context, p oncall.SLAPolicy) (oncall.SLAPolicy, error) {
 	if err := p.Validate(); err != nil {
-		return oncall.SLAPolicy{}, fmt.Errorf("create sla policy: %w", err)
+		return oncall.SLAPolicy{}, fail("create sla policy", err)
 	}
 	rows, err := s.pool.Query(ctx, `
 		INSERT INTO sla_policies (id, severity, service, response_ms, resolution_ms, warning_fraction)
@@ -28,14 +29,14 @@ func (s *Store) CreateSLAPolicy(ctx context.Context, p oncall.SLAPolicy) (oncall
 		RETURNING `+slaColumns,
 		newID("sla_"), string(p.Severity), p.Service, ms(p.Response), ms(p.Resolution), p.WarningFraction)
 	if err != nil {
-		return oncall.SLAPolicy{}, fmt.Errorf("create sla policy: %w", err)
+		return oncall.SLAPolicy{}, fail("create sla policy", err)
 	}
 	out, err := pgx.CollectExactlyOneRow(rows, scanSLAPolicy)
 	if pgErr, ok := pgErrorCode(err); ok && pgErr.Code == pgUniqueViolation {
-		return oncall.SLAPolicy{}, fmt.Errorf("create sla policy: %w: severity %s already has a policy%s", ErrConflict, p.Severity, forService(p.Service))
+		return oncall.SLAPolicy{}, fmt.Errorf("create sla policy: %w", fault.Conflictf("severity %s already has a policy%s", p.Severity, forService(p.Service)))
 	}
 	if err != nil {
-		return oncall.SLAPolicy{}, fmt.Errorf("create sla policy: %w", err)
+		return oncall.SLAPolicy{}, fail("create sla policy", err)
 	}
 	return out, nil
 }
@@ -47,9 +48,9 @@ func forService(service string) string {
 	return " for service " + service
 }
 
-// GetSLAPolicy returns one SLA policy; the error wraps ErrNotFound.
+// GetSLAPolicy returns one SLA policy; the error is a fault.NotFound.
 func (s *Store) GetSLAPolicy(ctx context.Context, id string) (oncall.SLAPolicy, error) {
-	return queryOne(ctx, s, "get sla policy "+id, scanSLAPolicy, `SELECT `+slaColumns+` FROM sla_policies WHERE id = $1`, id)
+	return queryOne(ctx, s, "get sla policy "+id, "sla policy", scanSLAPolicy, `SELECT `+slaColumns+` FROM sla_policies WHERE id = $1`, id)
 }
 
 // ListSLAPolicies returns every SLA policy, defaults first, by severity.
@@ -60,7 +61,7 @@ func (s *Store) ListSLAPolicies(ctx context.Context) ([]oncall.SLAPolicy, error)
 // UpdateSLAPolicy replaces a policy's targets, severity and service.
 func (s *Store) UpdateSLAPolicy(ctx context.Context, p oncall.SLAPolicy) (oncall.SLAPolicy, error) {
 	if err := p.Validate(); err != nil {
-		return oncall.SLAPolicy{}, fmt.Errorf("update sla policy: %w", err)
+		return oncall.SLAPolicy{}, fail("update sla policy", err)
 	}
 	rows, err := s.pool.Query(ctx, `
 		UPDATE sla_policies SET severity = $2, service = $3, response_ms = $4, resolution_ms = $5,
@@ -69,17 +70,17 @@ func (s *Store) UpdateSLAPolicy(ctx context.Context, p oncall.SLAPolicy) (oncall
 		RETURNING `+slaColumns,
 		p.ID, string(p.Severity), p.Service, ms(p.Response), ms(p.Resolution), p.WarningFraction)
 	if err != nil {
-		return oncall.SLAPolicy{}, fmt.Errorf("update sla policy %s: %w", p.ID, err)
+		return oncall.SLAPolicy{}, fail(fmt.Sprintf("update sla policy %s", p.ID), err)
 	}
 	out, err := pgx.CollectExactlyOneRow(rows, scanSLAPolicy)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return oncall.SLAPolicy{}, fmt.Errorf("update sla policy %s: %w", p.ID, ErrNotFound)
+		return oncall.SLAPolicy{}, fmt.Errorf("update sla policy %s: %w", p.ID, fault.Missing("sla policy"))
 	case err != nil:
 		if pgErr, ok := pgErrorCode(err); ok && pgErr.Code == pgUniqueViolation {
-			return oncall.SLAPolicy{}, fmt.Errorf("update sla policy: %w: severity %s already has a policy%s", ErrConflict, p.Severity, forService(p.Service))
+			return oncall.SLAPolicy{}, fmt.Errorf("update sla policy: %w", fault.Conflictf("severity %s already has a policy%s", p.Severity, forService(p.Service)))
 		}
-		return oncall.SLAPolicy{}, fmt.Errorf("update sla policy %s: %w", p.ID, err)
+		return oncall.SLAPolicy{}, fail(fmt.Sprintf("update sla policy %s", p.ID), err)
 	}
 	return out, nil
 }
@@ -89,10 +90,10 @@ func (s *Store) UpdateSLAPolicy(ctx context.Context, p oncall.SLAPolicy) (oncall
 func (s *Store) DeleteSLAPolicy(ctx context.Context, id string) error {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM sla_policies WHERE id = $1`, id)
 	if err != nil {
-		return fmt.Errorf("delete sla policy %s: %w", id, err)
+		return fail(fmt.Sprintf("delete sla policy %s", id), err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("delete sla policy %s: %w", id, ErrNotFound)
+		return fmt.Errorf("delete sla policy %s: %w", id, fault.Missing("sla policy"))
 	}
 	return nil
 }
@@ -104,14 +105,14 @@ func (s *Store) SLAFor(ctx context.Context, service string, severity incident.Se
 	rows, err := s.pool.Query(ctx, `SELECT `+slaColumns+` FROM sla_policies
 		WHERE severity = $1 AND service IN ($2, '') ORDER BY service DESC LIMIT 1`, string(severity), service)
 	if err != nil {
-		return oncall.SLA{}, fmt.Errorf("sla for %s/%s: %w", service, severity, err)
+		return oncall.SLA{}, fail(fmt.Sprintf("sla for %s/%s", service, severity), err)
 	}
 	p, err := pgx.CollectExactlyOneRow(rows, scanSLAPolicy)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return oncall.BuiltinSLA(severity), nil
 	}
 	if err != nil {
-		return oncall.SLA{}, fmt.Errorf("sla for %s/%s: %w", service, severity, err)
+		return oncall.SLA{}, fail(fmt.Sprintf("sla for %s/%s", service, severity), err)
 	}
 	return p.SLA(), nil
 }
@@ -122,7 +123,7 @@ func (s *Store) ResponseOverdueCount(ctx context.Context) (int64, error) {
 	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM incidents
 		WHERE status = 'open' AND response_due_at IS NOT NULL AND response_due_at < now()`).Scan(&n)
 	if err != nil {
-		return 0, fmt.Errorf("count overdue incidents: %w", err)
+		return 0, fail("count overdue incidents", err)
 	}
 	return n, nil
 }

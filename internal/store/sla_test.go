@@ -6,9 +6,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/oncall"
-	"github.com/incident-server/incident-server/internal/store"
 )
 
 func TestSLAForPrefersServiceThenDefaultThenBuiltin(t *testing.T) {
@@ -43,7 +43,7 @@ func TestSLAForPrefersServiceThenDefaultThenBuiltin(t *testing.T) {
 
 	_, err = s.CreateSLAPolicy(ctx, oncall.SLAPolicy{Severity: incident.SeverityCritical,
 		Response: oncall.Duration(time.Minute), Resolution: oncall.Duration(time.Hour), WarningFraction: 0.75})
-	require.ErrorIs(t, err, store.ErrConflict, "one default per severity")
+	requireCode(t, fault.Conflict, err, "one default per severity")
 
 	def.Response = oncall.Duration(20 * time.Minute)
 	upd, err := s.UpdateSLAPolicy(ctx, def)
@@ -53,7 +53,7 @@ func TestSLAForPrefersServiceThenDefaultThenBuiltin(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, list, 2)
 	require.NoError(t, s.DeleteSLAPolicy(ctx, def.ID))
-	require.ErrorIs(t, s.DeleteSLAPolicy(ctx, def.ID), store.ErrNotFound)
+	requireCode(t, fault.NotFound, s.DeleteSLAPolicy(ctx, def.ID))
 }
 
 func TestWritesReportWhetherTheyInserted(t *testing.T) {

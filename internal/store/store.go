@@ -9,19 +9,18 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/incident-server/incident-server/internal/fault"
 )
 
-// ErrNotFound is wrapped by every error about an incident that does not exist.
-var ErrNotFound = errors.New("not found")
-
-// ErrInvalidCursor is wrapped by ListIncidents when the cursor cannot be decoded.
-var ErrInvalidCursor = errors.New("invalid cursor")
-
-// ErrConflict is wrapped by errors for a write that the current data
-// forbids: deleting a policy a service uses, a duplicate unique value. The
-// wrapping message says which.
-var ErrConflict = errors.New("conflict")
+// Errors: every error a Store method returns carries a fault code. A row
+// that does not exist is fault.NotFound naming its noun ("user not found"),
+// a write the current data forbids is fault.Conflict saying why, bad input
+// is fault.Invalid naming the field; a failure of the database itself is
+// fault.Unavailable (retry) or, for data it rejects that no retry fixes,
+// fault.Internal. See fail.
 
 // PoolOptions sizes the connection pools and says how queries are sent. The
 // zero value is valid: every zero field takes the default from the
@@ -99,7 +98,7 @@ func Open(ctx context.Context, url string, opt PoolOptions) (*Store, error) {
 func openPool(ctx context.Context, name, url string, opt PoolOptions) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("parse %s url: %w", name, err)
+		return nil, fail(fmt.Sprintf("parse %s url", name), err)
 	}
 	if opt.QueryExecMode != "" {
 		mode, ok := queryExecModes[opt.QueryExecMode]
@@ -123,11 +122,11 @@ func openPool(ctx context.Context, name, url string, opt PoolOptions) (*pgxpool.
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("open %s pool: %w", name, err)
+		return nil, fail(fmt.Sprintf("open %s pool", name), err)
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("ping %s: %w", name, err)
+		return nil, fail(fmt.Sprintf("ping %s", name), err)
 	}
 	return pool, nil
 }
@@ -147,7 +146,7 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("ping database: %w", err)
+		return fail("ping database", err)
 	}
 	return nil
 }
@@ -161,19 +160,19 @@ func (s *Store) Close() {
 }
 
 // queryOne runs q, which selects at most one row, and scans it. No row is
-// an error wrapping ErrNotFound; op names the operation in errors.
-func queryOne[T any](ctx context.Context, s *Store, op string, scan pgx.RowToFunc[T], q string, args ...any) (T, error) {
+// an error of code fault.NotFound; op names the operation in errors.
+func queryOne[T any](ctx context.Context, s *Store, op, noun string, scan pgx.RowToFunc[T], q string, args ...any) (T, error) {
 	var zero T
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
-		return zero, fmt.Errorf("%s: %w", op, err)
+		return zero, fail(fmt.Sprintf("%s", op), err)
 	}
 	v, err := pgx.CollectExactlyOneRow(rows, scan)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return zero, fmt.Errorf("%s: %w", op, ErrNotFound)
+		return zero, fmt.Errorf("%s: %w", op, fault.Missing(noun))
 	}
 	if err != nil {
-		return zero, fmt.Errorf("%s: %w", op, err)
+		return zero, fail(fmt.Sprintf("%s", op), err)
 	}
 	return v, nil
 }
@@ -182,11 +181,37 @@ func queryOne[T any](ctx context.Context, s *Store, op string, scan pgx.RowToFun
 func queryAll[T any](ctx context.Context, s *Store, op string, scan pgx.RowToFunc[T], q string, args ...any) ([]T, error) {
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
+		return nil, fail(fmt.Sprintf("%s", op), err)
 	}
 	vs, err := pgx.CollectRows(rows, scan)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
+		return nil, fail(fmt.Sprintf("%s", op), err)
 	}
 	return vs, nil
+}
+
+// fail reports err, a failure of op. An error that already carries a fault
+// code keeps it. Data the database rejects (a data exception or an integrity
+// violation no caller mapped) is fault.Internal: sending it again cannot
+// help. Anything else (connection refused, pool exhausted, a timeout, the
+// server restarting, a table a migration has yet to create) means the
+// database cannot serve now: fault.Unavailable, so callers answer 503 and
+// activities retry.
+func fail(op string, err error) error {
+	wrapped := fmt.Errorf("%s: %w", op, err)
+	if _, ok := fault.As(err); ok {
+		return wrapped
+	}
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+		switch pgErr.Code[:2] {
+		case "22", "23":
+			return &fault.Error{Code: fault.Internal, Message: "internal error", Err: wrapped}
+		}
+	}
+	return fault.Down("the database", wrapped)
+}
+
+// invalidCursor is the error for a page cursor this server did not issue.
+func invalidCursor(cause error) error {
+	return &fault.Error{Code: fault.Invalid, Field: "cursor", Message: "is not one this server issued", Err: cause}
 }

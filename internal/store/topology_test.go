@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
+	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/store"
 	"github.com/incident-server/incident-server/internal/testenv"
@@ -80,7 +81,7 @@ func TestThroughPgBouncer(t *testing.T) {
 			require.Len(t, events, 2)
 			require.Equal(t, incident.EventAcknowledged, events[1].Type)
 			_, err = s.Timeline(ctx, "missing", 0)
-			require.ErrorIs(t, err, store.ErrNotFound)
+			requireCode(t, fault.NotFound, err)
 		})
 	}
 
@@ -162,7 +163,7 @@ func TestReplicaServesListsAndTimelines(t *testing.T) {
 	require.Len(t, events, 1)
 
 	_, err = s.GetIncident(ctx, inc.ID)
-	require.ErrorIs(t, err, store.ErrNotFound, "single reads use the primary")
+	requireCode(t, fault.NotFound, err, "single reads use the primary")
 	active, err := s.ActiveCount(ctx)
 	require.NoError(t, err)
 	require.Zero(t, active)

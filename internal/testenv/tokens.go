@@ -7,14 +7,14 @@ import (
 	"github.com/incident-server/incident-server/internal/auth"
 )
 
-// jwtSecret signs every test's user tokens. It is a test fixture, never a
+// JWTSecret signs every test's user tokens. It is a test fixture, never a
 // deployment's secret.
-const jwtSecret = "test-secret-of-at-least-thirty-two-bytes"
+const JWTSecret = "test-secret-of-at-least-thirty-two-bytes"
 
 // Tokens returns user-token verification with the tests' fixed secret.
 func Tokens(t testing.TB) *auth.Tokens {
 	t.Helper()
-	tk, err := auth.NewTokens([]byte(jwtSecret))
+	tk, err := auth.NewTokens([]byte(JWTSecret))
 	if err != nil {
 		t.Fatalf("test tokens: %v", err)
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/incident-server/incident-server/internal/app"
 	"github.com/incident-server/incident-server/internal/auth"
 )
 
@@ -20,7 +21,7 @@ func runToken(_ context.Context, args []string, out io.Writer) error {
 	}
 	var user, role string
 	var ttl time.Duration
-	cfg, rest, err := loadConfig("token create", args[1:], func(fs *flag.FlagSet) {
+	cfg, rest, err := app.LoadConfig("token create", args[1:], func(fs *flag.FlagSet) {
 		fs.StringVar(&user, "user", "", "the token's subject: the `name` timelines record as the actor")
 		fs.StringVar(&role, "role", "", "viewer, responder or admin")
 		fs.DurationVar(&ttl, "ttl", 12*time.Hour, "how long the token is valid")
@@ -38,7 +39,7 @@ func runToken(_ context.Context, args []string, out io.Writer) error {
 	if user == "" {
 		return errors.New("--user is required")
 	}
-	tokens, err := tokensFor(cfg, true)
+	tokens, err := app.Tokens(cfg, true)
 	if err != nil {
 		return err
 	}

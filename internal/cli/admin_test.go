@@ -1,9 +1,8 @@
-package main
+package cli
 
 import (
 	"bytes"
-	"context"
-	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -12,14 +11,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
 
-	"github.com/incident-server/incident-server/api"
 	"github.com/incident-server/incident-server/internal/backup"
-	"github.com/incident-server/incident-server/internal/cache"
-	"github.com/incident-server/incident-server/internal/devtemporal"
-	"github.com/incident-server/incident-server/internal/directory"
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/oncall"
 	"github.com/incident-server/incident-server/internal/store"
@@ -30,7 +23,7 @@ import (
 func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code = run(t.Context(), args, &out, &errOut)
+	code = Run(t.Context(), Commands(), args, &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 
@@ -155,77 +148,33 @@ func TestRestoreRefusesADatabaseWithTablesAndFillsAnEmptyOne(t *testing.T) {
 	require.Contains(t, errOut, "-from FILE")
 }
 
+// The health command reports the API's readiness answer and exits 0 only
+// when it is ready. The API's own readiness checks are tested with the API;
+// this stands in for its two answers.
 func TestHealthExitsZeroWhenReadyAndNamesWhatIsNot(t *testing.T) {
-	ctx := context.Background()
-	srv, err := devtemporal.Start(ctx, devtemporal.Options{})
-	require.NoError(t, err)
-	t.Cleanup(srv.Stop)
-	tc, err := client.DialContext(ctx, client.Options{HostPort: srv.HostPort(), Namespace: srv.Namespace(),
-		Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
-	require.NoError(t, err)
-	t.Cleanup(tc.Close)
-	st := store.New(testenv.Postgres(t))
-	rdb, prefix := testenv.Redis(t)
-	c := cache.New(rdb, prefix, time.Minute)
-	serve := func(c *cache.Cache) string {
-		ts := httptest.NewServer(api.New(api.Options{Temporal: tc, Store: st, Cache: c,
-			Directory: directory.New(st, c, 0, 0, nil), TaskQueue: "health"}))
+	t.Parallel()
+	serve := func(status int, body string) string {
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			require.Equal(t, "/health/ready", r.URL.Path)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_, _ = w.Write([]byte(body))
+		}))
 		t.Cleanup(ts.Close)
 		return ts.URL
 	}
 
-	code, out, errOut := runCmd(t, "health", "-url", serve(c))
+	code, out, errOut := runCmd(t, "health", "-url", serve(http.StatusOK, `{"status":"ready","checks":{"postgres":"ok","temporal":"ok"}}`))
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, out, `"status":"ready"`)
 
-	// Redis on a port nothing listens on.
-	dead := cache.New(cache.NewClient("127.0.0.1:1", "", 0, cache.ClientOptions{DialTimeout: time.Second}), prefix, time.Minute)
-	code, out, errOut = runCmd(t, "health", "-url", serve(dead))
+	code, out, errOut = runCmd(t, "health", "-url", serve(http.StatusServiceUnavailable,
+		`{"error":{"code":"unavailable","message":"not ready: postgres unreachable"},"checks":{"postgres":"unavailable","temporal":"ok"}}`))
 	require.Equal(t, 1, code)
-	require.Contains(t, out, `"redis":"unavailable"`)
-	require.True(t, strings.Contains(errOut, "not ready (HTTP 503)") && strings.Contains(errOut, "redis unreachable"), errOut)
+	require.Contains(t, out, `"postgres":"unavailable"`)
+	require.True(t, strings.Contains(errOut, "not ready (HTTP 503)") && strings.Contains(errOut, "postgres unreachable"), errOut)
 
 	code, _, errOut = runCmd(t, "health", "-url", "http://127.0.0.1:1", "-timeout", "2s")
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "not reachable")
-}
-
-func TestWorkerStartRegistersTheSchedules(t *testing.T) {
-	ctx := t.Context()
-	srv, err := devtemporal.Start(ctx, devtemporal.Options{})
-	require.NoError(t, err)
-	t.Cleanup(srv.Stop)
-	tc, err := client.DialContext(ctx, client.Options{HostPort: srv.HostPort(), Namespace: srv.Namespace(),
-		Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
-	require.NoError(t, err)
-	t.Cleanup(tc.Close)
-	dbURL := testenv.PostgresURL(t)
-	t.Setenv("DATABASE_URL", dbURL)
-	t.Setenv("REDIS_ADDR", testenv.RedisAddr(t))
-	t.Setenv("TEMPORAL_ADDRESS", srv.HostPort())
-	t.Setenv("TEMPORAL_NAMESPACE", srv.Namespace())
-	t.Setenv("INCIDENT_SERVER_ADDR", "127.0.0.1:0")
-	t.Setenv("INCIDENT_BACKUP_CRON", "45 1 * * *")
-
-	wctx, stop := context.WithCancel(ctx)
-	done := make(chan int, 1)
-	go func() {
-		var out, errOut bytes.Buffer
-		done <- run(wctx, []string{"worker"}, &out, &errOut)
-	}()
-	h := tc.ScheduleClient().GetHandle(ctx, "incident-server-backup")
-	var d *client.ScheduleDescription
-	require.Eventually(t, func() bool {
-		d, err = h.Describe(ctx)
-		return err == nil
-	}, 60*time.Second, 50*time.Millisecond, "the worker creates the backup schedule")
-	require.Equal(t, 45, d.Info.NextActionTimes[0].UTC().Minute())
-	_, err = tc.ScheduleClient().GetHandle(ctx, "incident-server-maintenance").Describe(ctx)
-	require.NoError(t, err)
-	// And the built-in service the engine reports on.
-	_, err = openStore(t, dbURL).GetService(ctx, "incident-server")
-	require.NoError(t, err)
-
-	stop()
-	require.Equal(t, 0, <-done)
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -12,83 +12,36 @@ import (
 	"slices"
 	"strings"
 
-	"go.temporal.io/sdk/client"
-
+	"github.com/incident-server/incident-server/internal/app"
 	"github.com/incident-server/incident-server/internal/backup"
-	"github.com/incident-server/incident-server/internal/config"
 	"github.com/incident-server/incident-server/internal/store"
-	"github.com/incident-server/incident-server/worker"
-	"github.com/incident-server/incident-server/workflows"
 )
 
 // stdin is what `import -` reads; tests replace it.
 var stdin io.Reader = os.Stdin
 
-// scheduleOptions maps the configuration onto the scheduled operations.
-func scheduleOptions(cfg config.Config) worker.ScheduleOptions {
-	return worker.ScheduleOptions{
-		TaskQueue:       cfg.Temporal.TaskQueue,
-		BackupCron:      cfg.Backup.Cron,
-		Backup:          workflows.BackupInput{Timeout: cfg.Backup.Timeout},
-		MaintenanceCron: cfg.Maintenance.Cron,
-		Maintenance: workflows.MaintenanceInput{
-			Retention:      cfg.Maintenance.Retention,
-			ReconcileGrace: cfg.Maintenance.ReconcileGrace,
-		},
-		CatchupWindow: cfg.Schedules.CatchupWindow,
-	}
-}
-
-// syncSchedules creates the built-in service the engine opens incidents
-// about itself on, then creates or updates the Temporal Schedules.
-func (p *process) syncSchedules(ctx context.Context, tc client.Client) error {
-	if err := p.store.EnsureService(ctx, workflows.OpsService, "incident-server",
-		"The incident engine itself: failed backups, active incidents without a running workflow."); err != nil {
-		return err
-	}
-	if err := worker.SyncSchedules(ctx, tc, scheduleOptions(p.cfg)); err != nil {
-		return err
-	}
-	return nil
-}
-
-// startSchedules syncs the schedules as a worker starts. A failure is
-// logged, not fatal: paging for incidents matters more than housekeeping,
-// and the next start or `schedules sync` tries again.
-func (p *process) startSchedules(ctx context.Context, tc client.Client) {
-	if err := p.syncSchedules(ctx, tc); err != nil {
-		p.log.Error("sync schedules; backups and maintenance may not run", "error", err)
-	}
-}
-
 // runSchedules manages the Temporal Schedules of the scheduled operations.
 func runSchedules(ctx context.Context, args []string, out io.Writer) error {
-	cfg, rest, err := loadConfig("schedules", args, nil)
+	cfg, rest, err := app.LoadConfig("schedules", args, nil)
 	if err != nil {
 		return err
 	}
 	if len(rest) != 1 || rest[0] != "sync" {
 		return errors.New("say sync")
 	}
-	p, err := newProcess(cfg)
+	cfg.Database.MaxOpenConns = 2
+	a, err := app.Open(ctx, cfg, app.Options{})
 	if err != nil {
 		return err
 	}
-	defer p.close()
-	st, err := store.Open(ctx, cfg.Database.URL, store.PoolOptions{MaxConns: 2})
-	if err != nil {
-		return fmt.Errorf("connect to postgres: %w", err)
-	}
-	p.store = st
-	p.closers = append(p.closers, st.Close)
-	tc, err := p.dialTemporal(ctx, cfg.Temporal.Address)
-	if err != nil {
+	defer a.Close()
+	if err := a.DialTemporal(ctx, cfg.Temporal.Address); err != nil {
 		return err
 	}
-	if err := p.syncSchedules(ctx, tc); err != nil {
+	if err := a.SyncSchedules(ctx); err != nil {
 		return err
 	}
-	for _, s := range scheduleOptions(cfg).Schedules() {
+	for _, s := range app.ScheduleOptions(cfg).Schedules() {
 		fmt.Fprintf(out, "schedule %s: %s at %q UTC, overlap skip, catch-up window %s\n",
 			s.ID, s.Workflow, s.Cron, cfg.Schedules.CatchupWindow)
 	}
@@ -102,7 +55,7 @@ func runSchedules(ctx context.Context, args []string, out io.Writer) error {
 func runRestore(ctx context.Context, args []string, out io.Writer) error {
 	var from string
 	var force bool
-	cfg, rest, err := loadConfig("restore", args, func(fs *flag.FlagSet) {
+	cfg, rest, err := app.LoadConfig("restore", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&from, "from", "", "dump `file` to restore (incidents_<time>.dump)")
 		fs.BoolVar(&force, "force", false, "restore into a database that has tables, replacing the dump's objects")
 	})
@@ -130,19 +83,19 @@ func runRestore(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if n > 0 && !force {
 		return fmt.Errorf("database %s is not empty (%d tables): restore into an empty database, or pass -force to replace the objects the dump holds",
-			redactURL(cfg.BackupURL()), n)
+			app.RedactURL(cfg.BackupURL()), n)
 	}
 	if err := tools.Restore(ctx, cfg.BackupURL(), from, force); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "restored %s into %s\n", from, redactURL(cfg.BackupURL()))
+	fmt.Fprintf(out, "restored %s into %s\n", from, app.RedactURL(cfg.BackupURL()))
 	return nil
 }
 
 // runExport prints the configuration or the policies as JSON.
 func runExport(ctx context.Context, args []string, out io.Writer) error {
 	var output string
-	cfg, rest, err := loadConfig("export", args, func(fs *flag.FlagSet) {
+	cfg, rest, err := app.LoadConfig("export", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&output, "output", "", "write to `file` (replaced whole, only once the export succeeded) instead of standard output")
 	})
 	if err != nil {
@@ -194,7 +147,7 @@ func writeFileAtomic(path string, data []byte) error {
 // runImport applies files written by export (or standard input, "-" or no
 // file) in one transaction, upserting each row by its primary key.
 func runImport(ctx context.Context, args []string, out io.Writer) error {
-	cfg, files, err := loadConfig("import", args, nil)
+	cfg, files, err := app.LoadConfig("import", args, nil)
 	if err != nil {
 		return err
 	}

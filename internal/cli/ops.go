@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -7,17 +7,17 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
+	"github.com/incident-server/incident-server/internal/app"
 	"github.com/incident-server/incident-server/internal/store"
 )
 
 // runMigrate applies (up), reverts (down N, default 1) or lists (status)
 // the embedded migrations.
 func runMigrate(ctx context.Context, args []string, out io.Writer) error {
-	cfg, rest, err := loadConfig("migrate", args, nil)
+	cfg, rest, err := app.LoadConfig("migrate", args, nil)
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func runMigrate(ctx context.Context, args []string, out io.Writer) error {
 func runHealth(ctx context.Context, args []string, out io.Writer) error {
 	var base string
 	var timeout time.Duration
-	cfg, _, err := loadConfig("health", args, func(fs *flag.FlagSet) {
+	cfg, _, err := app.LoadConfig("health", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&base, "url", "", "API base `URL` (default http://<server.addr>)")
 		fs.DurationVar(&timeout, "timeout", 5*time.Second, "give up after this long")
 	})
@@ -123,13 +123,4 @@ func runHealth(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("not ready (HTTP %d)", resp.StatusCode)
 	}
 	return nil
-}
-
-// redactURL hides a connection string's password.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }

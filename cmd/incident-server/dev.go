@@ -1,0 +1,15 @@
+//go:build !nodev
+
+package main
+
+import (
+	"github.com/incident-server/incident-server/internal/app/devstack"
+	"github.com/incident-server/incident-server/internal/cli"
+)
+
+// embedded are the commands of the embedded shape.
+func embedded() []cli.Command {
+	return []cli.Command{
+		{Name: "dev", Summary: "run the embedded stack: Temporal server and Web UI, worker and API", Run: devstack.RunDev},
+	}
+}

@@ -1,0 +1,372 @@
+// Package app is the composition root: the one place that builds the
+// engine's parts from its configuration — logs, metrics, the Postgres store,
+// the Redis cache, user tokens, the Temporal client, the activities, the
+// worker and the API — and runs them. `incident-server api`, `worker` and
+// `dev` start through it, and so do the end-to-end tests, so the tests run
+// the wiring production runs.
+//
+// It never links the Temporal server: the embedded shapes (`dev`, a
+// Temporal server of its own) live in package devstack, which the
+// production image's binary leaves out.
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	sdkworker "go.temporal.io/sdk/worker"
+	"golang.org/x/net/netutil"
+
+	"github.com/incident-server/incident-server/activities"
+	"github.com/incident-server/incident-server/api"
+	"github.com/incident-server/incident-server/internal/auth"
+	"github.com/incident-server/incident-server/internal/cache"
+	"github.com/incident-server/incident-server/internal/config"
+	"github.com/incident-server/incident-server/internal/contract"
+	"github.com/incident-server/incident-server/internal/directory"
+	"github.com/incident-server/incident-server/internal/logging"
+	"github.com/incident-server/incident-server/internal/metrics"
+	"github.com/incident-server/incident-server/internal/push"
+	"github.com/incident-server/incident-server/internal/store"
+	"github.com/incident-server/incident-server/worker"
+)
+
+// App is one process's parts, built from its configuration. Open builds
+// what every long-running command needs; DialTemporal adds the Temporal
+// client. Close releases everything, newest first.
+type App struct {
+	Config    config.Config
+	Logs      *logging.Root
+	Log       *slog.Logger
+	Metrics   *metrics.Registry
+	Store     *store.Store
+	Redis     redis.UniversalClient
+	Cache     *cache.Cache
+	Directory *directory.Directory
+	// Tokens verifies (and, for dev, mints) user tokens; nil until
+	// LoadTokens.
+	Tokens *auth.Tokens
+	// Temporal is nil until DialTemporal.
+	Temporal client.Client
+
+	closers []func()
+}
+
+// Options adjust Open. The zero value is what the binary uses.
+type Options struct {
+	// LogOutput receives the logs. Default os.Stderr.
+	LogOutput io.Writer
+}
+
+// Open builds the logs and metrics and connects to Postgres and Redis.
+// Postgres must answer; Redis may be down, since it is never the source of
+// truth.
+func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
+	out := opts.LogOutput
+	if out == nil {
+		out = os.Stderr
+	}
+	logs, err := logging.New(out, cfg.Logging, cfg.Service, cfg.Version, cfg.Environment)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Config: cfg, Logs: logs, Log: logs.Logger(), Metrics: metrics.New()}
+	if err := a.openData(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) openData(ctx context.Context) error {
+	cfg := a.Config
+	st, err := store.Open(ctx, cfg.Database.URL, store.PoolOptions{
+		MaxConns:        int32(cfg.Database.MaxOpenConns),
+		MaxConnLifetime: cfg.Database.ConnMaxLifetime,
+		MaxConnIdleTime: cfg.Database.ConnMaxIdleTime,
+		QueryExecMode:   cfg.Database.QueryExecMode,
+		ReplicaURL:      cfg.Database.ReplicaURL,
+	})
+	if err != nil {
+		return fmt.Errorf("connect to postgres: %w", err)
+	}
+	a.Store = st
+	a.closers = append(a.closers, st.Close)
+	a.Metrics.Gauges(st.ActiveCount, st.ResponseOverdueCount)
+	a.Metrics.BackupGauge(st.LastBackupSuccess)
+
+	r := cfg.Redis
+	addr := r.Addr
+	if len(r.Addrs) > 0 {
+		addr = strings.Join(r.Addrs, ",")
+	}
+	rdb := cache.NewClient(addr, r.Password, r.DB, cache.ClientOptions{
+		Cluster:         len(r.Addrs) > 0,
+		PoolSize:        r.MaxActive,
+		MaxIdleConns:    r.MaxIdle,
+		ConnMaxIdleTime: r.IdleTimeout,
+		DialTimeout:     r.DialTimeout,
+		ReadTimeout:     r.ReadTimeout,
+		WriteTimeout:    r.WriteTimeout,
+	})
+	a.closers = append(a.closers, func() { _ = rdb.Close() })
+	a.Redis = rdb
+	a.Cache = cache.New(rdb, r.KeyPrefix, r.IncidentCacheTTL)
+	a.Directory = directory.New(st, a.Cache, r.UserCacheTTL, r.ConfigCacheTTL, a.Logs.Component("cache"))
+	pingCtx, cancel := context.WithTimeout(ctx, r.DialTimeout)
+	defer cancel()
+	if err := a.Cache.Ping(pingCtx); err != nil {
+		a.Logs.Component("cache").Warn("redis unreachable; serving from postgres until it is back", "addr", addr, "error", err)
+	}
+	return nil
+}
+
+// LoadTokens readies user-token verification from auth.jwt_secret or
+// auth.jwt_secret_file. With neither set, devFallback uses (and on first
+// use creates) the secret kept in the dev data dir, as `dev` and `token
+// create` on a laptop do; otherwise it is an error.
+func (a *App) LoadTokens(devFallback bool) error {
+	t, err := Tokens(a.Config, devFallback)
+	if err != nil {
+		return err
+	}
+	a.Tokens = t
+	return nil
+}
+
+// Tokens is LoadTokens for callers without an App (`token create`).
+func Tokens(cfg config.Config, devFallback bool) (*auth.Tokens, error) {
+	s := cfg.Auth
+	var secret []byte
+	var err error
+	if s.JWTSecret == "" && s.JWTSecretFile == "" && devFallback {
+		secret, err = auth.DevSecret(cfg.Dev.DataDir)
+	} else {
+		secret, err = auth.LoadSecret(s.JWTSecret, s.JWTSecretFile)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return auth.NewTokens(secret)
+}
+
+// DialTemporal connects to the Temporal frontend at hostPort (the
+// configured address, or the embedded server's) in the configured
+// namespace, with the SDK's metrics on the app's registry.
+func (a *App) DialTemporal(ctx context.Context, hostPort string) error {
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort:       hostPort,
+		Namespace:      a.Config.Temporal.Namespace,
+		Logger:         sdklog.NewStructuredLogger(a.Logs.Component("temporal")),
+		MetricsHandler: a.Metrics.TemporalHandler(),
+	})
+	if err != nil {
+		return fmt.Errorf("connect to temporal at %s: %w", hostPort, err)
+	}
+	a.Temporal = c
+	a.closers = append(a.closers, c.Close)
+	return nil
+}
+
+// Activities wires the worker's side effects. Without a Gorush URL, push
+// pages go to the log sink, so a laptop run still shows every page.
+func (a *App) Activities() *activities.Activities {
+	cfg := a.Config
+	acts := &activities.Activities{
+		Store:     a.Store,
+		Cache:     a.Cache,
+		Directory: a.Directory,
+		Logger:    a.Logs.Component("connectors"),
+		Webhook:   push.NewWebhook(cfg.Push.WebhookTimeout),
+		Metrics:   a.Metrics,
+		Temporal:  a.Temporal,
+		Backup: activities.BackupOptions{
+			DatabaseURL: cfg.BackupURL(),
+			Dir:         cfg.Backup.Dir,
+			Retention:   cfg.Backup.Retention,
+			PGBin:       cfg.Backup.PGBin,
+		},
+	}
+	if cfg.Push.GorushURL != "" {
+		acts.Push = push.NewGorush(cfg.Push.GorushURL, cfg.Push.Timeout)
+	}
+	return acts
+}
+
+// NewWorker returns the worker of the configured task queue with every
+// workflow and acts registered. The caller starts and stops it.
+func (a *App) NewWorker(acts *activities.Activities) sdkworker.Worker {
+	return worker.New(a.Temporal, a.Config.Temporal.TaskQueue, acts)
+}
+
+// PrepareWorker does what a worker does before it polls: it makes sure the
+// namespace knows the search attributes, and syncs the scheduled
+// operations. A failed sync is logged, not fatal: paging for incidents
+// matters more than housekeeping, and the next start or `schedules sync`
+// tries again.
+func (a *App) PrepareWorker(ctx context.Context) error {
+	if err := worker.EnsureSearchAttributes(ctx, a.Temporal, a.Config.Temporal.Namespace); err != nil {
+		return err
+	}
+	if err := a.SyncSchedules(ctx); err != nil {
+		a.Log.Error("sync schedules; backups and maintenance may not run", "error", err)
+	}
+	return nil
+}
+
+// SyncSchedules creates the built-in service the engine opens incidents
+// about itself on, then creates or updates the Temporal Schedules.
+func (a *App) SyncSchedules(ctx context.Context) error {
+	if err := a.Store.EnsureService(ctx, contract.OpsService, "incident-server",
+		"The incident engine itself: failed backups, active incidents without a running workflow."); err != nil {
+		return err
+	}
+	return worker.SyncSchedules(ctx, a.Temporal, ScheduleOptions(a.Config))
+}
+
+// ScheduleOptions maps the configuration onto the scheduled operations.
+func ScheduleOptions(cfg config.Config) worker.ScheduleOptions {
+	return worker.ScheduleOptions{
+		TaskQueue:       cfg.Temporal.TaskQueue,
+		BackupCron:      cfg.Backup.Cron,
+		Backup:          contract.BackupInput{Timeout: cfg.Backup.Timeout},
+		MaintenanceCron: cfg.Maintenance.Cron,
+		Maintenance: contract.MaintenanceInput{
+			Retention:      cfg.Maintenance.Retention,
+			ReconcileGrace: cfg.Maintenance.ReconcileGrace,
+		},
+		CatchupWindow: cfg.Schedules.CatchupWindow,
+	}
+}
+
+// Handler is the REST API, wired as configured.
+func (a *App) Handler() http.Handler {
+	cfg := a.Config
+	s := cfg.Auth
+	return api.New(api.Options{
+		Temporal:            a.Temporal,
+		Store:               a.Store,
+		Cache:               a.Cache,
+		Directory:           a.Directory,
+		Metrics:             a.Metrics,
+		Logger:              a.Logs.Component("api"),
+		TaskQueue:           cfg.Temporal.TaskQueue,
+		MaxBodyBytes:        cfg.Server.MaxBodyBytes,
+		AlertmanagerMaxBody: cfg.Server.AlertmanagerMaxBodyBytes,
+		Tokens:              a.Tokens,
+		Limiter:             auth.NewLimiter(a.Redis, cfg.Redis.KeyPrefix),
+		RateLimit:           auth.Limit{Rate: s.RateLimit, Burst: s.RateBurst},
+		EventsV2Limit:       auth.Limit{Rate: s.EventsV2RateLimit, Burst: s.EventsV2RateBurst},
+		MetricsAuth:         !s.MetricsPublic,
+	})
+}
+
+// Listen binds the server address, capped at the configured connection count.
+func (a *App) Listen() (net.Listener, error) {
+	l, err := net.Listen("tcp", a.Config.Server.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", a.Config.Server.Addr, err)
+	}
+	return netutil.LimitListener(l, a.Config.Server.MaxConnections), nil
+}
+
+// Serve serves h on l until ctx is done, then lets in-flight requests
+// finish within the shutdown timeout.
+func (a *App) Serve(ctx context.Context, l net.Listener, h http.Handler) error {
+	cfg := a.Config.Server
+	srv := &http.Server{
+		Handler:           h,
+		ReadTimeout:       cfg.ReadTimeout,
+		ReadHeaderTimeout: min(cfg.ReadTimeout, 10*time.Second),
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.Logs.Component("api").Handler(), slog.LevelWarn),
+	}
+	if cfg.TLSCertFile != "" {
+		tc, err := api.TLSConfig(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			return err
+		}
+		srv.TLSConfig = tc
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if srv.TLSConfig != nil {
+			errc <- srv.ServeTLS(l, "", "")
+			return
+		}
+		errc <- srv.Serve(l)
+	}()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve http: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shut down http: %w", err)
+	}
+	return nil
+}
+
+// Scheme is the API's URL scheme: https when TLS is configured.
+func (a *App) Scheme() string {
+	if a.Config.Server.TLSCertFile != "" {
+		return "https"
+	}
+	return "http"
+}
+
+// OnClose runs f when the app closes, before what was opened earlier.
+func (a *App) OnClose(f func()) { a.closers = append(a.closers, f) }
+
+// Close releases what the app opened, newest first.
+func (a *App) Close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+	a.closers = nil
+}
+
+// LoadConfig parses a command's flags (-config and extra's) and loads the
+// configuration. It returns the arguments left after the flags.
+func LoadConfig(name string, args []string, extra func(*flag.FlagSet)) (config.Config, []string, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	path := fs.String("config", os.Getenv("INCIDENT_CONFIG"), "YAML configuration `file`")
+	if extra != nil {
+		extra(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return config.Config{}, nil, err
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return config.Config{}, nil, err
+	}
+	cfg.Version = Version()
+	return cfg, fs.Args(), nil
+}
+
+// RedactURL hides a connection string's password.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}

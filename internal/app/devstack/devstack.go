@@ -1,0 +1,100 @@
+// Package devstack runs the engine's embedded shape: an in-process Temporal
+// server with its Web UI beside the worker and the API, all wired by package
+// app. It is the one package of the binary that links the Temporal server;
+// the production image is built without it (build tag nodev).
+package devstack
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/incident-server/incident-server/internal/app"
+	"github.com/incident-server/incident-server/internal/auth"
+	"github.com/incident-server/incident-server/internal/contract"
+	"github.com/incident-server/incident-server/internal/devtemporal"
+	"github.com/incident-server/incident-server/internal/store"
+)
+
+// BootstrapTTL is how long the admin token `dev` prints stays valid.
+const BootstrapTTL = 24 * time.Hour
+
+// RunDev runs the whole engine in one process: an embedded Temporal server
+// with its Web UI (state in a SQLite file under the data dir, so incidents
+// and their timers survive a restart), the worker and the API.
+func RunDev(ctx context.Context, args []string, out io.Writer) error {
+	cfg, _, err := app.LoadConfig("dev", args, nil)
+	if err != nil {
+		return err
+	}
+	a, err := app.Open(ctx, cfg, app.Options{})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if err := a.LoadTokens(true); err != nil {
+		return err
+	}
+	adminToken, err := a.Tokens.Mint("admin", auth.Admin, BootstrapTTL)
+	if err != nil {
+		return err
+	}
+	if _, err := store.MigrateUp(ctx, a.Store.Pool()); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	srv, err := devtemporal.Start(ctx, devtemporal.Options{
+		DatabaseFile:     filepath.Join(cfg.Dev.DataDir, "temporal.db"),
+		Port:             cfg.Dev.TemporalPort,
+		UIPort:           cfg.Dev.UIPort,
+		Namespace:        cfg.Temporal.Namespace,
+		SearchAttributes: contract.SearchAttributeTypes,
+		Logger:           a.Logs.Component("temporal_server"),
+	})
+	if err != nil {
+		return err
+	}
+	a.OnClose(srv.Stop)
+	if err := a.DialTemporal(ctx, srv.HostPort()); err != nil {
+		return err
+	}
+	if err := a.PrepareWorker(ctx); err != nil {
+		return err
+	}
+	w := a.NewWorker(a.Activities())
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	defer w.Stop()
+	l, err := a.Listen()
+	if err != nil {
+		return err
+	}
+	base := a.Scheme() + "://" + l.Addr().String()
+	fmt.Fprintf(out, `incident-server %s is ready
+  API              %s/api/v1/incidents
+  health           %s/health/ready
+  metrics          %s/metrics
+  Temporal         %s (namespace %s)
+  Temporal Web UI  %s
+  Postgres         %s
+  Redis            %s
+  Push             %s
+  Admin token      %s
+                   (user "admin", valid %s; send it as "Authorization: Bearer <token>";
+                   more: incident-server token create --user NAME --role viewer|responder|admin)
+Press Ctrl-C to stop.
+`, cfg.Version, base, base, base, srv.HostPort(), cfg.Temporal.Namespace, srv.UIAddress(),
+		app.RedactURL(cfg.Database.URL), cfg.Redis.Addr, pushTarget(cfg.Push.GorushURL), adminToken, BootstrapTTL)
+	err = a.Serve(ctx, l, a.Handler())
+	fmt.Fprintln(out, "incident-server stopped")
+	return err
+}
+
+func pushTarget(gorushURL string) string {
+	if gorushURL == "" {
+		return "log sink (no GORUSH_URL: pages are logged; make run GORUSH=local runs Gorush)"
+	}
+	return "Gorush at " + gorushURL
+}
