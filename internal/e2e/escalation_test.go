@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -128,8 +129,12 @@ func TestTwoStepPolicyPagesEachStepOnceInOrderUntilAcknowledged(t *testing.T) {
 	before := s.pushes(t)
 
 	inc := openIncident(t, s, service)
-	require.Eventually(t, func() bool { return len(s.ledger(t, inc.ID)) >= 2 }, 30*time.Second, 20*time.Millisecond,
-		"alice, then bob after %s", stepDelay)
+	require.Eventually(t, func() bool {
+		ledger := s.ledger(t, inc.ID)
+		return len(ledger) >= 2 && !slices.ContainsFunc(ledger, func(n store.Notification) bool {
+			return n.Status == store.NotificationClaimed
+		})
+	}, 30*time.Second, 20*time.Millisecond, "alice, then bob after %s, each delivery finished", stepDelay)
 	r := do(t, http.MethodPost, s.url+"/api/v1/incidents/"+inc.ID+"/acknowledge", map[string]string{"actor": "bob"})
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 
