@@ -152,7 +152,7 @@ prometheusrule: ## regenerate deploy/k8s/base/prometheusrule.yaml from deploy/pr
 # bench would measure the limiter instead of the engine.
 BENCH_FLAGS ?=
 bench: GORUSH = local
-bench: build $(GORUSH_BIN) $(BENCH_BIN) services-dev ## run every incident-bench scenario and write bench/results/<UTC time>.json (starts the dev stack if nothing answers on :8080)
+bench: build $(GORUSH_BIN) $(BENCH_BIN) services-dev ## run every incident-bench scenario and write .data/bench/<UTC time>.json (starts the dev stack if nothing answers on :8080)
 	@pid=; \
 	trap 'if [ -n "$$pid" ]; then kill "$$pid" 2>/dev/null || true; wait "$$pid" 2>/dev/null || true; fi' EXIT; \
 	eval "$$($(SERVICES) env dev)"; \

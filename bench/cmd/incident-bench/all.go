@@ -62,7 +62,7 @@ func parseAllFlags(args []string, stderr io.Writer) (allParams, error) {
 	fs.StringVar(&p.URL, "url", "http://127.0.0.1:8080", "base URL of the running engine")
 	fs.StringVar(&p.DatabaseURL, "database-url", "postgres://postgres@127.0.0.1:55432/incidents?sslmode=disable", "the engine's Postgres (ceilings, cost)")
 	p.temporalFlags.register(fs)
-	fs.StringVar(&p.Out, "out", "bench/results", "directory for the JSON results")
+	fs.StringVar(&p.Out, "out", defaultOut, "directory for the JSON results")
 	scen := strings.Join(allScenarios, ",")
 	fs.StringVar(&scen, "scenarios", scen, "comma-separated scenarios to run, in the fixed order "+strings.Join(allScenarios, ","))
 	fs.IntVar(&p.PageN, "n", 100, "incidents of page-latency (at 5/s)")

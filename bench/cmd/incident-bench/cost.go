@@ -123,7 +123,7 @@ func parseCostFlags(args []string, stderr io.Writer) (costParams, error) {
 	fs.IntVar(&p.EnginePID, "engine-pid", 0, "the engine's process ID (default: the process listening on -url's port)")
 	fs.StringVar(&p.TemporalDB, "temporal-db", ".data/dev/temporal.db", "the embedded Temporal's SQLite file (its -wal and -shm are counted too)")
 	registerGorush(fs, &p.GorushURL)
-	fs.StringVar(&p.Out, "out", "bench/results", "directory for the JSON results")
+	fs.StringVar(&p.Out, "out", defaultOut, "directory for the JSON results")
 	fs.BoolVar(&p.Keep, "keep", false, "leave the incidents open at the end instead of resolving them")
 	fs.DurationVar(&p.timeout, "timeout", 20*time.Minute, "bound on opening and measuring, cleanup excepted")
 	registerToken(fs, &p.token)
