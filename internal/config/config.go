@@ -246,8 +246,10 @@ type Auth struct {
 // Backup configures the scheduled database backup (the backup Temporal
 // Schedule) and `incident-server restore`.
 type Backup struct {
-	// Cron is the schedule's cron expression, in UTC. Default "0 2 * * *"
-	// (daily at 02:00).
+	// Cron is the schedule's cron expression, in UTC. "" turns the schedule
+	// off: workers then delete it from Temporal instead of creating it, for
+	// deployments that back up another way (the Kubernetes base's pg_dump
+	// CronJob). Default "0 2 * * *" (daily at 02:00).
 	Cron string `yaml:"cron"`
 	// Dir receives the dump files, incidents_<UTC timestamp>.dump; created
 	// when missing. It must be on the worker's file system. Default
@@ -775,16 +777,18 @@ func (c Config) Validate() error {
 	}
 	// Temporal parses the expression when the schedule is synced; this
 	// catches the usual slips (a seconds field, a missing field) at start.
-	cron := func(path, v string) {
+	cron := func(path, v, or string) {
 		if !strings.HasPrefix(strings.TrimSpace(v), "@") && len(strings.Fields(v)) != 5 {
-			bad(path, "%q is not a cron expression of five fields (minute hour day-of-month month day-of-week) or @daily-style", v)
+			bad(path, "%q is not a cron expression of five fields (minute hour day-of-month month day-of-week) or @daily-style%s", v, or)
 		}
 	}
-	cron("backup.cron", c.Backup.Cron)
+	if c.Backup.Cron != "" {
+		cron("backup.cron", c.Backup.Cron, `, or "" for no backup schedule`)
+	}
 	nonEmpty("backup.dir", c.Backup.Dir)
 	positiveDur("backup.retention", c.Backup.Retention)
 	positiveDur("backup.timeout", c.Backup.Timeout)
-	cron("maintenance.cron", c.Maintenance.Cron)
+	cron("maintenance.cron", c.Maintenance.Cron, "")
 	positiveDur("maintenance.retention", c.Maintenance.Retention)
 	positiveDur("maintenance.reconcile_grace", c.Maintenance.ReconcileGrace)
 	positiveDur("schedules.catchup_window", c.Schedules.CatchupWindow)

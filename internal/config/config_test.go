@@ -379,7 +379,11 @@ func TestLoadErrors(t *testing.T) {
 		{name: "bad integer in environment", vars: map[string]string{"INCIDENT_SERVER_MAX_CONNECTIONS": "many"},
 			want: []string{"INCIDENT_SERVER_MAX_CONNECTIONS", "many"}},
 		{name: "cron with a seconds field", yaml: "backup:\n  cron: \"0 0 2 * * *\"\n",
-			want: []string{"backup.cron", "five fields"}},
+			want: []string{"backup.cron", "five fields", `or "" for no backup schedule`}},
+		{name: "blank backup cron is not off", vars: map[string]string{"INCIDENT_BACKUP_CRON": " "},
+			want: []string{"backup.cron", `or "" for no backup schedule`}},
+		{name: "maintenance cannot be turned off", yaml: "maintenance:\n  cron: \"\"\n",
+			want: []string{"maintenance.cron", "five fields"}},
 		{name: "no retention", vars: map[string]string{"INCIDENT_MAINTENANCE_RETENTION": "0s", "INCIDENT_BACKUP_DIR": " "},
 			want: []string{"maintenance.retention: must be a positive duration", "backup.dir: must not be empty"}},
 		{name: "integer overflow in environment", vars: map[string]string{"INCIDENT_REDIS_DB": "99999999999999999999"},
@@ -428,6 +432,26 @@ func TestLoadErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// An empty backup.cron is the documented way to turn the backup schedule
+// off, from the file (the Kubernetes ConfigMap) or the environment.
+func TestEmptyBackupCronLoads(t *testing.T) {
+	t.Parallel()
+	fromFile, err := LoadFrom(writeFile(t, "backup:\n  cron: \"\"\n"), env(nil))
+	if err != nil {
+		t.Fatalf("backup.cron \"\" in the file: %v", err)
+	}
+	fromEnv, err := LoadFrom("", env(map[string]string{"INCIDENT_BACKUP_CRON": ""}))
+	if err != nil {
+		t.Fatalf("INCIDENT_BACKUP_CRON=\"\": %v", err)
+	}
+	for _, c := range []Config{fromFile, fromEnv} {
+		if c.Backup.Cron != "" || c.Maintenance.Cron != Default().Maintenance.Cron {
+			t.Errorf("backup.cron %q, maintenance.cron %q: want the backup schedule off and maintenance untouched",
+				c.Backup.Cron, c.Maintenance.Cron)
+		}
 	}
 }
 
