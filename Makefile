@@ -11,6 +11,7 @@ GOFMT ?= $(shell $(GO) env GOROOT)/bin/gofmt
 BIN := bin/incident-server
 SERVICES := deploy/local/services.sh
 GORUSH_BIN := bin/gorush
+BENCH_BIN := bin/incident-bench
 
 # GORUSH=local runs a local Gorush beside the dev services and points the
 # server at it; empty means no Gorush (pages go to the log sink).
@@ -73,7 +74,7 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-.PHONY: help build gorush run services-dev services-test test test-k8s prometheusrule stop clean fmt vet lint shellcheck bench
+.PHONY: help build gorush run services-dev services-test test test-k8s test-bench prometheusrule stop clean fmt vet lint shellcheck bench
 
 help: ## list the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -115,7 +116,8 @@ test: $(GORUSH_BIN) ## go vet, go test against fresh test services (Postgres, Re
 	$(GO) test -count=1 -timeout 20m ./...; \
 	$(SHELLCHECK); \
 	$(PROMTOOL); \
-	$(MAKE) --no-print-directory test-k8s
+	$(MAKE) --no-print-directory test-k8s; \
+	$(MAKE) --no-print-directory test-bench
 
 # deploy/k8s is a Go module of its own: the Kubernetes and kustomize
 # libraries its tests need would move Temporal's gRPC and protobuf versions
@@ -123,6 +125,12 @@ test: $(GORUSH_BIN) ## go vet, go test against fresh test services (Postgres, Re
 # on the PrometheusRule, so they follow $(PROMTOOL) in `make test`.
 test-k8s: ## render deploy/k8s kustomizations and check every object against its Kubernetes type
 	cd deploy/k8s && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+# bench/ is the load generator's module: an HTTP client of the API with the
+# Temporal SDK and pgx for its ceilings, importing nothing of the engine's.
+# Its tests need no services.
+test-bench: ## go vet and go test the bench/ module (incident-bench)
+	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 prometheusrule: ## regenerate deploy/k8s/base/prometheusrule.yaml from deploy/prometheus/rules
 	cd deploy/k8s && $(GO) test -count=1 -run TestPrometheusRuleMatchesRuleFiles . -update
@@ -132,8 +140,8 @@ prometheusrule: ## regenerate deploy/k8s/base/prometheusrule.yaml from deploy/pr
 # .data/bench-engine.log, and stops that engine (only it, by its PID) on
 # every exit path. The push receiver is the real Gorush (bin/gorush), which
 # answers each push at once while offline, so it never bounds the figures.
-# BENCH_FLAGS go to `incident-bench all` (see `go run ./cmd/incident-bench
-# all -h`); the recorded run in BENCHMARKS.md used BENCH_FLAGS='-cost-counts
+# BENCH_FLAGS go to `incident-bench all` (see `bin/incident-bench all -h`);
+# the recorded run in BENCHMARKS.md used BENCH_FLAGS='-cost-counts
 # 1000,10000 -cost-keep -cost-timeout 100m' (about 30 minutes). Not part of
 # `make test`: figures depend on the machine.
 #
@@ -144,7 +152,7 @@ prometheusrule: ## regenerate deploy/k8s/base/prometheusrule.yaml from deploy/pr
 # bench would measure the limiter instead of the engine.
 BENCH_FLAGS ?=
 bench: GORUSH = local
-bench: build $(GORUSH_BIN) services-dev ## run every incident-bench scenario and write bench/results/<UTC time>.json (starts the dev stack if nothing answers on :8080)
+bench: build $(GORUSH_BIN) $(BENCH_BIN) services-dev ## run every incident-bench scenario and write .data/bench/<UTC time>.json (starts the dev stack if nothing answers on :8080)
 	@pid=; \
 	trap 'if [ -n "$$pid" ]; then kill "$$pid" 2>/dev/null || true; wait "$$pid" 2>/dev/null || true; fi' EXIT; \
 	eval "$$($(SERVICES) env dev)"; \
@@ -163,8 +171,12 @@ bench: build $(GORUSH_BIN) services-dev ## run every incident-bench scenario and
 		done; \
 		if [ -z "$$ready" ]; then echo "engine not ready within 120 s; see .data/bench-engine.log" >&2; exit 1; fi; \
 	fi; \
-	$(GO) build -o bin/incident-bench ./cmd/incident-bench; \
-	bin/incident-bench all -engine-pid "$${pid:-0}" $(BENCH_FLAGS)
+	$(BENCH_BIN) all -engine-pid "$${pid:-0}" $(BENCH_FLAGS)
+
+# The load generator builds from its own module, bench/; run it from the
+# repository root, where its defaults find .data/.
+$(BENCH_BIN): bench/go.mod bench/go.sum $(wildcard bench/cmd/incident-bench/*.go)
+	cd bench && $(GO) build -o ../$(BENCH_BIN) ./cmd/incident-bench
 
 stop: ## stop the dev and test services (Gorush included)
 	$(SERVICES) stop dev

@@ -8,6 +8,7 @@ import (
 
 	"github.com/incident-server/incident-server/internal/contract"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 )
@@ -15,7 +16,9 @@ import (
 // ScheduleOptions describes the scheduled operations. Cron expressions are
 // in UTC.
 type ScheduleOptions struct {
-	TaskQueue       string
+	TaskQueue string
+	// BackupCron "" turns the backup schedule off, for deployments that back
+	// up another way (the Kubernetes base runs a pg_dump CronJob).
 	BackupCron      string
 	Backup          contract.BackupInput
 	MaintenanceCron string
@@ -33,8 +36,20 @@ type Schedule struct {
 	Arg      any
 }
 
-// Schedules lists the schedules of opts.
+// Schedules lists the schedules of opts that are on: those with a cron
+// expression.
 func (opts ScheduleOptions) Schedules() []Schedule {
+	var on []Schedule
+	for _, s := range opts.all() {
+		if s.Cron != "" {
+			on = append(on, s)
+		}
+	}
+	return on
+}
+
+// all lists every schedule SyncSchedules manages, on or off.
+func (opts ScheduleOptions) all() []Schedule {
 	return []Schedule{
 		{ID: contract.BackupScheduleID, Cron: opts.BackupCron, Workflow: contract.BackupWorkflow, Arg: opts.Backup},
 		{ID: contract.MaintenanceScheduleID, Cron: opts.MaintenanceCron, Workflow: contract.MaintenanceWorkflow, Arg: opts.Maintenance},
@@ -46,6 +61,10 @@ func (opts ScheduleOptions) Schedules() []Schedule {
 // run from every worker at once. A schedule's state is left alone: one
 // paused in the Web UI stays paused.
 //
+// A schedule that is off (no cron expression) is deleted if it exists, so
+// turning one off in the configuration stops its runs at the next worker
+// start or `schedules sync`; a run in progress finishes.
+//
 // Runs never overlap (SKIP: a run due while the previous one is still
 // running is dropped), and a run missed while Temporal was down starts late
 // only within the catch-up window.
@@ -54,7 +73,15 @@ func SyncSchedules(ctx context.Context, c client.Client, opts ScheduleOptions) e
 	if catchup <= 0 {
 		catchup = time.Hour
 	}
-	for _, s := range opts.Schedules() {
+	for _, s := range opts.all() {
+		if s.Cron == "" {
+			err := c.ScheduleClient().GetHandle(ctx, s.ID).Delete(ctx)
+			var missing *serviceerror.NotFound
+			if err != nil && !errors.As(err, &missing) {
+				return fmt.Errorf("delete schedule %s: %w", s.ID, err)
+			}
+			continue
+		}
 		spec := client.ScheduleSpec{CronExpressions: []string{s.Cron}}
 		action := &client.ScheduleWorkflowAction{
 			ID:        s.ID,

@@ -405,7 +405,7 @@ func TestServiceMonitorScrapesAPIAndWorker(t *testing.T) {
 }
 
 // TestBackupCronJobs: the database dump and the application exports run
-// nightly and upload what they wrote.
+// nightly and upload what they wrote; the dump is recorded once uploaded.
 func TestBackupCronJobs(t *testing.T) {
 	t.Parallel()
 	r := render(t, "overlays/production")
@@ -416,6 +416,21 @@ func TestBackupCronJobs(t *testing.T) {
 	pgDump := container(t, spec, "pg-dump")
 	require.Contains(t, strings.Join(pgDump.Command, " "), "pg_dump")
 	require.Equal(t, "DATABASE_DIRECT_URL", pgDump.Env[0].ValueFrom.SecretKeyRef.Key, "pg_dump bypasses PgBouncer")
+	// Init containers run in order, each after the last succeeded, so the
+	// record step sees an uploaded dump.
+	var steps []string
+	for _, c := range allContainers(spec) {
+		steps = append(steps, c.Name)
+	}
+	require.Equal(t, []string{"pg-dump", "upload", "record"}, steps)
+	require.Len(t, spec.Containers, 1)
+	record := container(t, spec, "record")
+	require.Contains(t, strings.Join(record.Command, " "), "INSERT INTO backups")
+	for _, e := range record.Env {
+		if e.Name == "DATABASE_URL" {
+			require.Equal(t, "DATABASE_DIRECT_URL", e.ValueFrom.SecretKeyRef.Key)
+		}
+	}
 
 	exports := r.cronJobs["application-state-backup"]
 	require.Equal(t, "0 6 * * *", exports.Spec.Schedule)

@@ -60,7 +60,6 @@ type Config struct {
 
 	Server   Server   `yaml:"server"`
 	Database Database `yaml:"database"`
-	Cache    Cache    `yaml:"cache"`
 	Redis    Redis    `yaml:"redis"`
 	Temporal Temporal `yaml:"temporal"`
 	Push     Push     `yaml:"push"`
@@ -109,9 +108,6 @@ type Database struct {
 	URL string `yaml:"url"`
 	// MaxOpenConns caps the pool size. Default 25.
 	MaxOpenConns int `yaml:"max_open_conns"`
-	// MaxIdleConns is how many connections the pool keeps open when idle; it
-	// may be 0 and must not exceed MaxOpenConns. Default 10.
-	MaxIdleConns int `yaml:"max_idle_conns"`
 	// ConnMaxLifetime recycles a connection after this age. Default 5m.
 	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime"`
 	// ConnMaxIdleTime closes a connection idle this long. Default 5m.
@@ -133,14 +129,6 @@ type Database struct {
 
 // QueryExecModes are the accepted values of database.query_exec_mode.
 var QueryExecModes = []string{"cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol"}
-
-// Cache configures the in-process cache in front of Redis.
-type Cache struct {
-	// DefaultExpiration is the lifetime of an entry stored without one. Default 10m.
-	DefaultExpiration time.Duration `yaml:"default_expiration"`
-	// CleanupInterval is how often expired entries are purged. Default 5m.
-	CleanupInterval time.Duration `yaml:"cleanup_interval"`
-}
 
 // Redis configures the shared cache, dedup guards, rate limits and pub/sub.
 type Redis struct {
@@ -258,8 +246,10 @@ type Auth struct {
 // Backup configures the scheduled database backup (the backup Temporal
 // Schedule) and `incident-server restore`.
 type Backup struct {
-	// Cron is the schedule's cron expression, in UTC. Default "0 2 * * *"
-	// (daily at 02:00).
+	// Cron is the schedule's cron expression, in UTC. "" turns the schedule
+	// off: workers then delete it from Temporal instead of creating it, for
+	// deployments that back up another way (the Kubernetes base's pg_dump
+	// CronJob). Default "0 2 * * *" (daily at 02:00).
 	Cron string `yaml:"cron"`
 	// Dir receives the dump files, incidents_<UTC timestamp>.dump; created
 	// when missing. It must be on the worker's file system. Default
@@ -332,13 +322,8 @@ func Default() Config {
 		Database: Database{
 			URL:             "postgres://postgres@127.0.0.1:55432/incidents?sslmode=disable",
 			MaxOpenConns:    25,
-			MaxIdleConns:    10,
 			ConnMaxLifetime: 5 * time.Minute,
 			ConnMaxIdleTime: 5 * time.Minute,
-		},
-		Cache: Cache{
-			DefaultExpiration: 10 * time.Minute,
-			CleanupInterval:   5 * time.Minute,
 		},
 		Redis: Redis{
 			Addr:             "127.0.0.1:56379",
@@ -432,12 +417,62 @@ func LoadFrom(path string, getenv func(string) (string, bool)) (Config, error) {
 	return cfg, nil
 }
 
+// removedKeys are settings that configuration files once carried and the
+// engine no longer has, each with what to do instead. Like any unknown key
+// they fail the load, but with a message that says they were removed
+// rather than the decoder's "field not found". A key of a removed section
+// stands for the whole section when none of its keys is listed.
+var removedKeys = map[string]string{
+	"cache": "the section configured an in-process cache that the engine does not have; delete the section " +
+		"(cached entries expire in Redis after redis.incident_cache_ttl, redis.user_cache_ttl and redis.config_cache_ttl)",
+	"cache.default_expiration": "no in-process cache exists for it to configure; delete it " +
+		"(cached entries expire in Redis after redis.incident_cache_ttl, redis.user_cache_ttl and redis.config_cache_ttl)",
+	"cache.cleanup_interval": "no in-process cache exists for it to configure; delete it (Redis expires entries itself)",
+	"database.max_idle_conns": "the pgx pool has no idle-connection count; delete it " +
+		"(database.conn_max_idle_time closes idle connections and database.max_open_conns caps the pool)",
+}
+
+// checkRemoved reports every key of removedKeys the YAML document sets, with
+// its line.
+func checkRemoved(data []byte) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil || len(doc.Content) == 0 {
+		// Left to the decoder, which reports syntax errors with their line.
+		return nil
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return nil
+	}
+	var errs []error
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		section, body := root.Content[i], root.Content[i+1]
+		named := false
+		if body.Kind == yaml.MappingNode {
+			for j := 0; j+1 < len(body.Content); j += 2 {
+				key := section.Value + "." + body.Content[j].Value
+				if why, ok := removedKeys[key]; ok {
+					errs = append(errs, fmt.Errorf("line %d: %s was removed: %s", body.Content[j].Line, key, why))
+					named = true
+				}
+			}
+		}
+		if why, ok := removedKeys[section.Value]; ok && !named {
+			errs = append(errs, fmt.Errorf("line %d: %s was removed: %s", section.Line, section.Value, why))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // decodeFile merges the YAML file over cfg. Keys absent from the file keep
 // their current values; an empty file changes nothing.
 func (c *Config) decodeFile(path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", path, err)
+	}
+	if err := checkRemoved(data); err != nil {
+		return fmt.Errorf("parse %s: %w", path, err)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -655,19 +690,12 @@ func (c Config) Validate() error {
 
 	nonEmpty("database.url", c.Database.URL)
 	positive("database.max_open_conns", int64(c.Database.MaxOpenConns))
-	if c.Database.MaxIdleConns < 0 || c.Database.MaxIdleConns > c.Database.MaxOpenConns {
-		bad("database.max_idle_conns", "must be between 0 and database.max_open_conns (%d), got %d",
-			c.Database.MaxOpenConns, c.Database.MaxIdleConns)
-	}
 	positiveDur("database.conn_max_lifetime", c.Database.ConnMaxLifetime)
 	positiveDur("database.conn_max_idle_time", c.Database.ConnMaxIdleTime)
 	if c.Database.QueryExecMode != "" && !slices.Contains(QueryExecModes, c.Database.QueryExecMode) {
 		bad("database.query_exec_mode", "unknown mode %q (want one of %s)",
 			c.Database.QueryExecMode, strings.Join(QueryExecModes, ", "))
 	}
-
-	positiveDur("cache.default_expiration", c.Cache.DefaultExpiration)
-	positiveDur("cache.cleanup_interval", c.Cache.CleanupInterval)
 
 	hostPort("redis.addr", c.Redis.Addr)
 	if c.Redis.DB < 0 {
@@ -749,16 +777,18 @@ func (c Config) Validate() error {
 	}
 	// Temporal parses the expression when the schedule is synced; this
 	// catches the usual slips (a seconds field, a missing field) at start.
-	cron := func(path, v string) {
+	cron := func(path, v, or string) {
 		if !strings.HasPrefix(strings.TrimSpace(v), "@") && len(strings.Fields(v)) != 5 {
-			bad(path, "%q is not a cron expression of five fields (minute hour day-of-month month day-of-week) or @daily-style", v)
+			bad(path, "%q is not a cron expression of five fields (minute hour day-of-month month day-of-week) or @daily-style%s", v, or)
 		}
 	}
-	cron("backup.cron", c.Backup.Cron)
+	if c.Backup.Cron != "" {
+		cron("backup.cron", c.Backup.Cron, `, or "" for no backup schedule`)
+	}
 	nonEmpty("backup.dir", c.Backup.Dir)
 	positiveDur("backup.retention", c.Backup.Retention)
 	positiveDur("backup.timeout", c.Backup.Timeout)
-	cron("maintenance.cron", c.Maintenance.Cron)
+	cron("maintenance.cron", c.Maintenance.Cron, "")
 	positiveDur("maintenance.retention", c.Maintenance.Retention)
 	positiveDur("maintenance.reconcile_grace", c.Maintenance.ReconcileGrace)
 	positiveDur("schedules.catchup_window", c.Schedules.CatchupWindow)

@@ -46,11 +46,9 @@ func TestDefaultMatchesGuide(t *testing.T) {
 		Database: Database{
 			URL:             "postgres://postgres@127.0.0.1:55432/incidents?sslmode=disable",
 			MaxOpenConns:    25,
-			MaxIdleConns:    10,
 			ConnMaxLifetime: 5 * time.Minute,
 			ConnMaxIdleTime: 5 * time.Minute,
 		},
-		Cache: Cache{DefaultExpiration: 10 * time.Minute, CleanupInterval: 5 * time.Minute},
 		Redis: Redis{
 			Addr:             "127.0.0.1:56379",
 			KeyPrefix:        "incident-server:",
@@ -240,7 +238,6 @@ func TestEnvOverrides(t *testing.T) {
 				"INCIDENT_REDIS_INCIDENT_CACHE_TTL":   "42s",
 				"INCIDENT_REDIS_DB":                   "3",
 				"INCIDENT_DEV_UI_PORT":                "18233",
-				"INCIDENT_CACHE_DEFAULT_EXPIRATION":   "1h",
 				"INCIDENT_DATABASE_CONN_MAX_LIFETIME": "30m",
 				"INCIDENT_LOGGING_COMPONENTS":         "database=debug, cache=info,,",
 				"INCIDENT_PUSH_TIMEOUT":               "2s",
@@ -249,7 +246,7 @@ func TestEnvOverrides(t *testing.T) {
 			check: func(t *testing.T, c Config) {
 				if c.Service != "pager" || c.Server.Addr != "127.0.0.1:9999" || c.Server.MaxBodyBytes != 4096 ||
 					c.Server.ShutdownTimeout != 90*time.Second || c.Redis.IncidentCacheTTL != 42*time.Second ||
-					c.Redis.DB != 3 || c.Dev.UIPort != 18233 || c.Cache.DefaultExpiration != time.Hour ||
+					c.Redis.DB != 3 || c.Dev.UIPort != 18233 ||
 					c.Database.ConnMaxLifetime != 30*time.Minute || c.Push.Timeout != 2*time.Second ||
 					c.Push.WebhookTimeout != 750*time.Millisecond {
 					t.Errorf("scalar overrides not applied: %+v", c)
@@ -382,7 +379,11 @@ func TestLoadErrors(t *testing.T) {
 		{name: "bad integer in environment", vars: map[string]string{"INCIDENT_SERVER_MAX_CONNECTIONS": "many"},
 			want: []string{"INCIDENT_SERVER_MAX_CONNECTIONS", "many"}},
 		{name: "cron with a seconds field", yaml: "backup:\n  cron: \"0 0 2 * * *\"\n",
-			want: []string{"backup.cron", "five fields"}},
+			want: []string{"backup.cron", "five fields", `or "" for no backup schedule`}},
+		{name: "blank backup cron is not off", vars: map[string]string{"INCIDENT_BACKUP_CRON": " "},
+			want: []string{"backup.cron", `or "" for no backup schedule`}},
+		{name: "maintenance cannot be turned off", yaml: "maintenance:\n  cron: \"\"\n",
+			want: []string{"maintenance.cron", "five fields"}},
 		{name: "no retention", vars: map[string]string{"INCIDENT_MAINTENANCE_RETENTION": "0s", "INCIDENT_BACKUP_DIR": " "},
 			want: []string{"maintenance.retention: must be a positive duration", "backup.dir: must not be empty"}},
 		{name: "integer overflow in environment", vars: map[string]string{"INCIDENT_REDIS_DB": "99999999999999999999"},
@@ -394,7 +395,6 @@ func TestLoadErrors(t *testing.T) {
 		{name: "empty database url", vars: map[string]string{"DATABASE_URL": " "}, want: []string{"database.url: must not be empty"}},
 		{name: "zero timeout", yaml: "server:\n  write_timeout: 0s\n", want: []string{"server.write_timeout: must be a positive duration"}},
 		{name: "negative size", vars: map[string]string{"INCIDENT_SERVER_MAX_BODY_BYTES": "-1"}, want: []string{"server.max_body_bytes: must be positive"}},
-		{name: "idle above open", yaml: "database:\n  max_open_conns: 5\n  max_idle_conns: 6\n", want: []string{"database.max_idle_conns"}},
 		{name: "redis idle above active", yaml: "redis:\n  max_active: 1\n", want: []string{"redis.max_idle"}},
 		{name: "port out of range", yaml: "dev:\n  ui_port: 70000\n", want: []string{"dev.ui_port: must be a port"}},
 		{name: "unknown log level", vars: map[string]string{"LOG_LEVEL": "verbose"}, want: []string{"logging.level:", `"verbose"`}},
@@ -435,6 +435,88 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
+// An empty backup.cron is the documented way to turn the backup schedule
+// off, from the file (the Kubernetes ConfigMap) or the environment.
+func TestEmptyBackupCronLoads(t *testing.T) {
+	t.Parallel()
+	fromFile, err := LoadFrom(writeFile(t, "backup:\n  cron: \"\"\n"), env(nil))
+	if err != nil {
+		t.Fatalf("backup.cron \"\" in the file: %v", err)
+	}
+	fromEnv, err := LoadFrom("", env(map[string]string{"INCIDENT_BACKUP_CRON": ""}))
+	if err != nil {
+		t.Fatalf("INCIDENT_BACKUP_CRON=\"\": %v", err)
+	}
+	for _, c := range []Config{fromFile, fromEnv} {
+		if c.Backup.Cron != "" || c.Maintenance.Cron != Default().Maintenance.Cron {
+			t.Errorf("backup.cron %q, maintenance.cron %q: want the backup schedule off and maintenance untouched",
+				c.Backup.Cron, c.Maintenance.Cron)
+		}
+	}
+}
+
+// A file written for an older build that still sets a removed key fails to
+// load, naming the key and its line and saying what to do, instead of the
+// decoder's bare "field not found".
+func TestRemovedKeysFailNamingThem(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		yaml string
+		want []string
+	}{
+		{
+			name: "the old example's cache section",
+			yaml: "service: pager\ncache:\n  default_expiration: 10m\n  cleanup_interval: 5m\n",
+			want: []string{
+				"line 3: cache.default_expiration was removed", "redis.incident_cache_ttl", "delete it",
+				"line 4: cache.cleanup_interval was removed",
+			},
+		},
+		{
+			name: "an empty cache section",
+			yaml: "cache: {}\n",
+			want: []string{"line 1: cache was removed", "delete the section"},
+		},
+		{
+			name: "max_idle_conns among live database keys",
+			yaml: "database:\n  max_open_conns: 25\n  max_idle_conns: 10\n  conn_max_lifetime: 5m\n",
+			want: []string{"line 3: database.max_idle_conns was removed", "database.conn_max_idle_time", "delete it"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := writeFile(t, tt.yaml)
+			_, err := LoadFrom(path, env(nil))
+			if err == nil {
+				t.Fatal("LoadFrom succeeded, want an error")
+			}
+			if !strings.HasPrefix(err.Error(), "load config: parse "+path+": ") {
+				t.Errorf("error %q does not name the operation and the file", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "not found in type") {
+				t.Errorf("error %q is the decoder's, not the removal's", err)
+			}
+		})
+	}
+
+	// The rule for the environment is unchanged: variables with no field
+	// are not read, the removed ones included.
+	c, err := LoadFrom("", env(map[string]string{"INCIDENT_DATABASE_MAX_IDLE_CONNS": "10", "INCIDENT_CACHE_CLEANUP_INTERVAL": "5m"}))
+	if err != nil {
+		t.Fatalf("LoadFrom with removed variables: %v", err)
+	}
+	if !reflect.DeepEqual(c, Default()) {
+		t.Errorf("removed variables changed the configuration: %+v", c)
+	}
+}
+
 func TestEveryFieldHasAnEnvironmentVariable(t *testing.T) {
 	t.Parallel()
 	var c Config
@@ -448,7 +530,7 @@ func TestEveryFieldHasAnEnvironmentVariable(t *testing.T) {
 	}
 	for _, name := range []string{
 		"INCIDENT_SERVICE", "INCIDENT_ENVIRONMENT", "INCIDENT_SERVER_ADDR", "INCIDENT_SERVER_MAX_BODY_BYTES",
-		"INCIDENT_DATABASE_CONN_MAX_IDLE_TIME", "INCIDENT_CACHE_CLEANUP_INTERVAL", "INCIDENT_REDIS_CONFIG_CACHE_TTL",
+		"INCIDENT_DATABASE_CONN_MAX_IDLE_TIME", "INCIDENT_REDIS_CONFIG_CACHE_TTL",
 		"INCIDENT_TEMPORAL_TASK_QUEUE", "INCIDENT_DEV_TEMPORAL_PORT", "INCIDENT_LOGGING_COMPONENTS",
 		"INCIDENT_PUSH_GORUSH_URL", "INCIDENT_PUSH_TIMEOUT", "INCIDENT_PUSH_WEBHOOK_TIMEOUT",
 	} {
@@ -456,13 +538,15 @@ func TestEveryFieldHasAnEnvironmentVariable(t *testing.T) {
 			t.Errorf("no field answers to %s", name)
 		}
 	}
-	if seen["INCIDENT_VERSION"] {
-		t.Error("version must not be settable from the environment")
+	for _, name := range []string{"INCIDENT_VERSION", "INCIDENT_CACHE_DEFAULT_EXPIRATION", "INCIDENT_CACHE_CLEANUP_INTERVAL", "INCIDENT_DATABASE_MAX_IDLE_CONNS"} {
+		if seen[name] {
+			t.Errorf("%s must not be settable", name)
+		}
 	}
-	// 2 top-level + 10 server + 7 database + 2 cache + 14 redis + 3 temporal + 3 push + 3 dev + 3 logging
+	// 2 top-level + 10 server + 6 database + 14 redis + 3 temporal + 3 push + 3 dev + 3 logging
 	// + 7 auth + 6 backup + 3 maintenance + 1 schedules.
-	if len(fs) != 64 {
-		t.Errorf("walk found %d fields, want 64", len(fs))
+	if len(fs) != 61 {
+		t.Errorf("walk found %d fields, want 61", len(fs))
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
@@ -154,6 +155,38 @@ func TestWorkerRegistersTheSchedulesIdempotentlyAndKeepsThemPaused(t *testing.T)
 		n++
 	}
 	require.Equal(t, 2, n, "syncing again creates no second schedule")
+}
+
+// backup.cron "" is how a deployment that backs up another way (the
+// Kubernetes base's pg_dump CronJob) turns the backup schedule off: a worker
+// start deletes the schedule an earlier configuration created and leaves
+// maintenance alone, and a cron set again brings the schedule back.
+func TestAnEmptyBackupCronRemovesTheBackupSchedule(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	o := newOpsStack(t)
+	backup := o.temporal.ScheduleClient().GetHandle(ctx, workflows.BackupScheduleID)
+
+	o.opts.BackupCron = ""
+	require.NoError(t, worker.SyncSchedules(ctx, o.temporal, o.opts))
+	require.NoError(t, worker.SyncSchedules(ctx, o.temporal, o.opts), "with nothing left to delete")
+	_, err := backup.Describe(ctx)
+	var missing *serviceerror.NotFound
+	require.ErrorAs(t, err, &missing, "the backup schedule is gone")
+	_, err = o.temporal.ScheduleClient().GetHandle(ctx, workflows.MaintenanceScheduleID).Describe(ctx)
+	require.NoError(t, err, "maintenance still runs")
+	var on []string
+	for _, s := range o.opts.Schedules() {
+		on = append(on, s.ID)
+	}
+	require.Equal(t, []string{workflows.MaintenanceScheduleID}, on, "`schedules sync` lists only the schedules that run")
+
+	o.opts.BackupCron = "15 4 * * *"
+	require.NoError(t, worker.SyncSchedules(ctx, o.temporal, o.opts))
+	d, err := backup.Describe(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{"15 4 * * *"}, cronOf(d))
+	require.NotEmpty(t, d.Info.NextActionTimes)
 }
 
 // cronOf returns a schedule's spec as cron text. The server stores cron

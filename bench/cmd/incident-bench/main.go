@@ -12,9 +12,11 @@
 //	incident-bench all [flags]                all of the above, one table and one JSON
 //
 // Scenarios print a table of results and write the raw samples, the
-// parameters and the machine they ran on as JSON under -out, so that runs
-// can be compared later. They never start the engine themselves: point -url
-// at one (`make run GORUSH=local` starts one on http://127.0.0.1:8080).
+// parameters and the machine they ran on as JSON under -out (.data/bench,
+// ignored by git), so that runs can be compared later. They never start the
+// engine themselves: point -url at one (`make run GORUSH=local` starts one on
+// http://127.0.0.1:8080). Defaults that name files (-out, -temporal-db) are
+// relative to the repository root, where `make bench` runs it.
 package main
 
 import (

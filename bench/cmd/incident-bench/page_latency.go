@@ -164,7 +164,7 @@ func parsePageLatencyFlags(args []string, stderr io.Writer) (pageLatencyParams, 
 	fs.Float64Var(&p.Rate, "rate", 5, "incidents opened per second")
 	fs.DurationVar(&p.stepDelay, "step-delay", 5*time.Second, "delay of the policy's second step (it pages this long after the first)")
 	fs.DurationVar(&p.timeout, "timeout", 5*time.Minute, "bound on the whole run; it stops itself and reports what it has")
-	fs.StringVar(&p.Out, "out", "bench/results", "directory for the JSON results")
+	fs.StringVar(&p.Out, "out", defaultOut, "directory for the JSON results")
 	fs.BoolVar(&p.Keep, "keep", false, "leave the incidents open at the end instead of resolving them")
 	registerToken(fs, &p.token)
 	fs.Usage = func() {

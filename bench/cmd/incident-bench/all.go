@@ -35,7 +35,6 @@ type allParams struct {
 	CeilingDuration string   `json:"ceiling_duration"`
 	CostCounts      string   `json:"cost_counts"`
 	CostIdle        string   `json:"cost_idle"`
-	CostOpenVia     string   `json:"cost_open_via"`
 	CostKeep        bool     `json:"cost_keep"`
 	CostTimeout     string   `json:"cost_timeout"`
 	EnginePID       int      `json:"engine_pid"`
@@ -63,7 +62,7 @@ func parseAllFlags(args []string, stderr io.Writer) (allParams, error) {
 	fs.StringVar(&p.URL, "url", "http://127.0.0.1:8080", "base URL of the running engine")
 	fs.StringVar(&p.DatabaseURL, "database-url", "postgres://postgres@127.0.0.1:55432/incidents?sslmode=disable", "the engine's Postgres (ceilings, cost)")
 	p.temporalFlags.register(fs)
-	fs.StringVar(&p.Out, "out", "bench/results", "directory for the JSON results")
+	fs.StringVar(&p.Out, "out", defaultOut, "directory for the JSON results")
 	scen := strings.Join(allScenarios, ",")
 	fs.StringVar(&scen, "scenarios", scen, "comma-separated scenarios to run, in the fixed order "+strings.Join(allScenarios, ","))
 	fs.IntVar(&p.PageN, "n", 100, "incidents of page-latency (at 5/s)")
@@ -72,7 +71,6 @@ func parseAllFlags(args []string, stderr io.Writer) (allParams, error) {
 	fs.StringVar(&p.CostCounts, "cost-counts", "100,500", "totals of open incidents the cost scenario measures at (the recorded run uses 1000,10000)")
 	fs.DurationVar(&p.costTimeout, "cost-timeout", 20*time.Minute, "bound on the cost scenario's opening and measuring")
 	fs.DurationVar(&p.costIdle, "cost-idle", 30*time.Second, "the cost scenario's idle window")
-	fs.StringVar(&p.CostOpenVia, "cost-open-via", openViaTemporal, "how the cost scenario opens incidents: temporal or api")
 	fs.BoolVar(&p.CostKeep, "cost-keep", false, "leave the cost scenario's incidents open (for a throwaway engine)")
 	fs.IntVar(&p.EnginePID, "engine-pid", 0, "the engine's process ID (default: the process listening on -url's port)")
 	fs.StringVar(&p.TemporalDB, "temporal-db", ".data/dev/temporal.db", "the embedded Temporal's SQLite file")
@@ -111,16 +109,16 @@ func parseAllFlags(args []string, stderr io.Writer) (allParams, error) {
 
 // subArgs are the flags all passes on to one scenario.
 func (p allParams) subArgs(name string) []string {
-	temporal := []string{"-temporal-address", p.TemporalAddress, "-temporal-namespace", p.TemporalNamespace}
 	switch name {
 	case "page-latency":
 		return []string{"-url", p.URL, "-out", p.Out, "-n", fmt.Sprint(p.PageN), "-token", p.token}
 	case scenarioCeilings:
-		return append([]string{"-database-url", p.DatabaseURL, "-out", p.Out, "-duration", p.CeilingDuration}, temporal...)
+		return []string{"-database-url", p.DatabaseURL, "-out", p.Out, "-duration", p.CeilingDuration,
+			"-temporal-address", p.TemporalAddress, "-temporal-namespace", p.TemporalNamespace}
 	case scenarioCost:
-		return append([]string{"-url", p.URL, "-database-url", p.DatabaseURL, "-out", p.Out, "-token", p.token,
-			"-counts", p.CostCounts, "-idle", p.CostIdle, "-open-via", p.CostOpenVia, fmt.Sprintf("-keep=%t", p.CostKeep), "-timeout", p.CostTimeout,
-			"-engine-pid", fmt.Sprint(p.EnginePID), "-temporal-db", p.TemporalDB, "-gorush-url", p.GorushURL}, temporal...)
+		return []string{"-url", p.URL, "-database-url", p.DatabaseURL, "-out", p.Out, "-token", p.token,
+			"-counts", p.CostCounts, "-idle", p.CostIdle, fmt.Sprintf("-keep=%t", p.CostKeep), "-timeout", p.CostTimeout,
+			"-engine-pid", fmt.Sprint(p.EnginePID), "-temporal-db", p.TemporalDB, "-gorush-url", p.GorushURL}
 	}
 	return []string{"-url", p.URL, "-out", p.Out, "-duration", p.Duration, "-token", p.token}
 }

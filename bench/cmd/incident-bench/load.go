@@ -163,7 +163,7 @@ type commonFlags struct {
 
 func (cf *commonFlags) register(fs *flag.FlagSet, duration time.Duration) {
 	fs.StringVar(&cf.URL, "url", "http://127.0.0.1:8080", "base URL of the running engine")
-	fs.StringVar(&cf.Out, "out", "bench/results", "directory for the JSON results")
+	fs.StringVar(&cf.Out, "out", defaultOut, "directory for the JSON results")
 	fs.DurationVar(&cf.duration, "duration", duration, "time each concurrency level runs")
 	fs.DurationVar(&cf.timeout, "timeout", 5*time.Minute, "bound on the whole run, cleanup excepted")
 	registerToken(fs, &cf.token)

@@ -52,7 +52,7 @@ func parseCeilingFlags(args []string, stderr io.Writer) (ceilingParams, error) {
 	levels := &levelsFlag{levels: []int{1, 8}}
 	fs.Var(levels, "concurrency", "comma-separated connection counts (and workflow starters), run in turn")
 	fs.DurationVar(&p.duration, "duration", 5*time.Second, "time each level runs")
-	fs.StringVar(&p.Out, "out", "bench/results", "directory for the JSON results")
+	fs.StringVar(&p.Out, "out", defaultOut, "directory for the JSON results")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: incident-bench ceilings [flags]")
 		fmt.Fprintln(stderr)

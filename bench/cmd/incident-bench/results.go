@@ -61,6 +61,11 @@ func loadAvg() string {
 	return strings.Join(f[:3], " ")
 }
 
+// defaultOut is where runs write their JSON unless -out says otherwise:
+// under the repository's ignored .data/, since raw samples are a run's
+// record on one machine, not source. BENCHMARKS.md keeps the summaries.
+const defaultOut = ".data/bench"
+
 // result is the JSON file every scenario writes. The scenario fills the
 // parts that are its own (parameters, engine, summary, samples).
 type result struct {

@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
-	"encoding/binary"
 	"flag"
 	"fmt"
 	"io"
@@ -17,17 +14,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	enumspb "go.temporal.io/api/enums/v1"
-	tclient "go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
-
-	"github.com/incident-server/incident-server/internal/incident"
-	"github.com/incident-server/incident-server/workflows"
 )
 
 // The cost scenario asks what an open incident costs the engine while
-// nothing happens: it opens incidents in steps up to each -counts total,
-// waits until every one is recorded and has paged its first step, then
+// nothing happens: it opens incidents through the API in steps up to each
+// -counts total, waits until every one is recorded and has paged its first
+// step, then
 // watches the engine process through an idle window (resident memory, CPU)
 // and reads the Postgres database's and the embedded Temporal's SQLite
 // files' sizes. Every incident sits on a two-step policy whose second step
@@ -39,25 +31,10 @@ import (
 
 const scenarioCost = "cost"
 
-// Ways of opening the incidents of the cost scenario.
-const (
-	// openViaTemporal starts IncidentWorkflow through the Temporal SDK with
-	// the input, workflow ID, task queue and search attributes the API
-	// gives it, without waiting for the open update's answer: the engine's
-	// worker then records and pages each incident as POST /incidents would
-	// have it do.
-	openViaTemporal = "temporal"
-	// openViaAPI sends POST /api/v1/incidents.
-	openViaAPI = "api"
-)
-
 type costParams struct {
 	URL         string `json:"url"`
 	DatabaseURL string `json:"database_url"`
-	temporalFlags
-	TaskQueue   string `json:"task_queue"`
 	Counts      []int  `json:"counts"`
-	OpenVia     string `json:"open_via"`
 	Concurrency int    `json:"concurrency"`
 	// Backlog bounds the incidents sent but not yet paged, so the engine
 	// is never handed more than it can take in a few seconds.
@@ -115,7 +92,6 @@ type costFixtures struct {
 
 type costSummary struct {
 	EnginePID    int          `json:"engine_pid"`
-	OpenedVia    string       `json:"opened_via"`
 	PushReceiver pushReceiver `json:"push_receiver"`
 	Pushes       int64        `json:"pushes_during_run"`
 	Fixtures     costFixtures `json:"fixtures"`
@@ -137,11 +113,8 @@ func parseCostFlags(args []string, stderr io.Writer) (costParams, error) {
 	var p costParams
 	fs.StringVar(&p.URL, "url", "http://127.0.0.1:8080", "base URL of the running engine")
 	fs.StringVar(&p.DatabaseURL, "database-url", "postgres://postgres@127.0.0.1:55432/incidents?sslmode=disable", "the engine's Postgres (sizes and progress are read there)")
-	p.temporalFlags.register(fs)
-	fs.StringVar(&p.TaskQueue, "task-queue", workflows.DefaultTaskQueue, "the engine's incident task queue (for -open-via temporal)")
 	counts := &levelsFlag{levels: []int{1000, 10000}, name: "-counts", max: 1_000_000}
 	fs.Var(counts, "counts", "comma-separated totals of open incidents to measure at, ascending")
-	fs.StringVar(&p.OpenVia, "open-via", openViaTemporal, "how incidents are opened: temporal (start IncidentWorkflow through the SDK with the API's input) or api (POST /api/v1/incidents)")
 	fs.IntVar(&p.Concurrency, "concurrency", 16, "opens (and resolves) in flight at once")
 	fs.IntVar(&p.Backlog, "backlog", 400, "most incidents sent but not yet paged")
 	fs.DurationVar(&p.idle, "idle", 30*time.Second, "idle window over which memory and CPU are read")
@@ -150,15 +123,16 @@ func parseCostFlags(args []string, stderr io.Writer) (costParams, error) {
 	fs.IntVar(&p.EnginePID, "engine-pid", 0, "the engine's process ID (default: the process listening on -url's port)")
 	fs.StringVar(&p.TemporalDB, "temporal-db", ".data/dev/temporal.db", "the embedded Temporal's SQLite file (its -wal and -shm are counted too)")
 	registerGorush(fs, &p.GorushURL)
-	fs.StringVar(&p.Out, "out", "bench/results", "directory for the JSON results")
+	fs.StringVar(&p.Out, "out", defaultOut, "directory for the JSON results")
 	fs.BoolVar(&p.Keep, "keep", false, "leave the incidents open at the end instead of resolving them")
 	fs.DurationVar(&p.timeout, "timeout", 20*time.Minute, "bound on opening and measuring, cleanup excepted")
 	registerToken(fs, &p.token)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: incident-bench cost [flags]")
 		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Opens incidents (each holding a pending escalation timer and SLA deadlines) up to each")
-		fmt.Fprintln(stderr, "-counts total and reads the idle engine's memory and CPU and the databases' sizes there.")
+		fmt.Fprintln(stderr, "Opens incidents through POST /api/v1/incidents (each holding a pending escalation timer and SLA")
+		fmt.Fprintln(stderr, "deadlines) up to each -counts total and reads the idle engine's memory and CPU and the databases'")
+		fmt.Fprintln(stderr, "sizes there.")
 		fmt.Fprintln(stderr)
 		fs.PrintDefaults()
 	}
@@ -167,8 +141,6 @@ func parseCostFlags(args []string, stderr io.Writer) (costParams, error) {
 		switch {
 		case !slices.IsSorted(p.Counts) || len(slices.Compact(slices.Clone(p.Counts))) != len(p.Counts):
 			return fmt.Errorf("-counts must ascend")
-		case p.OpenVia != openViaTemporal && p.OpenVia != openViaAPI:
-			return fmt.Errorf("-open-via must be %s or %s", openViaTemporal, openViaAPI)
 		case p.Concurrency < 1 || p.Concurrency > maxConcurrency:
 			return fmt.Errorf("-concurrency must be from 1 to %d", maxConcurrency)
 		case p.Backlog < p.Concurrency:
@@ -201,7 +173,6 @@ type costRun struct {
 	p   costParams
 	c   *client
 	db  *pgx.Conn
-	tc  tclient.Client // nil unless opening through Temporal
 	fx  costFixtures
 	out io.Writer
 
@@ -221,7 +192,7 @@ func cost(ctx context.Context, p costParams, out io.Writer) (result, []headline,
 	if err != nil {
 		return result{}, nil, err
 	}
-	sum := costSummary{EnginePID: p.EnginePID, OpenedVia: p.OpenVia}
+	sum := costSummary{EnginePID: p.EnginePID}
 	if sum.EnginePID == 0 {
 		u, _ := url.Parse(p.URL)
 		port, err := strconv.Atoi(u.Port())
@@ -243,19 +214,13 @@ func cost(ctx context.Context, p costParams, out io.Writer) (result, []headline,
 	}
 	defer db.Close(context.Background())
 	r := &costRun{p: p, c: c, db: db, out: out, pid: sum.EnginePID}
-	if p.OpenVia == openViaTemporal {
-		if r.tc, err = dialTemporal(ctx, p.temporalFlags); err != nil {
-			return result{}, nil, err
-		}
-		defer r.tc.Close()
-	}
 	sum.PushReceiver = probePush(ctx, p.GorushURL)
 	if r.fx, err = setupCostFixtures(ctx, c, p.stepDelay); err != nil {
 		return result{}, nil, err
 	}
 	sum.Fixtures = r.fx
-	fmt.Fprintf(out, "%s: engine %s (pid %d) ready: %s; service %s; opening via %s, %d at a time, up to %v; idle window %s\n",
-		scenarioCost, c.base, sum.EnginePID, ready, r.fx.Service, p.OpenVia, p.Concurrency, p.Counts, p.idle)
+	fmt.Fprintf(out, "%s: engine %s (pid %d) ready: %s; service %s; opening %d at a time, up to %v; idle window %s\n",
+		scenarioCost, c.base, sum.EnginePID, ready, r.fx.Service, p.Concurrency, p.Counts, p.idle)
 	fmt.Fprintf(out, "  push receiver: %s\n", sum.PushReceiver.Description)
 
 	started := time.Now().UTC()
@@ -459,71 +424,22 @@ func (r *costRun) openUpTo(ctx context.Context, total int) (costPoint, error) {
 	return pt, nil
 }
 
-// open opens one incident of the run's service.
+// open opens one incident of the run's service through the API, which
+// answers once the incident is recorded; openUpTo follows its first page in
+// Postgres.
 func (r *costRun) open(ctx context.Context) error {
-	id := newIncidentID(time.Now())
-	title := "bench cost " + r.fx.Suffix
-	if r.p.OpenVia == openViaAPI {
-		var inc incidentView
-		if _, err := r.c.do(ctx, "POST", "/api/v1/incidents",
-			newIncident{Title: title, Service: r.fx.Service, Severity: r.fx.Severity}, &inc); err != nil {
-			return err
-		}
-		id = inc.ID
-	} else {
-		// As the API's open does, less the open update: nothing waits here
-		// for the incident to be recorded; openUpTo follows that in Postgres.
-		// A start that failed is sent again with the same workflow ID, so a
-		// start that went through unanswered is not opened twice.
-		wfID := workflows.IncidentWorkflowID(id)
-		err := r.startIncident(ctx, id, wfID, title)
-		for attempt := 1; err != nil && attempt < 3 && ctx.Err() == nil; attempt++ {
-			sleepCtx(ctx, time.Duration(attempt)*time.Second)
-			err = r.startIncident(ctx, id, wfID, title)
-		}
-		if err != nil {
-			return fmt.Errorf("start incident workflow: %w", err)
-		}
+	var inc incidentView
+	if _, err := r.c.do(ctx, "POST", "/api/v1/incidents",
+		newIncident{Title: "bench cost " + r.fx.Suffix, Service: r.fx.Service, Severity: r.fx.Severity}, &inc); err != nil {
+		return err
+	}
+	if inc.ID == "" {
+		return fmt.Errorf("POST /api/v1/incidents: the answer has no id")
 	}
 	r.mu.Lock()
-	r.ids = append(r.ids, id)
+	r.ids = append(r.ids, inc.ID)
 	r.mu.Unlock()
 	return nil
-}
-
-// startIncident starts one incident's workflow as the API's open does.
-func (r *costRun) startIncident(ctx context.Context, id, wfID, title string) error {
-	sctx, cancel := context.WithTimeout(ctx, requestTimeout)
-	defer cancel()
-	_, err := r.tc.ExecuteWorkflow(sctx, tclient.StartWorkflowOptions{
-		ID:                       wfID,
-		TaskQueue:                r.p.TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.SearchStatus.ValueSet(string(incident.StatusOpen)),
-			workflows.SearchSeverity.ValueSet(r.fx.Severity),
-			workflows.SearchService.ValueSet(r.fx.Service),
-		),
-	}, workflows.IncidentWorkflowName, workflows.IncidentInput{Incident: incident.Incident{
-		ID:         id,
-		WorkflowID: wfID,
-		Title:      title,
-		Service:    r.fx.Service,
-		Severity:   incident.Severity(r.fx.Severity),
-	}})
-	return err
-}
-
-// incidentIDEncoding and newIncidentID make IDs shaped like the API's: a
-// millisecond timestamp and random bits, lower-case base32.
-var incidentIDEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
-
-func newIncidentID(now time.Time) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
-	_, _ = rand.Read(b[6:])
-	return "inc_" + incidentIDEncoding.EncodeToString(b[:])
 }
 
 // measure reads the engine through the idle window, then the sizes.
@@ -555,8 +471,7 @@ func (r *costRun) printPoint(pt costPoint) {
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
-// cleanup resolves every incident the run opened, the same way it opened
-// them: through the API, or through the resolve update the API would send.
+// cleanup resolves every incident the run opened, through the API.
 func (r *costRun) cleanup() costCleanup {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
@@ -565,22 +480,7 @@ func (r *costRun) cleanup() costCleanup {
 	r.mu.Unlock()
 	start := time.Now()
 	resolve := func(ctx context.Context, i int) (int, error) {
-		if r.p.OpenVia == openViaAPI {
-			return r.c.do(ctx, "POST", "/api/v1/incidents/"+url.PathEscape(ids[i])+"/resolve", map[string]string{"actor": "bench"}, nil)
-		}
-		uctx, cancel := context.WithTimeout(ctx, time.Minute)
-		defer cancel()
-		h, err := r.tc.UpdateWorkflow(uctx, tclient.UpdateWorkflowOptions{
-			WorkflowID:   workflows.IncidentWorkflowID(ids[i]),
-			UpdateID:     "bench-resolve/" + ids[i],
-			UpdateName:   workflows.UpdateResolve,
-			Args:         []any{workflows.TransitionRequest{IncidentID: ids[i], Actor: "bench"}},
-			WaitForStage: tclient.WorkflowUpdateStageCompleted,
-		})
-		if err == nil {
-			err = h.Get(uctx, nil)
-		}
-		return 0, err
+		return r.c.do(ctx, "POST", "/api/v1/incidents/"+url.PathEscape(ids[i])+"/resolve", map[string]string{"actor": "bench"}, nil)
 	}
 	ls := runLoad(ctx, r.p.Concurrency, 15*time.Minute, len(ids), resolve)
 	cl := costCleanup{Resolved: ls.OK, Failed: len(ids) - ls.OK, Seconds: time.Since(start).Seconds(), FirstError: ls.FirstError}
@@ -617,7 +517,7 @@ func costHeadlines(sum costSummary) []headline {
 			continue
 		}
 		hs = append(hs, headline{Scenario: scenarioCost, Kind: kindCostOpen,
-			Measure:   fmt.Sprintf("open to paged via %s, %d → %d open", sum.OpenedVia, pt.OpenIncidents-pt.Added, pt.OpenIncidents),
+			Measure:   fmt.Sprintf("open to paged, %d → %d open", pt.OpenIncidents-pt.Added, pt.OpenIncidents),
 			Count:     pt.Added,
 			Errors:    pt.OpenErrors,
 			PerSecond: pt.OpensPerSecond,
@@ -658,15 +558,8 @@ func printCost(w io.Writer, sum costSummary) {
 		printTable(w, []string{"per incident added", "RSS bytes", "CPU %/1000", "Postgres bytes", "SQLite bytes"}, rows)
 	}
 	fmt.Fprintf(w, "engine: pid %d, one process (embedded Temporal server, worker and API); CPU in %% of one core over each idle window\n", sum.EnginePID)
-	fmt.Fprintf(w, "opened via: %s; push receiver: %s; %d pushes during the run\n", openedViaNote(sum.OpenedVia), sum.PushReceiver.Description, sum.Pushes)
+	fmt.Fprintf(w, "opened through POST /api/v1/incidents; push receiver: %s; %d pushes during the run\n", sum.PushReceiver.Description, sum.Pushes)
 	if cl := sum.Cleanup; cl != nil {
 		fmt.Fprintf(w, "cleanup: resolved %d in %.0f s, %d failed\n", cl.Resolved, cl.Seconds, cl.Failed)
 	}
-}
-
-func openedViaNote(via string) string {
-	if via == openViaTemporal {
-		return "IncidentWorkflow started through the Temporal SDK with the API's input (no open update), then recorded and paged by the engine's worker"
-	}
-	return "POST /api/v1/incidents"
 }
