@@ -39,7 +39,7 @@ type process struct {
 	cache   *cache.Cache
 	dir     *directory.Directory
 	metrics *metrics.Registry
-	rdb     redis.Scripter
+	rdb     redis.UniversalClient
 	tokens  *auth.Tokens
 	closers []func()
 }
