@@ -2,10 +2,6 @@ package auth
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // MinSecretBytes is the shortest JWT secret accepted: HS256 keys shorter
@@ -29,13 +27,21 @@ var (
 )
 
 // Claims are what a user token says: who, with which role, and when it
-// stops (and may start) being valid.
+// stops (and may start) being valid. Times are Unix seconds; zero means
+// absent.
 type Claims struct {
-	Subject   string `json:"sub"`
-	Role      Role   `json:"role"`
-	IssuedAt  int64  `json:"iat,omitempty"`
-	NotBefore int64  `json:"nbf,omitempty"`
-	ExpiresAt int64  `json:"exp"`
+	Subject   string
+	Role      Role
+	IssuedAt  int64
+	NotBefore int64
+	ExpiresAt int64
+}
+
+// tokenClaims is the token's JSON payload: the registered claims and our
+// role.
+type tokenClaims struct {
+	Role Role `json:"role"`
+	jwt.RegisteredClaims
 }
 
 // Tokens mints and verifies user tokens: JWTs signed with HS256 and one
@@ -58,8 +64,6 @@ func NewTokens(secret []byte) (*Tokens, error) {
 	return &Tokens{secret: bytes.Clone(secret), Leeway: 30 * time.Second, Now: time.Now}, nil
 }
 
-var header = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
-
 // Mint returns a token for subject with role, valid from now for ttl.
 func (t *Tokens) Mint(subject string, role Role, ttl time.Duration) (string, error) {
 	subject = strings.TrimSpace(subject)
@@ -72,80 +76,61 @@ func (t *Tokens) Mint(subject string, role Role, ttl time.Duration) (string, err
 		return "", fmt.Errorf("ttl: must be positive")
 	}
 	now := t.Now()
-	payload, err := json.Marshal(Claims{Subject: subject, Role: role, IssuedAt: now.Unix(), ExpiresAt: now.Add(ttl).Unix()})
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, tokenClaims{
+		Role: role,
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   subject,
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+		},
+	})
+	signed, err := tok.SignedString(t.secret)
 	if err != nil {
-		return "", fmt.Errorf("encode claims: %w", err)
+		return "", fmt.Errorf("sign token: %w", err)
 	}
-	signed := header + "." + base64.RawURLEncoding.EncodeToString(payload)
-	return signed + "." + t.sign(signed), nil
+	return signed, nil
 }
 
-func (t *Tokens) sign(signed string) string {
-	mac := hmac.New(sha256.New, t.secret)
-	mac.Write([]byte(signed))
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
-}
-
-// maxTokenLen bounds what Verify will look at.
+// maxTokenLen bounds what Verify will decode: the parser has no limit of
+// its own.
 const maxTokenLen = 4096
 
-// Verify checks token's header (HS256 only: "none" and every other
-// algorithm are refused), signature, expiry, not-before and claims, and
-// returns its claims. Every failure wraps ErrInvalidToken, except a token
-// past its expiry, which wraps ErrExpiredToken.
+// Verify checks token's algorithm (HS256 only: "none" and every other
+// algorithm are refused before any key is used), signature, expiry (exp is
+// required), not-before and claims, and returns its claims. Every failure
+// wraps ErrInvalidToken, except a correctly signed token past its expiry,
+// which wraps ErrExpiredToken.
 func (t *Tokens) Verify(token string) (Claims, error) {
 	invalid := func(why string) (Claims, error) { return Claims{}, fmt.Errorf("%w: %s", ErrInvalidToken, why) }
 	if len(token) > maxTokenLen {
 		return invalid("too long")
 	}
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return invalid("not a JWT")
-	}
-	rawHeader, err := base64.RawURLEncoding.DecodeString(parts[0])
-	if err != nil {
-		return invalid("malformed header")
-	}
-	var h struct {
-		Alg string `json:"alg"`
-		Typ string `json:"typ"`
-	}
-	if err := json.Unmarshal(rawHeader, &h); err != nil {
-		return invalid("malformed header")
-	}
-	if h.Alg != "HS256" {
-		return invalid("algorithm must be HS256")
-	}
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-	if err != nil {
-		return invalid("malformed signature")
-	}
-	want, _ := base64.RawURLEncoding.DecodeString(t.sign(parts[0] + "." + parts[1]))
-	if !hmac.Equal(sig, want) {
-		return invalid("bad signature")
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return invalid("malformed claims")
-	}
-	var c Claims
-	if err := json.Unmarshal(payload, &c); err != nil {
-		return invalid("malformed claims")
-	}
-	now := t.Now()
+	parser := jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(t.Leeway),
+		jwt.WithTimeFunc(t.Now),
+	)
+	var c tokenClaims
+	_, err := parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.secret, nil })
 	switch {
-	case c.ExpiresAt == 0:
-		return invalid("no exp claim")
-	case now.After(time.Unix(c.ExpiresAt, 0).Add(t.Leeway)):
-		return Claims{}, ErrExpiredToken
-	case c.NotBefore != 0 && now.Add(t.Leeway).Before(time.Unix(c.NotBefore, 0)):
-		return invalid("not valid yet")
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return Claims{}, fmt.Errorf("%w: %w", ErrExpiredToken, err)
+	case err != nil:
+		return Claims{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	case strings.TrimSpace(c.Subject) == "" || utf8.RuneCountInString(c.Subject) > MaxSubjectLen:
 		return invalid("bad sub claim")
 	case !c.Role.Valid():
 		return invalid("unknown role")
 	}
-	return c, nil
+	out := Claims{Subject: c.Subject, Role: c.Role, ExpiresAt: c.ExpiresAt.Unix()}
+	if c.IssuedAt != nil {
+		out.IssuedAt = c.IssuedAt.Unix()
+	}
+	if c.NotBefore != nil {
+		out.NotBefore = c.NotBefore.Unix()
+	}
+	return out, nil
 }
 
 // LoadSecret returns the JWT secret: value when it is set, else the

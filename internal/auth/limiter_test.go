@@ -2,6 +2,8 @@ package auth_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/incident-server/incident-server/internal/auth"
+	"github.com/incident-server/incident-server/internal/cache"
 	"github.com/incident-server/incident-server/internal/testenv"
 )
 
@@ -33,9 +36,58 @@ func TestTokenBucketAllowsTheBurstThenRefuses(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, d.Allowed, "each credential has its own bucket")
 
-	ttl, err := rdb.PTTL(ctx, prefix+"ratelimit:user:alice").Result()
+	// The bucket lives under the deployment's prefix (behind redis_rate's
+	// own "rate:") and expires once it would be full again: three tokens at
+	// one a minute.
+	ttl, err := rdb.PTTL(ctx, "rate:"+prefix+"ratelimit:user:alice").Result()
 	require.NoError(t, err)
 	require.Greater(t, ttl, time.Duration(0), "an idle bucket expires")
+	require.LessOrEqual(t, ttl, 3*time.Minute+time.Second)
+}
+
+func TestTokenBucketKeepsFractionalRates(t *testing.T) {
+	rdb, prefix := testenv.Redis(t)
+	l := auth.NewLimiter(rdb, prefix)
+	ctx := context.Background()
+	// 2.5 a second: 400 ms between tokens, not 500 (rate 2) or 333 (rate 3).
+	limit := auth.Limit{Rate: 2.5, Burst: 1}
+	d, err := l.Allow(ctx, "k", limit)
+	require.NoError(t, err)
+	require.True(t, d.Allowed)
+	d, err = l.Allow(ctx, "k", limit)
+	require.NoError(t, err)
+	require.False(t, d.Allowed)
+	require.Greater(t, d.RetryAfter, 300*time.Millisecond)
+	require.LessOrEqual(t, d.RetryAfter, 400*time.Millisecond)
+}
+
+// TestTokenBucketOnRedisCluster runs the limiter through the cluster client
+// the process builds for redis.addrs: each bucket is one key, so the script
+// runs on the node that owns it.
+func TestTokenBucketOnRedisCluster(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	addrs := testenv.RedisCluster(t)
+	rdb := cache.NewClient(strings.Join(addrs, ","), "", 0, cache.ClientOptions{Cluster: true})
+	t.Cleanup(func() { _ = rdb.Close() })
+	_, isCluster := rdb.(*redis.ClusterClient)
+	require.True(t, isCluster)
+
+	l := auth.NewLimiter(rdb, "incident-server:")
+	limit := auth.Limit{Rate: 1.0 / 60, Burst: 2}
+	// Enough credentials that their buckets land on every node.
+	for i := range 20 {
+		key := fmt.Sprintf("user:u%d", i)
+		for j := range 2 {
+			d, err := l.Allow(ctx, key, limit)
+			require.NoError(t, err)
+			require.True(t, d.Allowed, "%s request %d is within the burst", key, j+1)
+		}
+		d, err := l.Allow(ctx, key, limit)
+		require.NoError(t, err)
+		require.False(t, d.Allowed, "%s is over its burst", key)
+		require.Greater(t, d.RetryAfter, 50*time.Second)
+	}
 }
 
 func TestTokenBucketRefills(t *testing.T) {

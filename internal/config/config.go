@@ -140,7 +140,9 @@ type Redis struct {
 	// DB selects the logical database. Default 0.
 	DB int `yaml:"db"`
 	// KeyPrefix starts every key this service writes, so several deployments
-	// can share one Redis. Default "incident-server:".
+	// can share one Redis; the rate limiter's keys carry it behind
+	// redis_rate's fixed "rate:" (rate:<KeyPrefix>ratelimit:…). Default
+	// "incident-server:".
 	KeyPrefix string `yaml:"key_prefix"`
 	// IncidentCacheTTL is the lifetime of a cached incident. Default 300s.
 	IncidentCacheTTL time.Duration `yaml:"incident_cache_ttl"`

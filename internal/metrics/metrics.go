@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Registry holds the process's metrics.
@@ -28,6 +29,12 @@ type Registry struct {
 	responseTime   *prometheus.HistogramVec
 	resolutionTime *prometheus.HistogramVec
 	slaBreaches    *prometheus.CounterVec
+
+	// The Temporal SDK's meter and its refusals, made by the first
+	// TemporalHandler call and shared by every later one.
+	temporalOnce    sync.Once
+	temporalMeter   metric.Meter
+	temporalDropped prometheus.Counter
 }
 
 // New returns a registry with the Go runtime and process collectors and the

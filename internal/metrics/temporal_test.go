@@ -1,206 +1,175 @@
 package metrics
 
 import (
-	"maps"
-	"sync"
+	"context"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 )
 
-// sdkRootTags are the tags the SDK puts on every metric of a client.
-var sdkRootTags = map[string]string{
-	"namespace":     "default",
-	"client_name":   "temporal_go",
-	"worker_type":   "none",
-	"workflow_type": "none",
-	"activity_type": "none",
-	"task_queue":    "none",
+func greet(_ context.Context, name string) (string, error) { return "hello " + name, nil }
+
+// greetWorkflow runs one local activity: the SDK's test environment runs
+// local activities through the worker's own task handler, which records the
+// temporal_local_activity_* metrics through the client's MetricsHandler.
+func greetWorkflow(ctx workflow.Context, name string) (string, error) {
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: time.Minute})
+	var out string
+	err := workflow.ExecuteLocalActivity(ctx, greet, name).Get(ctx, &out)
+	return out, err
 }
 
-// series returns the series of the named family whose labels include want,
-// failing the test if there is not exactly one.
-func series(t *testing.T, r *Registry, name string, want map[string]string) *dto.Metric {
+// runGreetWorkflow runs greetWorkflow to completion with the SDK's metrics
+// going to r through a handler of its own.
+func runGreetWorkflow(t *testing.T, r *Registry) {
 	t.Helper()
-	mfs, err := r.reg.Gather()
+	var s testsuite.WorkflowTestSuite
+	s.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	s.SetMetricsHandler(r.TemporalHandler())
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterActivity(greet)
+	env.ExecuteWorkflow(greetWorkflow, "alice")
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+}
+
+// scrape reads /metrics as Prometheus would: over HTTP, in the text format.
+func scrape(t *testing.T, r *Registry) map[string]*dto.MetricFamily {
+	t.Helper()
+	srv := httptest.NewServer(r.Handler())
+	t.Cleanup(srv.Close)
+	resp, err := http.Get(srv.URL + "/metrics")
 	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "a scrape that cannot gather answers 500")
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	require.NoError(t, err)
+	return families
+}
+
+// series returns the one series of family name whose labels include want.
+func series(t *testing.T, families map[string]*dto.MetricFamily, name string, typ dto.MetricType, want map[string]string) *dto.Metric {
+	t.Helper()
+	mf, ok := families[name]
+	require.True(t, ok, "no metric family %s", name)
+	require.Equal(t, typ, mf.GetType(), "type of %s", name)
 	var found []*dto.Metric
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
+	for _, m := range mf.GetMetric() {
+		labels := labelsOf(m)
+		match := true
+		for k, v := range want {
+			if labels[k] != v {
+				match = false
+			}
 		}
-		for _, m := range mf.GetMetric() {
-			labels := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				labels[lp.GetName()] = lp.GetValue()
-			}
-			match := true
-			for k, v := range want {
-				if labels[k] != v {
-					match = false
-				}
-			}
-			if match {
-				found = append(found, m)
-			}
+		if match {
+			found = append(found, m)
 		}
 	}
 	require.Len(t, found, 1, "series %s%v", name, want)
 	return found[0]
 }
 
-// labelNames returns the label names of the named family's series.
-func labelNames(t *testing.T, r *Registry, name string) []string {
-	t.Helper()
-	mfs, err := r.reg.Gather()
-	require.NoError(t, err)
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			var names []string
-			for _, lp := range mf.GetMetric()[0].GetLabel() {
-				names = append(names, lp.GetName())
+func labelsOf(m *dto.Metric) map[string]string {
+	labels := map[string]string{}
+	for _, lp := range m.GetLabel() {
+		labels[lp.GetName()] = lp.GetValue()
+	}
+	return labels
+}
+
+func TestSDKMetricsOfAWorkflowRunAppearOnMetrics(t *testing.T) {
+	t.Parallel()
+	r := New()
+	runGreetWorkflow(t, r)
+	families := scrape(t, r)
+
+	tags := map[string]string{"workflow_type": "greetWorkflow", "activity_type": "greet"}
+	// An SDK counter: temporal_local_activity, monotonic, with _total.
+	c := series(t, families, "temporal_local_activity_total", dto.MetricType_COUNTER, tags)
+	require.Equal(t, 1.0, c.GetCounter().GetValue())
+	// An SDK timer: a histogram in seconds, on buckets made for seconds.
+	h := series(t, families, "temporal_local_activity_execution_latency_seconds", dto.MetricType_HISTOGRAM, tags).GetHistogram()
+	require.Equal(t, uint64(1), h.GetSampleCount())
+	var bounds []float64
+	for _, b := range h.GetBucket() {
+		bounds = append(bounds, b.GetUpperBound())
+	}
+	require.Equal(t, append(slices.Clone(temporalLatencyBuckets), math.Inf(1)), bounds)
+	series(t, families, "temporal_local_activity_succeed_endtoend_latency_seconds", dto.MetricType_HISTOGRAM, tags)
+
+	// The exporter adds nothing of its own: no target_info, no scope info,
+	// no otel_* labels on the SDK's series.
+	for name, mf := range families {
+		require.NotContains(t, []string{"target_info", "otel_scope_info"}, name)
+		if !strings.HasPrefix(name, "temporal_") {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for label := range labelsOf(m) {
+				require.False(t, strings.HasPrefix(label, "otel_"), "%s has label %s", name, label)
 			}
-			return names
 		}
 	}
-	t.Fatalf("no metric family %s", name)
-	return nil
-}
-
-func dropped(t *testing.T, r *Registry, sdkName, reason string) float64 {
-	t.Helper()
-	return series(t, r, "temporal_metrics_dropped_total", map[string]string{"metric": sdkName, "reason": reason}).GetCounter().GetValue()
-}
-
-func TestTemporalHandlerRecordsSDKMetrics(t *testing.T) {
-	t.Parallel()
-	r := New()
-	root := r.TemporalHandler().WithTags(sdkRootTags)
-
-	rpc := root.WithTags(map[string]string{"operation": "StartWorkflowExecution", "namespace": "incidents"})
-	rpc.Counter("temporal_request").Inc(2)
-	rpc.Counter("temporal_request").Inc(1)
-	rpc.Timer("temporal_request_latency").Record(250 * time.Millisecond)
-	rpc.Timer("temporal_request_latency").Record(2 * time.Second)
-
-	worker := root.WithTags(map[string]string{"worker_type": "ActivityWorker", "task_queue": "escalation"})
-	worker.Gauge("temporal_worker_task_slots_available").Update(1000)
-	worker.Gauge("temporal_worker_task_slots_available").Update(998)
-
-	c := series(t, r, "temporal_request_total", map[string]string{"operation": "StartWorkflowExecution"})
-	require.Equal(t, 3.0, c.GetCounter().GetValue())
-	require.Equal(t,
-		[]string{"activity_type", "client_name", "namespace", "operation", "task_queue", "worker_type", "workflow_type"},
-		labelNames(t, r, "temporal_request_total"))
-	// A key set again by a later WithTags takes the later value.
-	series(t, r, "temporal_request_total", map[string]string{"namespace": "incidents", "client_name": "temporal_go"})
-
-	h := series(t, r, "temporal_request_latency_seconds", map[string]string{"operation": "StartWorkflowExecution"}).GetHistogram()
-	require.Equal(t, uint64(2), h.GetSampleCount())
-	require.InDelta(t, 2.25, h.GetSampleSum(), 1e-9)
-	cumulative := map[float64]uint64{}
-	for _, b := range h.GetBucket() {
-		cumulative[b.GetUpperBound()] = b.GetCumulativeCount()
-	}
-	require.Equal(t, uint64(0), cumulative[0.1])
-	require.Equal(t, uint64(1), cumulative[0.25], "250ms falls in the 0.25s bucket")
-	require.Equal(t, uint64(2), cumulative[60])
-
-	g := series(t, r, "temporal_worker_task_slots_available", map[string]string{"worker_type": "ActivityWorker", "task_queue": "escalation"})
-	require.Equal(t, 998.0, g.GetGauge().GetValue())
-}
-
-func TestTemporalHandlerKeepsNamesThatAlreadyHaveTheirSuffix(t *testing.T) {
-	t.Parallel()
-	r := New()
-	h := r.TemporalHandler()
-
-	h.Counter("temporal_custom_total").Inc(1)
-	h.Timer("temporal_custom_seconds").Record(time.Millisecond)
-
-	series(t, r, "temporal_custom_total", nil)
-	series(t, r, "temporal_custom_seconds", nil)
-}
-
-func TestTemporalHandlerDropsOtherLabelSets(t *testing.T) {
-	t.Parallel()
-	r := New()
-	root := r.TemporalHandler().WithTags(map[string]string{"namespace": "default"})
-
-	root.WithTags(map[string]string{"task_queue": "escalation"}).Counter("temporal_request").Inc(1)
-	// Same name, one more label: Prometheus cannot hold both, the first wins.
-	other := root.WithTags(map[string]string{"task_queue": "escalation", "operation": "PollActivityTaskQueue"})
-	other.Counter("temporal_request").Inc(5)
-	other.Counter("temporal_request").Inc(5)
-	// Same exposed name as another kind of metric.
-	root.WithTags(map[string]string{"task_queue": "escalation"}).Gauge("temporal_request_total").Update(3)
-
-	c := series(t, r, "temporal_request_total", map[string]string{"task_queue": "escalation"})
-	require.Equal(t, 1.0, c.GetCounter().GetValue())
-	require.Equal(t, []string{"namespace", "task_queue"}, labelNames(t, r, "temporal_request_total"))
-	// Each dropped observation counts once, whatever its delta.
-	require.Equal(t, 2.0, dropped(t, r, "temporal_request", dropConflict))
-	require.Equal(t, 1.0, dropped(t, r, "temporal_request_total", dropConflict))
-}
-
-func TestTemporalHandlerDropsInvalidObservations(t *testing.T) {
-	t.Parallel()
-	r := New()
-	h := r.TemporalHandler()
-
-	h.WithTags(map[string]string{"workflow_type": "ok"}).Counter("temporal_workflow_completed").Inc(1)
-	h.WithTags(map[string]string{"workflow_type": "\xff"}).Counter("temporal_workflow_completed").Inc(1)
-	h.WithTags(map[string]string{"workflow_type": "ok"}).Counter("temporal_workflow_completed").Inc(-1)
-
-	c := series(t, r, "temporal_workflow_completed_total", map[string]string{"workflow_type": "ok"})
-	require.Equal(t, 1.0, c.GetCounter().GetValue())
-	require.Equal(t, 2.0, dropped(t, r, "temporal_workflow_completed", dropInvalid))
+	d := series(t, families, "temporal_metrics_dropped_total", dto.MetricType_COUNTER, nil)
+	require.Zero(t, d.GetCounter().GetValue())
+	// The registry's own metrics are still served beside the SDK's.
+	series(t, families, "rate_limiter_fail_open_total", dto.MetricType_COUNTER, nil)
 }
 
 func TestTemporalHandlersOnOneRegistryShareSeries(t *testing.T) {
 	t.Parallel()
 	r := New()
-	tags := map[string]string{"namespace": "default"}
+	// Two clients of one process (say the API's and the worker's) each
+	// take a handler: their observations add up in one series, and the
+	// scrape does not fail on duplicates.
+	runGreetWorkflow(t, r)
+	runGreetWorkflow(t, r)
+	families := scrape(t, r)
 
-	r.TemporalHandler().WithTags(tags).Counter("temporal_worker_start").Inc(1)
-	second := r.TemporalHandler()
-	second.WithTags(tags).Counter("temporal_worker_start").Inc(1)
-	// The first handler fixed the labels, so the second one drops others.
-	second.WithTags(map[string]string{"task_queue": "escalation"}).Counter("temporal_worker_start").Inc(1)
-
-	c := series(t, r, "temporal_worker_start_total", tags)
+	c := series(t, families, "temporal_local_activity_total", dto.MetricType_COUNTER,
+		map[string]string{"workflow_type": "greetWorkflow", "activity_type": "greet"})
 	require.Equal(t, 2.0, c.GetCounter().GetValue())
-	require.Equal(t, 1.0, dropped(t, r, "temporal_worker_start", dropConflict))
 }
 
-func TestTemporalHandlerIsSafeForConcurrentUse(t *testing.T) {
+func TestTemporalGaugesAndTagSets(t *testing.T) {
 	t.Parallel()
 	r := New()
-	root := r.TemporalHandler().WithTags(sdkRootTags)
-	queues := []string{"escalation", "notification", "ack"}
-	const perGoroutine = 200
+	root := r.TemporalHandler().WithTags(map[string]string{"namespace": "default", "client_name": "temporal_go"})
 
-	var wg sync.WaitGroup
-	for i := range 12 {
-		wg.Go(func() {
-			tags := maps.Clone(sdkRootTags)
-			tags["task_queue"] = queues[i%len(queues)]
-			h := root.WithTags(tags)
-			for range perGoroutine {
-				h.Counter("temporal_activity_poll_no_task").Inc(1)
-				h.Timer("temporal_activity_execution_latency").Record(10 * time.Millisecond)
-				h.Gauge("temporal_num_pollers").Update(2)
-			}
-		})
-	}
-	wg.Wait()
+	// A gauge keeps its name and its last value.
+	pollers := root.WithTags(map[string]string{"task_queue": "escalation", "poller_type": "workflow_task"}).Gauge("temporal_num_pollers")
+	pollers.Update(2)
+	pollers.Update(5)
+	// The SDK tags one name with different key sets at different call
+	// sites: every set is kept, none is dropped. A later WithTags value
+	// wins over an earlier one for the same key.
+	root.WithTags(map[string]string{"operation": "StartWorkflowExecution"}).Counter("temporal_request").Inc(3)
+	root.WithTags(map[string]string{"operation": "PollActivityTaskQueue", "task_queue": "escalation"}).Counter("temporal_request").Inc(1)
+	root.WithTags(map[string]string{"namespace": "incidents", "operation": "SignalWorkflowExecution"}).Counter("temporal_request").Inc(1)
 
-	for _, q := range queues {
-		want := map[string]string{"task_queue": q}
-		require.Equal(t, 4.0*perGoroutine, series(t, r, "temporal_activity_poll_no_task_total", want).GetCounter().GetValue())
-		require.Equal(t, uint64(4*perGoroutine), series(t, r, "temporal_activity_execution_latency_seconds", want).GetHistogram().GetSampleCount())
-		require.Equal(t, 2.0, series(t, r, "temporal_num_pollers", want).GetGauge().GetValue())
-	}
+	families := scrape(t, r)
+	g := series(t, families, "temporal_num_pollers", dto.MetricType_GAUGE, map[string]string{"task_queue": "escalation"})
+	require.Equal(t, 5.0, g.GetGauge().GetValue())
+
+	c := series(t, families, "temporal_request_total", dto.MetricType_COUNTER, map[string]string{"operation": "StartWorkflowExecution"})
+	require.Equal(t, 3.0, c.GetCounter().GetValue())
+	require.Equal(t, map[string]string{"namespace": "default", "client_name": "temporal_go", "operation": "StartWorkflowExecution"}, labelsOf(c))
+	c = series(t, families, "temporal_request_total", dto.MetricType_COUNTER, map[string]string{"operation": "PollActivityTaskQueue"})
+	require.Equal(t, "escalation", labelsOf(c)["task_queue"])
+	series(t, families, "temporal_request_total", dto.MetricType_COUNTER, map[string]string{"namespace": "incidents"})
 }

@@ -1,3 +1,10 @@
+// This runner is our own: neither tern/v2 nor goose/v3 does what it must.
+// Both take a session advisory lock, which behind a transaction-pooling
+// PgBouncer stays on whichever server connection took it (goose's other lock,
+// a lease table, stays held up to 30 s after a crash). tern records one
+// version number; goose needs a version-0 row and records no names: neither
+// reads schema_migrations (version, name, applied_at) or paired .up/.down.sql.
+
 package store
 
 import (

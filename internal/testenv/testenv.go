@@ -148,8 +148,8 @@ func GorushURL(t testing.TB) string {
 
 // Redis returns a client of the test Redis and a key prefix of the form
 // test:<random>: that no other test uses. Keys the test writes must start
-// with the prefix: they are deleted when the test ends, and the client is
-// closed.
+// with the prefix, or with "rate:" and the prefix (the rate limiter's
+// buckets): they are deleted when the test ends, and the client is closed.
 func Redis(t testing.TB) (*redis.Client, string) {
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: RedisAddr(t)})
@@ -158,14 +158,16 @@ func Redis(t testing.TB) (*redis.Client, string) {
 		defer rdb.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 		defer cancel()
-		iter := rdb.Scan(ctx, 0, prefix+"*", 100).Iterator()
 		var keys []string
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			t.Errorf("scan test keys %s*: %v", prefix, err)
-			return
+		for _, pattern := range []string{prefix + "*", "rate:" + prefix + "*"} {
+			iter := rdb.Scan(ctx, 0, pattern, 100).Iterator()
+			for iter.Next(ctx) {
+				keys = append(keys, iter.Val())
+			}
+			if err := iter.Err(); err != nil {
+				t.Errorf("scan test keys %s: %v", pattern, err)
+				return
+			}
 		}
 		if len(keys) > 0 {
 			if err := rdb.Del(ctx, keys...).Err(); err != nil {
