@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/incident-server/incident-server/internal/outbound"
+	"github.com/incident-server/incident-server/internal/secret"
 )
 
 // DefaultWebhookTimeout bounds one webhook delivery when NewWebhook is given
@@ -130,11 +131,11 @@ func SlackBody(text string) map[string]any {
 	return map[string]any{"text": text}
 }
 
-// redactURL replaces the URL in a transport error with its scheme and host.
+// redactURL replaces the URL in a transport error with its redacted form.
 func redactURL(err error, u *url.URL) {
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		ue.URL = u.Scheme + "://" + u.Host + "/…"
+		ue.URL = secret.Redact(u.String())
 	}
 }
 
