@@ -19,9 +19,9 @@ const maxErrorBody = 1 << 10
 // Permanent says whether sending the same request again can succeed: a 4xx
 // answer other than 408 and 429, a redirect, an answer that is not what the
 // API promises, a request that cannot be built, or a destination that the
-// outbound policy refuses are permanent; 5xx, 408,
-// 429, timeouts and connection errors are not. Activities turn a permanent
-// Error into a non-retryable failure and let Temporal retry the rest.
+// outbound policy refuses are permanent; 5xx, 408, 429, timeouts and
+// connection errors are not. Activities turn a permanent Error into a
+// non-retryable failure and let Temporal retry the rest.
 type Error struct {
 	// Op names the exchange: "gorush push", "webhook post", …
 	Op string
@@ -59,7 +59,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // Errors of other types, context cancellation among them, are not permanent.
 func IsPermanent(err error) bool {
 	var e *Error
-	return errors.As(err, &e) && e.Permanent || outbound.IsRefused(err)
+	return (errors.As(err, &e) && e.Permanent) || outbound.IsRefused(err)
 }
 
 // permanentStatus classifies a non-2xx status: the server will give the same
