@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/incident-server/incident-server/internal/outbound"
 )
 
 // maxErrorBody caps the answer body an Error carries.
@@ -16,9 +18,10 @@ const maxErrorBody = 1 << 10
 //
 // Permanent says whether sending the same request again can succeed: a 4xx
 // answer other than 408 and 429, a redirect, an answer that is not what the
-// API promises, or a request that cannot be built are permanent; 5xx, 408,
-// 429, timeouts and connection errors are not. Activities turn a permanent
-// Error into a non-retryable failure and let Temporal retry the rest.
+// API promises, a request that cannot be built, or a destination that the
+// outbound policy refuses are permanent; 5xx, 408, 429, timeouts and
+// connection errors are not. Activities turn a permanent Error into a
+// non-retryable failure and let Temporal retry the rest.
 type Error struct {
 	// Op names the exchange: "gorush push", "webhook post", …
 	Op string
@@ -51,11 +54,12 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// IsPermanent reports whether err is an *Error that a retry cannot fix.
+// IsPermanent reports whether err is an *Error that a retry cannot fix, or
+// an *outbound.RefusedError: a destination refused by policy stays refused.
 // Errors of other types, context cancellation among them, are not permanent.
 func IsPermanent(err error) bool {
 	var e *Error
-	return errors.As(err, &e) && e.Permanent
+	return (errors.As(err, &e) && e.Permanent) || outbound.IsRefused(err)
 }
 
 // permanentStatus classifies a non-2xx status: the server will give the same
@@ -79,16 +83,24 @@ func truncate(b []byte) string {
 	return strings.ToValidUTF8(string(b), "")
 }
 
+// doer sends one request: an *http.Client for Gorush, whose URL the
+// operator configures, an *outbound.Client for webhooks, whose URLs users
+// type.
+type doer interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
 // exchange sends req and returns the answer's status and at most limit bytes
 // of its body. A transport failure, a non-2xx answer or a body that cannot be
 // read is returned as an *Error; the status is returned whenever an answer
 // arrived.
-func exchange(c *http.Client, op string, req *http.Request, limit int64) (int, []byte, error) {
+func exchange(c doer, op string, req *http.Request, limit int64) (int, []byte, error) {
 	resp, err := c.Do(req)
 	if err != nil {
 		// Timeouts, refused connections, DNS failures and resets: the
-		// endpoint may answer next time.
-		return 0, nil, &Error{Op: op, Err: err}
+		// endpoint may answer next time. A destination refused by the
+		// outbound policy will be refused again.
+		return 0, nil, &Error{Op: op, Err: err, Permanent: outbound.IsRefused(err)}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
