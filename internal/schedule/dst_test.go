@@ -146,6 +146,10 @@ func TestHandoffInRepeatedHour(t *testing.T) {
 		"alice 2026-10-24T00:30Z/2026-10-25T00:30Z L1", // 02:30 CEST, first occurrence
 		"bob 2026-10-25T00:30Z/2026-10-26T01:30Z L1",   // 25 h, the repeated hour included
 	}, shifts(t, s, "2026-10-24T00:00", "2026-10-26T01:30"))
+	// Asked from inside the repeated hour (02:00 CET), the handoff at the
+	// first 02:30 has happened already.
+	require.Equal(t, []string{"bob 2026-10-25T01:00Z/2026-10-25T02:00Z L1"},
+		shifts(t, s, "2026-10-25T01:00", "2026-10-25T02:00"))
 
 	ny := rotation(t, "America/New_York", "2026-10-31T01:30", schedule.Daily, "alice", "bob")
 	require.Equal(t, []string{
@@ -174,6 +178,12 @@ func TestHourlyTurnsAcrossDST(t *testing.T) {
 		"c 2026-10-25T00:00Z/2026-10-25T02:00Z L1", // 02:00 CEST to 03:00 CET
 		"a 2026-10-25T02:00Z/2026-10-25T03:00Z L1",
 	}, shifts(t, autumn, "2026-10-24T22:00", "2026-10-25T03:00"))
+	// A window that opens inside the repeated hour (02:30 CET) still knows
+	// the clock has been past it.
+	require.Equal(t, []string{
+		"c 2026-10-25T01:30Z/2026-10-25T02:00Z L1",
+		"a 2026-10-25T02:00Z/2026-10-25T02:30Z L1",
+	}, shifts(t, autumn, "2026-10-25T01:30", "2026-10-25T02:30"))
 
 	// Lord Howe Island moves its clocks by 30 minutes.
 	howe := rotation(t, "Australia/Lord_Howe", "2026-10-04T00:00", schedule.Hourly, "a", "b", "c")
