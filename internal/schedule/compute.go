@@ -393,10 +393,10 @@ func (c *Compiled) shift(p piece) Shift {
 // window checks a computation window.
 func window(from, to time.Time) (int64, int64, error) {
 	switch {
-	case from.Before(MinTime) || from.After(MaxTime):
-		return 0, 0, invalid("from", "must be between %d and %d", MinTime.Year(), MaxTime.Year()-1)
-	case to.Before(MinTime) || to.After(MaxTime):
-		return 0, 0, invalid("to", "must be between %d and %d", MinTime.Year(), MaxTime.Year()-1)
+	case from.Before(minTime) || from.After(maxTime):
+		return 0, 0, invalid("from", "must be between %d and %d", minTime.Year(), maxTime.Year()-1)
+	case to.Before(minTime) || to.After(maxTime):
+		return 0, 0, invalid("to", "must be between %d and %d", minTime.Year(), maxTime.Year()-1)
 	case to.Before(from):
 		return 0, 0, invalid("to", "must not be before from")
 	case to.Sub(from) > MaxWindow:
@@ -452,11 +452,11 @@ func (c *Compiled) UserShifts(userID string, from, to time.Time) ([]Shift, error
 // full extent as Shifts gives it, looking at most 32 days either side of at:
 // a longer shift is reported cut there.
 func (c *Compiled) OnCallAt(at time.Time) (Shift, bool) {
-	if at.Before(MinTime) || !at.Before(MaxTime) {
+	if at.Before(minTime) || !at.Before(maxTime) {
 		return Shift{}, false
 	}
 	t := at.UnixNano()
-	lo, hi := MinTime.UnixNano(), MaxTime.UnixNano()
+	lo, hi := minTime.UnixNano(), maxTime.UnixNano()
 	for d := dayNs; ; d *= 2 {
 		from, to := max(t-d, lo), min(t+d, hi)
 		ps := c.final(from, to)
@@ -479,11 +479,11 @@ func (c *Compiled) NextHandoffs(after time.Time, n int) ([]Handoff, error) {
 	if n < 1 || n > MaxHandoffs {
 		return nil, invalid("n", "must be between 1 and %d", MaxHandoffs)
 	}
-	if after.Before(MinTime) || !after.Before(MaxTime) {
-		return nil, invalid("after", "must be between %d and %d", MinTime.Year(), MaxTime.Year()-1)
+	if after.Before(minTime) || !after.Before(maxTime) {
+		return nil, invalid("after", "must be between %d and %d", minTime.Year(), maxTime.Year()-1)
 	}
 	pos := after.UnixNano()
-	horizon := min(pos+int64(MaxWindow), MaxTime.UnixNano())
+	horizon := min(pos+int64(MaxWindow), maxTime.UnixNano())
 	out := []Handoff{}
 	first := true
 	var prev piece

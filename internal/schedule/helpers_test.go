@@ -1,6 +1,7 @@
 package schedule_test
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -39,7 +40,7 @@ func rotation(t testing.TB, zone, start string, turn schedule.Turn, members ...s
 func show(shifts []schedule.Shift) []string {
 	out := []string{}
 	for _, s := range shifts {
-		src := "L" + string(rune('0'+s.Source.Layer))
+		src := "L" + strconv.Itoa(s.Source.Layer)
 		if s.Source.Kind == schedule.SourceOverride {
 			src = "O:" + s.Source.OverrideID
 		}

@@ -51,8 +51,8 @@
 //     the transition instant (03:00 CEST). This differs from time.Date, which
 //     moves such a time forward by the gap's length (to 03:30 CEST). A turn
 //     or restriction window that lies wholly inside the gap has no shift; a
-//     window that starts before the gap ends at the transition, so it never
-//     covers time that does not exist. The rotation is not shifted: the next
+//     window that opens before the gap and closes inside it closes at the
+//     transition, so no shift covers time that does not exist. The rotation is not shifted: the next
 //     turn belongs to the member the calendar says.
 //   - A position inside the hour repeated after fall-back takes effect at its
 //     first occurrence (02:30 CEST on 2026-10-25 in Europe/Berlin; time.Date
@@ -81,8 +81,8 @@
 // Wall-clock positions have minute precision. At most MaxLayers layers,
 // MaxMembers members per layer, MaxRestrictions restrictions per layer,
 // MaxOverrides overrides per schedule, an override at most MaxOverrideLength
-// long, a Shifts window at most MaxWindow long, and instants between 1970 and
-// 2200 (Supported).
+// long, a Shifts window at most MaxWindow long, and instants from 1970 up to
+// (not including) 2200.
 package schedule
 
 import (
@@ -114,10 +114,11 @@ const (
 	MaxTurn = 365 * 24 * time.Hour
 )
 
-// Supported instants: computations outside [MinTime, MaxTime) are refused.
+// Instants outside [minTime, maxTime) are refused; within them Unix
+// nanoseconds fit in an int64 with room for the arithmetic.
 var (
-	MinTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
-	MaxTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+	minTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
 // Schedule is an on-call schedule: a time zone and ordered layers, and the
@@ -485,8 +486,8 @@ func (l Layer) validate(prefix string) (turn int64, windows [][2]int, err *Valid
 		return 0, nil, invalid(prefix+"start", "is required (a local date-time like 2026-03-02T09:00)")
 	case !l.Start.valid():
 		return 0, nil, invalid(prefix+"start", "is not a real date and time")
-	case l.Start.Year < MinTime.Year() || l.Start.Year >= MaxTime.Year():
-		return 0, nil, invalid(prefix+"start", "must be between %d and %d", MinTime.Year(), MaxTime.Year()-1)
+	case l.Start.Year < minTime.Year() || l.Start.Year >= maxTime.Year():
+		return 0, nil, invalid(prefix+"start", "must be between %d and %d", minTime.Year(), maxTime.Year()-1)
 	}
 	if l.Turn == "" {
 		return 0, nil, invalid(prefix+"turn", "is required: %s", turnHelp)
@@ -595,8 +596,8 @@ func (o Override) validate(prefix string) *ValidationError {
 		return invalid(prefix+"end", "must be after start")
 	case o.End.Sub(o.Start) > MaxOverrideLength:
 		return invalid(prefix+"end", "an override lasts at most %d days", MaxOverrideLength/(24*time.Hour))
-	case o.Start.Before(MinTime) || !o.End.Before(MaxTime):
-		return invalid(prefix+"start", "must be between %d and %d", MinTime.Year(), MaxTime.Year()-1)
+	case o.Start.Before(minTime) || !o.End.Before(maxTime):
+		return invalid(prefix+"start", "must be between %d and %d", minTime.Year(), maxTime.Year()-1)
 	}
 	return nil
 }
