@@ -165,7 +165,7 @@ func TestAnEmptyBackupCronRemovesTheBackupSchedule(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	o := newOpsStack(t)
-	backup := o.temporal.ScheduleClient().GetHandle(ctx, workflows.BackupScheduleID)
+	backup := o.temporal.ScheduleClient().GetHandle(ctx, contract.BackupScheduleID)
 
 	o.opts.BackupCron = ""
 	require.NoError(t, worker.SyncSchedules(ctx, o.temporal, o.opts))
@@ -173,13 +173,13 @@ func TestAnEmptyBackupCronRemovesTheBackupSchedule(t *testing.T) {
 	_, err := backup.Describe(ctx)
 	var missing *serviceerror.NotFound
 	require.ErrorAs(t, err, &missing, "the backup schedule is gone")
-	_, err = o.temporal.ScheduleClient().GetHandle(ctx, workflows.MaintenanceScheduleID).Describe(ctx)
+	_, err = o.temporal.ScheduleClient().GetHandle(ctx, contract.MaintenanceScheduleID).Describe(ctx)
 	require.NoError(t, err, "maintenance still runs")
 	var on []string
 	for _, s := range o.opts.Schedules() {
 		on = append(on, s.ID)
 	}
-	require.Equal(t, []string{workflows.MaintenanceScheduleID}, on, "`schedules sync` lists only the schedules that run")
+	require.Equal(t, []string{contract.MaintenanceScheduleID}, on, "`schedules sync` lists only the schedules that run")
 
 	o.opts.BackupCron = "15 4 * * *"
 	require.NoError(t, worker.SyncSchedules(ctx, o.temporal, o.opts))
