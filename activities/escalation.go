@@ -12,6 +12,7 @@ import (
 	"github.com/incident-server/incident-server/internal/oncall"
 	"github.com/incident-server/incident-server/internal/push"
 	"github.com/incident-server/incident-server/internal/store"
+	"go.temporal.io/sdk/activity"
 )
 
 // LoadEscalation returns the escalation snapshot of a service: its policy
@@ -78,7 +79,12 @@ const (
 // does not stop the other contact methods. A transient failure (5xx,
 // timeout) of any method fails the activity after the others were tried,
 // so the retry sends only what is still owed.
+//
+// It heartbeats while it runs (the workflow gives it a short heartbeat
+// timeout), so an attempt held by a worker that died is retried within
+// seconds.
 func (a *Activities) NotifyUser(ctx context.Context, in contract.NotifyInput) (contract.NotifyResult, error) {
+	defer keepAlive(ctx)()
 	res := contract.NotifyResult{UserID: in.UserID}
 	user, err := a.Directory.User(ctx, in.UserID)
 	if fault.Is(err, fault.NotFound) {
@@ -116,7 +122,7 @@ func (a *Activities) deliver(ctx context.Context, in contract.NotifyInput, user 
 	}
 	key := store.NotificationKey{IncidentID: in.IncidentID, Step: in.Step, Round: in.Round, Page: in.Page,
 		UserID: in.UserID, ContactMethodID: cm.ID}
-	d := contract.Delivery{ContactMethodID: cm.ID, Channel: channel}
+	d := contract.Delivery{ContactMethodID: cm.ID, Channel: channel, DeliveryID: key.DeliveryID()}
 	prior, claimed, err := a.Store.ClaimNotification(ctx, key, channel)
 	if err != nil {
 		return d, fmt.Errorf("claim %s: %w", key, err)
@@ -126,7 +132,7 @@ func (a *Activities) deliver(ctx context.Context, in contract.NotifyInput, user 
 		return d, nil
 	}
 
-	detail, sendErr := a.send(ctx, channel, in, user, cm)
+	detail, sendErr := a.send(ctx, channel, in, user, cm, d.DeliveryID)
 	status := store.NotificationSent
 	switch {
 	case sendErr == nil:
@@ -144,13 +150,19 @@ func (a *Activities) deliver(ctx context.Context, in contract.NotifyInput, user 
 	return d, nil
 }
 
-// send performs one delivery and returns the provider's answer.
-func (a *Activities) send(ctx context.Context, channel string, in contract.NotifyInput, user oncall.User, cm oncall.ContactMethod) (string, error) {
+// send performs one delivery and returns the provider's answer. The
+// delivery ID goes with the message: in push data and as the collapse ID
+// (APNs) and collapse key (FCM), so a device shows a resent page once, and
+// in the webhook body.
+func (a *Activities) send(ctx context.Context, channel string, in contract.NotifyInput, user oncall.User, cm oncall.ContactMethod, deliveryID string) (string, error) {
 	title := fmt.Sprintf("[%s] %s", strings.ToUpper(string(in.Severity)), in.Service)
 	message := in.Title
 	data := map[string]any{
 		"incident_id": in.IncidentID, "service": in.Service, "severity": string(in.Severity),
-		"step": in.Step + 1, "round": in.Round, "reason": in.Reason,
+		"step": in.Step + 1, "round": in.Round, "reason": in.Reason, "delivery_id": deliveryID,
+	}
+	if !in.DueAt.IsZero() {
+		data["due_at"] = in.DueAt.UTC().Format(time.RFC3339Nano)
 	}
 	switch channel {
 	case ChannelLog:
@@ -160,12 +172,15 @@ func (a *Activities) send(ctx context.Context, channel string, in contract.Notif
 		return "logged: no Gorush URL configured", nil
 	case ChannelPush:
 		res, err := a.Push.Send(ctx, push.Notification{
-			Tokens:   []string{cm.Token},
-			Platform: cm.Platform.GorushCode(),
-			Title:    title,
-			Message:  message,
-			Priority: "high",
-			Data:     data,
+			ID:         deliveryID,
+			Tokens:     []string{cm.Token},
+			Platform:   cm.Platform.GorushCode(),
+			Title:      title,
+			Message:    message,
+			Priority:   "high",
+			Data:       data,
+			CollapseID: deliveryID,
+			Android:    &push.AndroidConfig{CollapseKey: deliveryID},
 		})
 		if err != nil {
 			return "", err
@@ -191,4 +206,26 @@ func (a *Activities) send(ctx context.Context, channel string, in contract.Notif
 		}
 		return fmt.Sprintf("webhook answered %d", status), nil
 	}
+}
+
+// keepAlive heartbeats the activity every second until the returned stop
+// is called, also while a send blocks on a slow provider. The SDK sends at
+// most one heartbeat per 80 % of the heartbeat timeout.
+func keepAlive(ctx context.Context) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			activity.RecordHeartbeat(ctx)
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() { close(done) }
 }

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -223,14 +224,19 @@ func (s *Server) health(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
-// ready checks every dependency at once and names those that failed.
+// ready checks every dependency at once and names those that failed. The
+// API is ready when Postgres and Temporal answer: Redis is never the
+// source of truth (reads fall back to Postgres, the limiter fails open), so
+// Redis down is reported as degraded, not unready.
 func (s *Server) ready(c *gin.Context) {
 	checks := map[string]func(context.Context) error{
 		"postgres": s.store.Ping,
 		"temporal": s.engine.Ready,
 	}
+	optional := map[string]bool{}
 	if s.cache != nil {
 		checks["redis"] = s.cache.Ping
+		optional["redis"] = true
 	}
 	type result struct {
 		name string
@@ -245,12 +251,16 @@ func (s *Server) ready(c *gin.Context) {
 		}()
 	}
 	status := map[string]string{}
-	var failed []string
+	var failed, degraded []string
 	for range checks {
 		r := <-results
 		if r.err != nil {
 			status[r.name] = "unavailable"
-			failed = append(failed, r.name)
+			if optional[r.name] {
+				degraded = append(degraded, r.name)
+			} else {
+				failed = append(failed, r.name)
+			}
 			s.log.WarnContext(c.Request.Context(), "readiness check failed", "dependency", r.name, "error", r.err)
 			continue
 		}
@@ -258,9 +268,19 @@ func (s *Server) ready(c *gin.Context) {
 	}
 	if len(failed) > 0 {
 		body := newErrorBody(fault.Unavailable, "not ready: "+joinSorted(failed)+" unreachable")
-		c.Header("Retry-After", "5")
+		c.Header("Retry-After", retryAfter)
 		c.AbortWithStatusJSON(http.StatusServiceUnavailable, gin.H{"error": body.Error, "checks": status})
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": status})
+	answer := gin.H{"status": "ready", "checks": status}
+	if len(degraded) > 0 {
+		answer["degraded"] = sortedCopy(degraded)
+	}
+	c.JSON(http.StatusOK, answer)
+}
+
+func sortedCopy(names []string) []string {
+	out := append([]string(nil), names...)
+	slices.Sort(out)
+	return out
 }

@@ -84,10 +84,11 @@ func SyncSchedules(ctx context.Context, c client.Client, opts ScheduleOptions) e
 		}
 		spec := client.ScheduleSpec{CronExpressions: []string{s.Cron}}
 		action := &client.ScheduleWorkflowAction{
-			ID:        s.ID,
-			Workflow:  s.Workflow,
-			Args:      []any{s.Arg},
-			TaskQueue: opts.TaskQueue,
+			ID:                  s.ID,
+			Workflow:            s.Workflow,
+			Args:                []any{s.Arg},
+			TaskQueue:           opts.TaskQueue,
+			WorkflowTaskTimeout: contract.WorkflowTaskTimeout,
 		}
 		_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
 			ID:            s.ID,

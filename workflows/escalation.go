@@ -15,9 +15,13 @@ import (
 
 // Escalation semantics, in workflow time:
 //
-//   - On open, step 1 pages at once. Each later step pages its delay after
-//     the previous step paged, while the incident is open (not acknowledged,
-//     mitigated, snoozed or resolved).
+//   - On open, step 1 pages at once. Each later step is due its delay after
+//     the previous step was due, while the incident is open (not
+//     acknowledged, mitigated, snoozed or resolved): a page that went out
+//     late (every worker down for a while) does not push the later steps
+//     back. A step still waits at least min(its delay, catchUpGap) after the
+//     page before it, so that page's targets have a moment to answer; steps
+//     that fell due meanwhile then follow at that pace.
 //   - After the last step, the policy starts over Repeat more times; step 1's
 //     delay is then the wait after the last step. When every round is paged
 //     the escalation is exhausted and paging stops.
@@ -40,11 +44,36 @@ const (
 	escalationVersion1 = 1
 )
 
+// stepScheduleVersion marks timing each step from the previous step's due
+// time rather than from when it paged. Histories recorded before it (no
+// marker) time steps from the page.
+const (
+	changeStepSchedule   = "step-schedule"
+	stepScheduleVersion1 = 1
+)
+
+// catchUpGap bounds how closely a late step's successor may follow it.
+const catchUpGap = 30 * time.Second
+
+// Why a page is sent: the reason in its NotifyInput, push data and events.
+const (
+	reasonEscalation  = "escalation"   // its step fell due
+	reasonEscalate    = "escalate"     // a responder asked for the next step now
+	reasonSnoozeEnded = "snooze_ended" // a snooze ended: the step paged last again
+	reasonAckTimeout  = "ack_timeout"  // an acknowledgement lapsed
+	reasonSLAWarning  = "sla_warning"  // an SLA target is near
+	reasonSLABreach   = "sla_breach"   // an SLA target was missed
+)
+
 // notifyOptions: a page must not wait on a slow provider for long, and a
 // provider outage is retried with backoff until the attempts run out; then
-// the failure is recorded and escalation goes on.
+// the failure is recorded and escalation goes on. NotifyUser heartbeats
+// while it sends, so a page held by a worker that died is retried within
+// HeartbeatTimeout (plus the first retry interval), not after the whole
+// StartToCloseTimeout.
 var notifyOptions = workflow.ActivityOptions{
-	StartToCloseTimeout: 30 * time.Second,
+	StartToCloseTimeout: 2 * time.Minute,
+	HeartbeatTimeout:    3 * time.Second,
 	RetryPolicy: &temporal.RetryPolicy{
 		InitialInterval:        time.Second,
 		BackoffCoefficient:     2,
@@ -149,7 +178,7 @@ func (x *escalator) run(ctx workflow.Context, stop func() bool) error {
 		var err error
 		switch next.action {
 		case actPage:
-			err = x.pageNext(ctx, "escalation")
+			err = x.pageNext(ctx, reasonEscalation)
 		case actSnoozeEnd:
 			err = x.endSnooze(ctx)
 		case actAckTimeout:
@@ -175,7 +204,7 @@ func (x *escalator) pageNext(ctx workflow.Context, reason string) error {
 	if step >= len(e.Policy.Steps) {
 		step, round = 0, round+1
 	}
-	if round > e.Policy.Repeat && reason == "escalation" {
+	if round > e.Policy.Repeat && reason == reasonEscalation {
 		e.Exhausted = true
 		e.NextPageAt = time.Time{}
 		return x.r.recordEvent(ctx, x.event(ctx, incident.EventExhausted,
@@ -189,28 +218,57 @@ func (x *escalator) pageNext(ctx workflow.Context, reason string) error {
 func (x *escalator) page(ctx workflow.Context, step, round int, reason string) error {
 	e := x.e
 	at := now(ctx)
+	// When the page was due: the step's scheduled time for a page its timer
+	// sent, now for one a person or an SLA asked for.
+	due := at
+	if reason == reasonEscalation && !e.NextPageAt.IsZero() && e.NextPageAt.Before(at) {
+		due = e.NextPageAt
+	}
 	// Every page gets its own number, which keys its deliveries in the
 	// ledger: paging a step again is a new delivery, a retry is not.
 	e.PageCount++
 	pageNo := e.PageCount
 	e.Step, e.Round = step, round
 	e.Exhausted = false
-	// The next step is due its delay after this page (step 1's delay when
-	// this was the last step and another round follows).
+	// The next step is due its delay after this one (step 1's delay when
+	// this was the last step and another round follows; after the last step
+	// of the last round one more tick only marks the end).
 	next := step + 1
 	if next >= len(e.Policy.Steps) {
 		next = 0
 	}
-	if step+1 >= len(e.Policy.Steps) && round >= e.Policy.Repeat {
-		// Last step of the last round: one more tick only to mark the end.
-		e.NextPageAt = at.Add(e.Policy.Steps[0].Delay.D())
-	} else {
-		e.NextPageAt = at.Add(e.Policy.Steps[next].Delay.D())
-	}
+	e.NextPageAt = x.nextDue(ctx, due, at, e.Policy.Steps[next].Delay.D())
 	if err := workflow.UpsertTypedSearchAttributes(ctx, contract.SearchEscalationLevel.ValueSet(int64(step+1))); err != nil {
 		return err
 	}
-	return x.notifyStep(ctx, step, round, pageNo, at, reason)
+	return x.notifyUsers(ctx, pageRef{step: step, round: round, no: pageNo, at: at, due: due, reason: reason}, nil)
+}
+
+// nextDue is when the step after a page due at due and sent at at falls
+// due: delay after due, but not sooner than min(delay, catchUpGap) after
+// at. Runs recorded before this rule time it delay after at.
+func (x *escalator) nextDue(ctx workflow.Context, due, at time.Time, delay time.Duration) time.Time {
+	if !due.Before(at) ||
+		workflow.GetVersion(ctx, changeStepSchedule, workflow.DefaultVersion, stepScheduleVersion1) < stepScheduleVersion1 {
+		return at.Add(delay)
+	}
+	return latest(due.Add(delay), at.Add(min(delay, catchUpGap)))
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// pageRef identifies one page: its step and round, its number within the
+// incident (which keys its deliveries in the ledger), when it was sent and
+// due, and why.
+type pageRef struct {
+	step, round, no int
+	at, due         time.Time
+	reason          string
 }
 
 // alert pages the current step's targets again without moving the
@@ -224,23 +282,19 @@ func (x *escalator) alert(ctx workflow.Context, reason string) error {
 		return nil
 	}
 	e.PageCount++
-	return x.notifyUsers(ctx, max(e.Step, 0), e.Round, e.PageCount, now(ctx), reason, e.Policy.BreachUserIDs)
+	at := now(ctx)
+	return x.notifyUsers(ctx, pageRef{step: max(e.Step, 0), round: e.Round, no: e.PageCount, at: at, due: at, reason: reason},
+		e.Policy.BreachUserIDs)
 }
 
-// notifyStep pages every target user of one step in parallel and records
-// each outcome. pageNo keys the deliveries in the ledger.
-func (x *escalator) notifyStep(ctx workflow.Context, step, round, pageNo int, at time.Time, reason string) error {
-	return x.notifyUsers(ctx, step, round, pageNo, at, reason, nil)
-}
-
-// notifyUsers pages the targets of one step (when the policy has it) and
+// notifyUsers pages the targets of p's step (when the policy has it) and
 // extra users, each once, in parallel, and records each outcome.
-func (x *escalator) notifyUsers(ctx workflow.Context, step, round, pageNo int, at time.Time, reason string, extra []string) error {
+func (x *escalator) notifyUsers(ctx workflow.Context, p pageRef, extra []string) error {
 	e := x.e
 	var users []string
 	seen := map[string]bool{}
-	if step < len(e.Policy.Steps) {
-		for _, t := range e.Policy.Steps[step].Targets {
+	if p.step < len(e.Policy.Steps) {
+		for _, t := range e.Policy.Steps[p.step].Targets {
 			if t.Type == oncall.TargetUser && !seen[t.ID] {
 				seen[t.ID] = true
 				users = append(users, t.ID)
@@ -261,38 +315,39 @@ func (x *escalator) notifyUsers(ctx workflow.Context, step, round, pageNo int, a
 			Title:      x.r.inc.Title,
 			Severity:   x.r.inc.Severity,
 			Service:    x.r.inc.Service,
-			Step:       step,
-			Round:      round,
-			Page:       pageNo,
+			Step:       p.step,
+			Round:      p.round,
+			Page:       p.no,
 			UserID:     u,
-			Reason:     reason,
+			Reason:     p.reason,
+			DueAt:      p.due,
 		})
 	}
 	for i, f := range futures {
 		var res contract.NotifyResult
 		err := f.Get(ctx, &res)
-		p := contract.Page{No: pageNo, Step: step, Round: round, UserID: users[i], At: at}
+		page := contract.Page{No: p.no, Step: p.step, Round: p.round, UserID: users[i], At: p.at}
 		var events []incident.Event
 		if err != nil {
-			p.Failed = 1
-			events = append(events, x.deliveryEvent(ctx, p, contract.Delivery{Status: "failed", Detail: err.Error()}))
+			page.Failed = 1
+			events = append(events, x.deliveryEvent(ctx, page, p.due, contract.Delivery{Status: "failed", Detail: err.Error()}))
 		}
 		for _, d := range res.Deliveries {
 			if d.Status == "sent" {
-				p.Delivered++
+				page.Delivered++
 			} else {
-				p.Failed++
+				page.Failed++
 			}
 			// Recorded even when a retry found the delivery done: the
 			// attempt that did it may not have lived to report it. The
 			// event's key makes the write happen once.
-			events = append(events, x.deliveryEvent(ctx, p, d))
+			events = append(events, x.deliveryEvent(ctx, page, p.due, d))
 		}
 		if err == nil && len(res.Deliveries) == 0 {
-			p.Failed = 1
-			events = append(events, x.deliveryEvent(ctx, p, contract.Delivery{Status: "failed", Detail: "user has no contact methods"}))
+			page.Failed = 1
+			events = append(events, x.deliveryEvent(ctx, page, p.due, contract.Delivery{Status: "failed", Detail: "user has no contact methods"}))
 		}
-		e.Pages = append(e.Pages, p)
+		e.Pages = append(e.Pages, page)
 		if len(e.Pages) > maxPagesKept {
 			e.Pages = e.Pages[len(e.Pages)-maxPagesKept:]
 		}
@@ -305,16 +360,21 @@ func (x *escalator) notifyUsers(ctx workflow.Context, step, round, pageNo int, a
 	return nil
 }
 
-func (x *escalator) deliveryEvent(ctx workflow.Context, p contract.Page, d contract.Delivery) incident.Event {
+func (x *escalator) deliveryEvent(ctx workflow.Context, p contract.Page, due time.Time, d contract.Delivery) incident.Event {
 	typ, msg := incident.EventNotified, fmt.Sprintf("paged %s (step %d) via %s", p.UserID, p.Step+1, d.Channel)
 	if d.Status != "sent" {
 		typ, msg = incident.EventNotifyFailed, fmt.Sprintf("could not page %s (step %d): %s", p.UserID, p.Step+1, d.Detail)
 	}
 	key := fmt.Sprintf("notify/%d/%s/%s", p.No, p.UserID, d.ContactMethodID)
-	ev := x.event(ctx, typ, msg, map[string]any{
+	data := map[string]any{
 		"step": p.Step + 1, "round": p.Round, "user_id": p.UserID,
 		"channel": d.Channel, "contact_method_id": d.ContactMethodID, "detail": d.Detail,
-	})
+		"due_at": due.Format(time.RFC3339Nano),
+	}
+	if d.DeliveryID != "" {
+		data["delivery_id"] = d.DeliveryID
+	}
+	ev := x.event(ctx, typ, msg, data)
 	ev.ID = key
 	return ev
 }
@@ -343,7 +403,7 @@ func (x *escalator) endSnooze(ctx workflow.Context) error {
 	if step < 0 {
 		step = 0
 	}
-	return x.page(ctx, step, round, "snooze_ended")
+	return x.page(ctx, step, round, reasonSnoozeEnded)
 }
 
 // expireAck reopens an incident whose acknowledgement lapsed, through the
@@ -432,7 +492,7 @@ func (r *incidentRun) validateEscalation(incidentID string, req interface{ Valid
 func (r *incidentRun) escalate(ctx workflow.Context, req contract.EscalateRequest) (contract.State, error) {
 	x := r.esc
 	x.e.SnoozedUntil = time.Time{}
-	x.e.EscalateNow, x.wake = "escalate", true
+	x.e.EscalateNow, x.wake = reasonEscalate, true
 	ev := x.event(ctx, incident.EventEscalated, "escalated to the next step", map[string]any{"note": req.Note})
 	ev.Actor = req.Actor
 	if err := r.recordEvent(ctx, ev); err != nil {

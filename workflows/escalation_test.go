@@ -256,3 +256,33 @@ func (s *incidentSuite) TestContinueAsNewCarriesTheState() {
 	s.Equal(start.Add(time.Hour), next.SLA.Response.DueAt)
 	s.Equal(int64(len(s.proj.events)+len(s.proj.changes)), next.Seq, "the next run numbers events on")
 }
+
+// A step that pages late (here: its page waits on a provider that fails
+// for a while and is retried with backoff) does not push the later steps
+// back: the next one is due its delay after the late step was due, and
+// follows it by at least min(delay, catchUpGap).
+func (s *incidentSuite) TestALatePageDoesNotPushTheLaterStepsBack() {
+	s.proj.policy = oncall.Snapshot{PolicyID: "pol_1", Name: "three steps", Steps: []oncall.Step{
+		{Delay: 0, Targets: []oncall.Target{{Type: oncall.TargetUser, ID: "alice"}}},
+		{Delay: oncall.Duration(5 * time.Second), Targets: []oncall.Target{{Type: oncall.TargetUser, ID: "bob"}}},
+		{Delay: oncall.Duration(time.Minute), Targets: []oncall.Target{{Type: oncall.TargetUser, ID: "carol"}}},
+	}}
+	failures := 4 // alice's provider fails 4 times: retries at 1, 2, 4 and 8 s of backoff
+	s.proj.notify = func(in contract.NotifyInput) (contract.NotifyResult, error) {
+		if in.UserID == "alice" && failures > 0 {
+			failures--
+			return contract.NotifyResult{}, errors.New("provider unavailable")
+		}
+		return contract.NotifyResult{UserID: in.UserID, Deliveries: []contract.Delivery{{Channel: "push", Status: "sent"}}}, nil
+	}
+	var res updateResult
+	s.sendUpdate(time.Hour, contract.UpdateResolve, req("carol"), &res)
+	s.run()
+	s.Require().NoError(res.err)
+	// Bob was due at 5 s and paged once alice's page finished (15 s of
+	// retries); carol is due a minute after bob was due (65 s), not a
+	// minute after he was paged (75 s).
+	s.Equal([]string{"alice@0s", "alice@1s", "alice@3s", "alice@7s", "alice@15s", "bob@15s", "carol@1m5s"}, s.who())
+	s.Equal(start.Add(5*time.Second), s.proj.pages[5].due, "bob's page says when it was due")
+	s.Equal(start.Add(65*time.Second), s.proj.pages[6].due)
+}

@@ -15,8 +15,10 @@ import (
 // projectionOptions retry projection writes until Postgres takes them: an
 // outage delays the record, it never loses an event. Only a write Postgres
 // refuses for its data (fault.Invalid or fault.Internal) is not retried.
+// A write takes milliseconds; the short timeout bounds how long an attempt
+// held by a worker that died delays the incident.
 var projectionOptions = workflow.ActivityOptions{
-	StartToCloseTimeout: 30 * time.Second,
+	StartToCloseTimeout: 10 * time.Second,
 	RetryPolicy: &temporal.RetryPolicy{
 		InitialInterval:        time.Second,
 		BackoffCoefficient:     2,

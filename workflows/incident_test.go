@@ -45,6 +45,7 @@ type paged struct {
 	page   int
 	at     time.Duration // since the incident opened
 	reason string
+	due    time.Time
 }
 
 func (p *projection) LoadEscalation(_ context.Context, _ string) (oncall.Snapshot, error) {
@@ -73,7 +74,7 @@ func (p *projection) LoadPolicy(_ context.Context, id string) (oncall.Snapshot, 
 
 func (p *projection) NotifyUser(_ context.Context, in contract.NotifyInput) (contract.NotifyResult, error) {
 	p.mu.Lock()
-	p.pages = append(p.pages, paged{user: in.UserID, step: in.Step, round: in.Round, page: in.Page, at: p.now().Sub(start), reason: in.Reason})
+	p.pages = append(p.pages, paged{user: in.UserID, step: in.Step, round: in.Round, page: in.Page, at: p.now().Sub(start), reason: in.Reason, due: in.DueAt})
 	p.mu.Unlock()
 	if p.notify != nil {
 		return p.notify(in)
@@ -332,4 +333,22 @@ func TestDedupWorkflowIDIsStableAndBounded(t *testing.T) {
 	require.NotEqual(t, a, contract.DedupWorkflowID("checkout", "host-2/disk-full"))
 	long := make([]byte, 10_000)
 	require.Less(t, len(contract.DedupWorkflowID("checkout", string(long))), 100)
+}
+
+// A keyed open whose first attempt started the workflow but whose update
+// was lost comes back with a new proposed incident ID and the same request
+// key: it is answered as the opener (created), and no duplicate is recorded.
+func (s *incidentSuite) TestARetriedKeyedOpenIsTheOpenerNotADuplicate() {
+	var retry updateResult
+	s.sendUpdate(time.Second, contract.UpdateOpen,
+		contract.OpenRequest{IncidentID: "inc_retry", Actor: "api", RequestKey: "open/checkout/k1"}, &retry)
+	var res updateResult
+	s.sendUpdate(time.Minute, contract.UpdateResolve, req("alice"), &res)
+	s.env.ExecuteWorkflow(contract.IncidentWorkflow, contract.IncidentInput{Incident: newIncident(), RequestKey: "open/checkout/k1"})
+	s.Require().NoError(s.env.GetWorkflowError())
+	s.Require().NoError(retry.err)
+	got := retry.value.(contract.OpenResult)
+	s.True(got.Created, "the retry of the opening request")
+	s.Equal("inc_1", got.Incident.ID, "the incident the first attempt started")
+	s.NotContains(s.proj.eventTypes(), incident.EventDuplicate)
 }

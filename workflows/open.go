@@ -36,6 +36,7 @@ func openIncident(ctx workflow.Context, in contract.IncidentInput, alert contrac
 		WorkflowID:            wfID,
 		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
 		WorkflowIDReusePolicy: contract.IDReusePolicy,
+		WorkflowTaskTimeout:   contract.WorkflowTaskTimeout,
 		TypedSearchAttributes: contract.OpenSearchAttributes(in.Incident.Service, in.Incident.Severity),
 	})
 	child := workflow.ExecuteChildWorkflow(cctx, contract.IncidentWorkflow, in)

@@ -87,10 +87,10 @@ func (r *incidentRun) fireSLA(ctx workflow.Context, d due) error {
 		dl, target = &r.sla.Resolution, r.sla.Targets.Resolution.D()
 	}
 	evType, msg, reason := incident.EventSLAWarning,
-		fmt.Sprintf("%s target of %s is near (due %s)", typ, target, dl.DueAt.Format(time.RFC3339)), "sla_warning"
+		fmt.Sprintf("%s target of %s is near (due %s)", typ, target, dl.DueAt.Format(time.RFC3339)), reasonSLAWarning
 	if d.action == actSLABreach {
 		dl.Breached = true
-		evType, msg, reason = incident.EventSLABreached, fmt.Sprintf("%s target of %s missed", typ, target), "sla_breach"
+		evType, msg, reason = incident.EventSLABreached, fmt.Sprintf("%s target of %s missed", typ, target), reasonSLABreach
 	} else {
 		dl.Warned = true
 	}

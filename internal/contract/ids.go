@@ -28,6 +28,13 @@ import (
 // incident under the same dedup key.
 const IDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
 
+// WorkflowTaskTimeout is the workflow task timeout of every workflow the
+// engine starts (and their continuations): how long a task taken by a
+// worker that then died waits before another worker gets it. A task runs in
+// milliseconds; one that runs local activities for longer is kept alive by
+// the SDK.
+const WorkflowTaskTimeout = 5 * time.Second
+
 // IncidentWorkflowID is the workflow ID of an incident opened without a
 // dedup key or an Idempotency-Key.
 func IncidentWorkflowID(incidentID string) string { return "incident/" + incidentID }

@@ -265,6 +265,10 @@ type NotifyInput struct {
 	// Reason says why the user is paged: "escalation", "escalate",
 	// "snooze_ended", "ack_timeout", "sla_warning", "sla_breach".
 	Reason string
+	// DueAt is when the page was due: its step's scheduled time for an
+	// escalation page, when it was asked for otherwise. Zero in runs
+	// recorded before it was kept.
+	DueAt time.Time `json:",omitzero"`
 }
 
 // NotifyResult is what ActivityNotifyUser returns.
@@ -283,6 +287,9 @@ type Delivery struct {
 	// Repeat is set when the ledger already held this delivery: a retried
 	// activity that found it done and did not send again.
 	Repeat bool
+	// DeliveryID identifies the delivery (its ledger key, hashed): the same
+	// for every attempt, so a receiver can drop a repeat.
+	DeliveryID string `json:",omitempty"`
 }
 
 // LoadSLAInput is the argument of ActivityLoadSLA.

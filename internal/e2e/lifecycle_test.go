@@ -322,8 +322,8 @@ func TestHealthAndReadiness(t *testing.T) {
 	require.Contains(t, string(r.body), "http_request_duration_seconds_bucket")
 }
 
-// With Redis gone, readiness names it, and incidents still open and resolve:
-// Redis is never the source of truth.
+// With Redis gone the API stays ready (it names Redis as degraded), and
+// incidents still open and resolve: Redis is never the source of truth.
 func TestRedisDownDoesNotStopIncidents(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
@@ -331,10 +331,16 @@ func TestRedisDownDoesNotStopIncidents(t *testing.T) {
 	url := s.serve(api.Options{Temporal: s.temporal, Store: s.store, Cache: dead, TaskQueue: taskQueue})
 
 	r := do(t, http.MethodGet, url+"/health/ready", nil)
-	require.Equal(t, http.StatusServiceUnavailable, r.status)
-	require.Equal(t, string(fault.Unavailable), r.errorCode(t))
-	require.Contains(t, string(r.body), "redis")
-	require.NotEmpty(t, r.header.Get("Retry-After"))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var ready struct {
+		Status   string            `json:"status"`
+		Checks   map[string]string `json:"checks"`
+		Degraded []string          `json:"degraded"`
+	}
+	r.json(t, &ready)
+	require.Equal(t, "ready", ready.Status)
+	require.Equal(t, map[string]string{"postgres": "ok", "redis": "unavailable", "temporal": "ok"}, ready.Checks)
+	require.Equal(t, []string{"redis"}, ready.Degraded)
 
 	r = do(t, http.MethodPost, url+"/api/v1/incidents", map[string]string{"title": "t", "service": "svc", "severity": "info"})
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)

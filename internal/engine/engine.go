@@ -113,6 +113,7 @@ func (c *Client) startOptions(workflowID, service string, severity incident.Seve
 		TaskQueue:                c.taskQueue(),
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    contract.IDReusePolicy,
+		WorkflowTaskTimeout:      contract.WorkflowTaskTimeout,
 		TypedSearchAttributes:    contract.OpenSearchAttributes(service, severity),
 	}
 }
@@ -221,7 +222,8 @@ func (c *Client) PingHeartbeat(ctx context.Context, in contract.HeartbeatInput, 
 	defer cancel()
 	wfID := contract.HeartbeatWorkflowID(in.MonitorID)
 	_, err := c.Temporal.SignalWithStartWorkflow(ctx, wfID, contract.SignalPing, contract.HeartbeatPing{At: at},
-		client.StartWorkflowOptions{ID: wfID, TaskQueue: c.taskQueue(), WorkflowIDReusePolicy: contract.IDReusePolicy},
+		client.StartWorkflowOptions{ID: wfID, TaskQueue: c.taskQueue(), WorkflowIDReusePolicy: contract.IDReusePolicy,
+			WorkflowTaskTimeout: contract.WorkflowTaskTimeout},
 		contract.HeartbeatWorkflow, in)
 	if err != nil {
 		return classify("signal-with-start "+wfID, err)
@@ -238,6 +240,7 @@ func (c *Client) StartHeartbeat(ctx context.Context, in contract.HeartbeatInput)
 	_, err := c.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: wfID, TaskQueue: c.taskQueue(), WorkflowIDReusePolicy: contract.IDReusePolicy,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowTaskTimeout:      contract.WorkflowTaskTimeout,
 	}, contract.HeartbeatWorkflow, in)
 	if err != nil {
 		return classify("start "+wfID, err)

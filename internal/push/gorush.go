@@ -78,6 +78,19 @@ type Notification struct {
 	InterruptionLevel string `json:"interruption_level,omitempty"`
 	// Data is the app's custom payload.
 	Data map[string]any `json:"data,omitempty"`
+	// CollapseID is the APNs collapse identifier (at most 64 bytes): a
+	// device shows one alert for notifications that share it.
+	CollapseID string `json:"collapse_id,omitempty"`
+	// Android holds FCM's Android options.
+	Android *AndroidConfig `json:"android,omitempty"`
+}
+
+// AndroidConfig is the part of FCM's Android options this engine sets.
+type AndroidConfig struct {
+	// CollapseKey makes FCM keep only the latest of the messages that share
+	// it for a device that is offline, and the device replace one with the
+	// next.
+	CollapseKey string `json:"collapse_key,omitempty"`
 }
 
 // Log is Gorush's report of one push.

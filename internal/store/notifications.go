@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -38,6 +40,15 @@ type NotificationKey struct {
 	Page            int
 	UserID          string
 	ContactMethodID string
+}
+
+// DeliveryID names the delivery outside the engine: 32 hex characters of a
+// hash of the key, the same for every attempt. It travels with the message
+// (push data and collapse ID, webhook body), so a device or a receiver that
+// gets a retry of a delivery it already has can drop it.
+func (k NotificationKey) DeliveryID() string {
+	sum := sha256.Sum256([]byte(k.String()))
+	return hex.EncodeToString(sum[:16])
 }
 
 // String returns "incident/step/round/user/contact", the ledger's primary
