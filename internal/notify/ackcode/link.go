@@ -110,6 +110,13 @@ func Verify(secret []byte, token string, now time.Time) (Claims, error) {
 	if len(token) > maxTokenLen {
 		return Claims{}, fmt.Errorf("%w: longer than %d characters", ErrMalformed, maxTokenLen)
 	}
+	// The decoder skips line breaks; refusing every character outside the
+	// alphabet keeps one token string per link.
+	for i := 0; i < len(token); i++ {
+		if c := token[i]; !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return Claims{}, fmt.Errorf("%w: not unpadded base64url", ErrMalformed)
+		}
+	}
 	b, err := base64.RawURLEncoding.Strict().DecodeString(token)
 	if err != nil {
 		return Claims{}, fmt.Errorf("%w: not unpadded base64url", ErrMalformed)

@@ -102,6 +102,7 @@ func TestMalformedTokensAreRefused(t *testing.T) {
 		"too short":       base64.RawURLEncoding.EncodeToString(raw[:40]),
 		"unknown version": base64.RawURLEncoding.EncodeToString(unknownVersion),
 		"too long":        strings.Repeat("A", 1000),
+		"line break":      base64.RawURLEncoding.EncodeToString(raw)[:20] + "\r\n" + base64.RawURLEncoding.EncodeToString(raw)[20:],
 	} {
 		_, err := ackcode.Verify(secret, tok, t0)
 		require.ErrorIs(t, err, ackcode.ErrMalformed, name)

@@ -44,6 +44,10 @@ func ValidateSignature(authToken, fullURL string, form url.Values, signature str
 	if authToken == "" || signature == "" {
 		return false
 	}
+	// Exactly the canonical length: the decoder would skip line breaks.
+	if len(signature) != base64.StdEncoding.EncodedLen(sha1.Size) {
+		return false
+	}
 	want, err := base64.StdEncoding.Strict().DecodeString(signature)
 	if err != nil || len(want) != sha1.Size {
 		return false

@@ -57,6 +57,7 @@ func TestForgedOrAlteredRequestsAreRefused(t *testing.T) {
 	require.False(t, twilio.ValidateSignature("12345", v.url, v.form, ""), "no signature")
 	require.False(t, twilio.ValidateSignature("12345", v.url, v.form, "not base64!"), "garbage")
 	require.False(t, twilio.ValidateSignature("12345", v.url, v.form, "RSOYDt4T1cUTdK1PDd93/VVr8B8"), "unpadded")
+	require.False(t, twilio.ValidateSignature("12345", v.url, v.form, "RSOYDt4T1cUTdK1\r\nPDd93/VVr8B8="), "line break")
 	require.False(t, twilio.ValidateSignature("12345", "https://mycompany.com/myapp.php?foo=1&bar=3", v.form, v.signature), "another query")
 	require.False(t, twilio.ValidateSignature("12345", "http://mycompany.com/myapp.php?foo=1&bar=2", v.form, v.signature), "another scheme")
 	require.False(t, twilio.ValidateSignature("12345", "https://evil.example/myapp.php?foo=1&bar=2", v.form, v.signature), "another host")
