@@ -4,7 +4,9 @@
 # 127.0.0.1: dev on 55432/56379, test on 55433/56380 (PG_PORT and REDIS_PORT
 # in the environment override both profiles). Gorush joins them on 58088
 # (dev) and 58089 (test) when GORUSH=local: always for `make test`, and for
-# `make run GORUSH=local`. It is built from the tools/ module into bin/gorush.
+# `make run GORUSH=local`. Mailpit (SMTP, read back over HTTP) runs on
+# 51025/58025 (dev, with MAILPIT=local) and 51026/58026 (test, always).
+# Both are built from the tools/ module into bin/.
 
 GO ?= go
 GOFMT ?= $(shell $(GO) env GOROOT)/bin/gofmt
@@ -12,6 +14,7 @@ BIN := bin/incident-server
 SERVICES := deploy/local/services.sh
 GORUSH_BIN := bin/gorush
 BENCH_BIN := bin/incident-bench
+MAILPIT_BIN := bin/mailpit
 
 # GORUSH=local runs a local Gorush beside the dev services and points the
 # server at it; empty means no Gorush (pages go to the log sink).
@@ -19,6 +22,14 @@ GORUSH ?=
 export GORUSH
 ifeq ($(GORUSH),local)
 DEV_GORUSH := $(GORUSH_BIN)
+endif
+
+# MAILPIT=local runs a local Mailpit beside the dev services; the test
+# services always have one.
+MAILPIT ?=
+export MAILPIT
+ifeq ($(MAILPIT),local)
+DEV_MAILPIT := $(MAILPIT_BIN)
 endif
 
 # Installs shellcheck from Debian's packages when missing and we are root.
@@ -74,7 +85,7 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-.PHONY: help build gorush run services-dev services-test test test-k8s test-bench prometheusrule stop clean fmt vet lint shellcheck bench
+.PHONY: help build gorush mailpit run services-dev services-test test test-k8s test-bench prometheusrule stop clean fmt vet lint shellcheck bench
 
 help: ## list the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -91,13 +102,22 @@ $(GORUSH_BIN): tools/go.mod tools/go.sum
 
 gorush: $(GORUSH_BIN) ## build bin/gorush (the push gateway run by `make test` and `make run GORUSH=local`)
 
-services-dev: $(DEV_GORUSH) ## start the dev Postgres and Redis, and Gorush with GORUSH=local (kept running until `make stop`)
+# Mailpit is a separate binary of the same tools/ module (about two minutes
+# cold: its SQLite is pure Go). The test services always run it, the dev
+# services with MAILPIT=local.
+$(MAILPIT_BIN): tools/go.mod tools/go.sum
+	cd tools && $(GO) build -o ../$(MAILPIT_BIN) github.com/axllent/mailpit
+	@touch $@
+
+mailpit: $(MAILPIT_BIN) ## build bin/mailpit (the SMTP server run by `make test` and `make run MAILPIT=local`)
+
+services-dev: $(DEV_GORUSH) $(DEV_MAILPIT) ## start the dev Postgres and Redis, Gorush with GORUSH=local, Mailpit with MAILPIT=local (kept running until `make stop`)
 	$(SERVICES) start dev
 
-services-test: $(GORUSH_BIN) ## start the test Postgres, Redis and Gorush
+services-test: $(GORUSH_BIN) $(MAILPIT_BIN) ## start the test Postgres, Redis, Gorush and Mailpit
 	GORUSH=local $(SERVICES) start test
 
-run: build $(DEV_GORUSH) services-dev ## migrate, then run the embedded stack (`incident-server dev`) in the foreground; GORUSH=local adds Gorush
+run: build $(DEV_GORUSH) $(DEV_MAILPIT) services-dev ## migrate, then run the embedded stack (`incident-server dev`) in the foreground; GORUSH=local adds Gorush, MAILPIT=local Mailpit
 	@eval "$$($(SERVICES) env dev)"; \
 	export DATABASE_URL REDIS_ADDR; \
 	if [ "$(GORUSH)" = local ]; then export GORUSH_URL; fi; \
@@ -106,12 +126,12 @@ run: build $(DEV_GORUSH) services-dev ## migrate, then run the embedded stack (`
 
 # The test services are stopped on every exit path, Ctrl-C included; the
 # recipe's exit status stays that of the first failing step.
-test: $(GORUSH_BIN) ## go vet, go test against fresh test services (Postgres, Redis, Gorush, PgBouncer), shellcheck, promtool
+test: $(GORUSH_BIN) $(MAILPIT_BIN) ## go vet, go test against fresh test services (Postgres, Redis, Gorush, Mailpit, PgBouncer), shellcheck, promtool
 	@trap '$(SERVICES) stop test || true' EXIT; \
 	$(PGBOUNCER); \
 	GORUSH=local $(SERVICES) start test; \
 	eval "$$(GORUSH=local $(SERVICES) env test | sed 's/^/TEST_/')"; \
-	export TEST_DATABASE_URL TEST_REDIS_ADDR TEST_GORUSH_URL; \
+	export TEST_DATABASE_URL TEST_REDIS_ADDR TEST_GORUSH_URL TEST_MAILPIT_SMTP_ADDR TEST_MAILPIT_URL TEST_MAILPIT_SMTP_CA; \
 	$(GO) vet ./...; \
 	$(GO) test -count=1 -timeout 20m ./...; \
 	$(SHELLCHECK); \
@@ -178,7 +198,7 @@ bench: build $(GORUSH_BIN) $(BENCH_BIN) services-dev ## run every incident-bench
 $(BENCH_BIN): bench/go.mod bench/go.sum $(wildcard bench/cmd/incident-bench/*.go)
 	cd bench && $(GO) build -o ../$(BENCH_BIN) ./cmd/incident-bench
 
-stop: ## stop the dev and test services (Gorush included)
+stop: ## stop the dev and test services (Gorush and Mailpit included)
 	$(SERVICES) stop dev
 	$(SERVICES) stop test
 

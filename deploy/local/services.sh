@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Local Postgres and Redis for `make run` and `make test`, bound to 127.0.0.1
-# only, and Gorush (push notifications) when GORUSH=local is set.
+# only, Gorush (push notifications) when GORUSH=local is set, and Mailpit
+# (an SMTP server that keeps what it receives) for the test profile and,
+# with MAILPIT=local, the dev profile.
 #
 # usage: deploy/local/services.sh start|stop|status|env|clean dev|test
 #
-#   profile  data          Postgres  Redis  Gorush  durability
-#   dev      .data/dev     55432     56379  58088   fsync on, Redis AOF
-#   test     .data/test    55433     56380  58089   fsync off, Redis in memory only
+#   profile  data        Postgres  Redis  Gorush  Mailpit SMTP/HTTP  durability
+#   dev      .data/dev   55432     56379  58088   51025/58025        fsync on, Redis AOF, mail kept
+#   test     .data/test  55433     56380  58089   51026/58026        fsync off, Redis and mail in memory only
 #
-# PG_PORT, REDIS_PORT and GORUSH_PORT override the ports (pass the same values
-# to every command of one profile). PG_BIN points at the PostgreSQL server
+# PG_PORT, REDIS_PORT, GORUSH_PORT, MAILPIT_SMTP_PORT and MAILPIT_HTTP_PORT
+# override the ports (pass the same values to every command of one profile). PG_BIN points at the PostgreSQL server
 # binaries (default /usr/lib/postgresql/15/bin, else `pg_config --bindir`).
 #
 # Postgres refuses to run as root. Run as root, this script runs it as
@@ -25,10 +27,21 @@
 # reported failed in the response. `stop`, `status` and `clean` handle a
 # running Gorush whatever GORUSH says.
 #
-# `env` prints DATABASE_URL=…, REDIS_ADDR=… and, with GORUSH=local,
-# GORUSH_URL=… lines for eval; every other message goes to stderr. `status`
-# exits 0 when every requested service runs (Postgres, Redis, and Gorush with
-# GORUSH=local), 3 otherwise.
+# Mailpit runs bin/mailpit (`make bin/mailpit`): always for the test profile,
+# for dev only with MAILPIT=local (any other non-empty value is an error).
+# Its SMTP port offers STARTTLS with a self-signed certificate generated once
+# per data directory (smtp.crt, valid for 127.0.0.1 and localhost), accepts
+# any AUTH PLAIN or LOGIN credentials (with or without STARTTLS: it is a
+# sink, not a relay) and mail without AUTH. Its HTTP API reads back what it
+# received.
+# `stop`, `status` and `clean` handle a running Mailpit whatever MAILPIT says.
+#
+# `env` prints DATABASE_URL=…, REDIS_ADDR=…, with GORUSH=local GORUSH_URL=…,
+# and when Mailpit belongs to the profile MAILPIT_SMTP_ADDR=… (host:port),
+# MAILPIT_URL=… (its HTTP API) and MAILPIT_SMTP_CA=… (the certificate to
+# trust for STARTTLS) lines for eval; every other message goes to stderr.
+# `status` exits 0 when every requested service runs (Postgres, Redis, Gorush
+# with GORUSH=local, Mailpit when it belongs to the profile), 3 otherwise.
 set -euo pipefail
 
 log() { printf 'services.sh: %s\n' "$*" >&2; }
@@ -50,11 +63,15 @@ dev)
 	pg_port=${PG_PORT:-55432}
 	redis_port=${REDIS_PORT:-56379}
 	gorush_port=${GORUSH_PORT:-58088}
+	mailpit_smtp_port=${MAILPIT_SMTP_PORT:-51025}
+	mailpit_http_port=${MAILPIT_HTTP_PORT:-58025}
 	;;
 test)
 	pg_port=${PG_PORT:-55433}
 	redis_port=${REDIS_PORT:-56380}
 	gorush_port=${GORUSH_PORT:-58089}
+	mailpit_smtp_port=${MAILPIT_SMTP_PORT:-51026}
+	mailpit_http_port=${MAILPIT_HTTP_PORT:-58026}
 	;;
 *) usage ;;
 esac
@@ -71,6 +88,17 @@ case ${GORUSH:-} in
 local) gorush_wanted=true ;;
 *) die "GORUSH=${GORUSH} is not understood: set GORUSH=local to run a local Gorush, or leave it unset" ;;
 esac
+
+# The test profile always has Mailpit: the email channel's tests deliver to
+# it. MAILPIT rather than MAIL, which login shells set to the mail spool.
+case ${MAILPIT:-} in
+"") mailpit_wanted=false ;;
+local) mailpit_wanted=true ;;
+*) die "MAILPIT=${MAILPIT} is not understood: set MAILPIT=local to run a local Mailpit, or leave it unset" ;;
+esac
+if [[ $profile == test ]]; then
+	mailpit_wanted=true
+fi
 
 # ---------------------------------------------------------------- Postgres
 
@@ -619,6 +647,161 @@ gorush_status() {
 	return 3
 }
 
+# ----------------------------------------------------------------- Mailpit
+
+mailpit_bin=$repo/bin/mailpit
+mailpit_home=$data/mailpit
+mailpit_pidfile=$mailpit_home/mailpit.pid
+mailpit_log=$mailpit_home/mailpit.log
+mailpit_cert=$mailpit_home/smtp.crt
+mailpit_key=$mailpit_home/smtp.key
+
+# mailpit_pid prints the pid of our Mailpit when it is alive; a pidfile left
+# by a killed run, or whose pid now belongs to another program, does not count.
+mailpit_pid() {
+	local pid
+	[[ -s $mailpit_pidfile ]] || return 1
+	pid=$(<"$mailpit_pidfile")
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	pid_alive "$pid" || return 1
+	[[ $(ps -o comm= -p "$pid" 2>/dev/null) == mailpit* ]] || return 1
+	printf '%s\n' "$pid"
+}
+
+mailpit_ready() {
+	curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$mailpit_http_port/readyz" 2>/dev/null
+}
+
+# mailpit_running_ports prints "smtp http" as the running Mailpit was started.
+mailpit_running_ports() {
+	cat "$mailpit_home/ports" 2>/dev/null || true
+}
+
+# mailpit_certificate writes the STARTTLS key and self-signed certificate once
+# per data directory: P-256, valid ten years for 127.0.0.1 and localhost.
+mailpit_certificate() {
+	[[ -s $mailpit_cert && -s $mailpit_key ]] && return 0
+	command -v openssl >/dev/null 2>&1 || die "openssl is needed to generate Mailpit's certificate; install it with: sudo apt-get install openssl"
+	log "generating a self-signed SMTP certificate for 127.0.0.1 in $mailpit_cert"
+	(
+		umask 077
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+			-subj "/CN=incident-server local mailpit" \
+			-addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+			-keyout "$mailpit_key.tmp" -out "$mailpit_cert.tmp" 2>/dev/null
+	) || die "could not generate $mailpit_cert"
+	chmod 644 "$mailpit_cert.tmp"
+	mv "$mailpit_key.tmp" "$mailpit_key"
+	mv "$mailpit_cert.tmp" "$mailpit_cert"
+}
+
+mailpit_start() {
+	if [[ ! -x $mailpit_bin ]]; then
+		die "$mailpit_bin is missing: run make bin/mailpit"
+	fi
+	command -v curl >/dev/null 2>&1 || die "curl is needed to check Mailpit's health; install it with: sudo apt-get install curl"
+	local pid
+	if pid=$(mailpit_pid); then
+		local running
+		running=$(mailpit_running_ports)
+		if [[ -n $running && $running != "$mailpit_smtp_port $mailpit_http_port" ]]; then
+			die "the $profile Mailpit already runs on ports $running (SMTP HTTP), not $mailpit_smtp_port $mailpit_http_port; stop it first"
+		fi
+		log "Mailpit ($profile) already running on 127.0.0.1:$mailpit_smtp_port (SMTP), 127.0.0.1:$mailpit_http_port (HTTP)"
+		return 0
+	fi
+	local port
+	for port in "$mailpit_smtp_port" "$mailpit_http_port"; do
+		if port_in_use "$port"; then
+			die "port $port is already in use by another program; stop it or set MAILPIT_SMTP_PORT / MAILPIT_HTTP_PORT"
+		fi
+	done
+	mkdir -p "$mailpit_home"
+	mailpit_certificate
+	# STARTTLS is offered, not required, so plain delivery works too; any
+	# credentials are accepted, and so is mail without them.
+	local args=(--smtp "127.0.0.1:$mailpit_smtp_port" --listen "127.0.0.1:$mailpit_http_port"
+		--smtp-tls-cert "$mailpit_cert" --smtp-tls-key "$mailpit_key" --smtp-auth-accept-any
+		--smtp-disable-rdns --disable-version-check --log-file "$mailpit_log")
+	if [[ $profile == dev ]]; then
+		args+=(--database "$mailpit_home/mailpit.db")
+	fi
+	# Without --database Mailpit keeps its store in a temporary file that it
+	# deletes when it stops: test mail does not outlive the run.
+	local size=0
+	[[ -f $mailpit_log ]] && size=$(wc -c <"$mailpit_log")
+	rm -f "$mailpit_pidfile"
+	# Mailpit reads MP_* variables over its flags; ones set for something
+	# else must not reach the local server.
+	(
+		cd "$mailpit_home"
+		for v in $(compgen -e); do
+			if [[ $v == MP_* ]]; then unset "$v"; fi
+		done
+		exec nohup "$mailpit_bin" "${args[@]}" >>"$mailpit_log" 2>&1 </dev/null
+	) &
+	pid=$!
+	printf '%s\n' "$pid" >"$mailpit_pidfile"
+	printf '%s %s\n' "$mailpit_smtp_port" "$mailpit_http_port" >"$mailpit_home/ports"
+	local i
+	for ((i = 0; i < 150; i++)); do
+		if mailpit_ready; then
+			log "Mailpit ($profile) running on 127.0.0.1:$mailpit_smtp_port (SMTP), 127.0.0.1:$mailpit_http_port (HTTP)"
+			return 0
+		fi
+		if ! pid_alive "$pid"; then
+			log "last lines of $mailpit_log:"
+			tail -c +"$((size + 1))" "$mailpit_log" | tail -n 20 >&2
+			rm -f "$mailpit_pidfile"
+			die "Mailpit ($profile) exited while starting; its log is $mailpit_log"
+		fi
+		sleep 0.1
+	done
+	log "last lines of $mailpit_log:"
+	tail -c +"$((size + 1))" "$mailpit_log" | tail -n 20 >&2
+	mailpit_stop >/dev/null 2>&1 || true
+	die "Mailpit ($profile) did not answer GET /readyz on 127.0.0.1:$mailpit_http_port within 15 s"
+}
+
+mailpit_stop() {
+	local pid i
+	pid=$(mailpit_pid) || {
+		rm -f "$mailpit_pidfile"
+		return 0
+	}
+	kill -TERM "$pid"
+	for ((i = 0; i < 100; i++)); do
+		pid_alive "$pid" || break
+		sleep 0.1
+	done
+	if pid_alive "$pid"; then
+		log "Mailpit ($profile, pid $pid) ignored SIGTERM for 10 s; killing it"
+		kill -KILL "$pid"
+		for ((i = 0; i < 50; i++)); do
+			pid_alive "$pid" || break
+			sleep 0.1
+		done
+	fi
+	pid_alive "$pid" && die "Mailpit ($profile, pid $pid) did not stop"
+	rm -f "$mailpit_pidfile"
+	log "Mailpit ($profile) stopped"
+}
+
+mailpit_status() {
+	local pid
+	if pid=$(mailpit_pid); then
+		printf 'mailpit %s: running on ports %s (SMTP HTTP) (pid %s, data %s)\n' \
+			"$profile" "$(mailpit_running_ports)" "$pid" "$mailpit_home"
+		return 0
+	fi
+	if $mailpit_wanted; then
+		printf 'mailpit %s: stopped\n' "$profile"
+	else
+		printf 'mailpit %s: stopped (started for dev only with MAILPIT=local)\n' "$profile"
+	fi
+	return 3
+}
+
 # -------------------------------------------------------------------- main
 
 case $cmd in
@@ -626,17 +809,24 @@ start)
 	if $gorush_wanted && [[ ! -x $gorush_bin ]]; then
 		die "$gorush_bin is missing: run make bin/gorush (or start without GORUSH=local)"
 	fi
+	if $mailpit_wanted && [[ ! -x $mailpit_bin ]]; then
+		die "$mailpit_bin is missing: run make bin/mailpit"
+	fi
 	ensure_redis_installed
 	pg_start
 	redis_start
 	if $gorush_wanted; then
 		gorush_start
 	fi
+	if $mailpit_wanted; then
+		mailpit_start
+	fi
 	;;
 stop)
 	pg_stop
 	redis_stop
 	gorush_stop
+	mailpit_stop
 	;;
 status)
 	rc=0
@@ -647,6 +837,11 @@ status)
 	else
 		gorush_status || true
 	fi
+	if $mailpit_wanted; then
+		mailpit_status || rc=$?
+	else
+		mailpit_status || true
+	fi
 	exit "$rc"
 	;;
 env)
@@ -655,11 +850,17 @@ env)
 	if $gorush_wanted; then
 		printf 'GORUSH_URL=http://127.0.0.1:%s\n' "$gorush_port"
 	fi
+	if $mailpit_wanted; then
+		printf 'MAILPIT_SMTP_ADDR=127.0.0.1:%s\n' "$mailpit_smtp_port"
+		printf 'MAILPIT_URL=http://127.0.0.1:%s\n' "$mailpit_http_port"
+		printf 'MAILPIT_SMTP_CA=%s\n' "$mailpit_cert"
+	fi
 	;;
 clean)
 	pg_stop
 	redis_stop
 	gorush_stop
+	mailpit_stop
 	rm -rf "$data" "$alt_home"
 	rmdir "$(dirname "$alt_home")" 2>/dev/null || true
 	log "removed the $profile data"
