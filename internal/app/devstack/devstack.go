@@ -6,8 +6,11 @@ package devstack
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -15,7 +18,11 @@ import (
 	"github.com/incident-server/incident-server/internal/auth"
 	"github.com/incident-server/incident-server/internal/contract"
 	"github.com/incident-server/incident-server/internal/devtemporal"
+	"github.com/incident-server/incident-server/internal/logging"
 	"github.com/incident-server/incident-server/internal/store"
+	"github.com/incident-server/incident-server/worker"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
 )
 
 // BootstrapTTL is how long the admin token `dev` prints stays valid.
@@ -97,4 +104,68 @@ func pushTarget(gorushURL string) string {
 		return "log sink (no GORUSH_URL: pages are logged; make run GORUSH=local runs Gorush)"
 	}
 	return "Gorush at " + gorushURL
+}
+
+// RunTemporal runs only the embedded Temporal server, as its own process,
+// until ctx is done: what `dev` runs in-process, for a topology of separate
+// processes on one machine (api and worker pointed at it with
+// TEMPORAL_ADDRESS), as the fault-injection suite and the benchmark's cost
+// scenario run it. State lives in the SQLite file -db, so the process can be
+// stopped and started again on the same file and every workflow resumes
+// with its timers. The namespace has the workflows' search attributes,
+// whether the file is new or not.
+func RunTemporal(ctx context.Context, args []string, out io.Writer) error {
+	var db string
+	var port, uiPort int
+	cfg, rest, err := app.LoadConfig("temporal", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&db, "db", "", "SQLite `file` holding the server's state; created when missing (required)")
+		fs.IntVar(&port, "port", 0, "frontend gRPC `port` on 127.0.0.1 (default dev.temporal_port)")
+		fs.IntVar(&uiPort, "ui-port", 0, "Temporal Web UI `port` on 127.0.0.1; 0 serves no UI")
+	})
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("unexpected arguments %q", rest)
+	}
+	if db == "" {
+		return errors.New("-db is required: the SQLite file that keeps workflows across restarts")
+	}
+	if port == 0 {
+		port = cfg.Dev.TemporalPort
+	}
+	logs, err := logging.New(os.Stderr, cfg.Logging, cfg.Service, cfg.Version, cfg.Environment)
+	if err != nil {
+		return err
+	}
+	log := logs.Logger()
+	srv, err := devtemporal.Start(ctx, devtemporal.Options{
+		DatabaseFile:     db,
+		Port:             port,
+		UIPort:           uiPort,
+		Namespace:        cfg.Temporal.Namespace,
+		SearchAttributes: contract.SearchAttributeTypes,
+		Logger:           logs.Component("temporal_server"),
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
+	// A file created by an older build may lack attributes added since:
+	// the namespace registers them only when it is created.
+	tc, err := client.DialContext(ctx, client.Options{HostPort: srv.HostPort(), Namespace: cfg.Temporal.Namespace,
+		Logger: sdklog.NewStructuredLogger(logs.Component("temporal"))})
+	if err != nil {
+		return fmt.Errorf("connect to temporal at %s: %w", srv.HostPort(), err)
+	}
+	defer tc.Close()
+	if err := worker.EnsureSearchAttributes(ctx, tc, cfg.Temporal.Namespace); err != nil {
+		return err
+	}
+	log.Info("temporal server ready", "address", srv.HostPort(), "namespace", cfg.Temporal.Namespace,
+		"database", db, "web_ui", srv.UIAddress())
+	fmt.Fprintf(out, "temporal server ready on %s (namespace %s)\n", srv.HostPort(), cfg.Temporal.Namespace)
+	<-ctx.Done()
+	log.Info("temporal server stopping")
+	return nil
 }
