@@ -46,15 +46,16 @@ type Activities struct {
 	Backup BackupOptions
 }
 
-// RecordChange writes a new incident version and the event that explains it,
-// in one Postgres transaction, then through to Redis.
+// RecordChange writes a new incident version, the event that explains it and
+// the events that follow it (Change.Also), in one Postgres transaction,
+// then through to Redis.
 //
 // Idempotent: the row only moves to a newer version and the event is keyed by
 // (incident, event ID). Postgres errors are retried until it is back, except
 // for data it rejects as invalid. A Redis failure is logged and dropped:
 // Redis is never the source of truth.
 func (a *Activities) RecordChange(ctx context.Context, c incident.Change) error {
-	inserted, err := a.Store.ApplyTransition(ctx, c.Incident, c.Event)
+	inserted, err := a.Store.ApplyTransition(ctx, c.Incident, c.Event, c.Also...)
 	if err != nil {
 		return toTemporal(fmt.Errorf("record %s of %s: %w", c.Event.Type, c.Incident.ID, err))
 	}
@@ -131,4 +132,19 @@ func (a *Activities) RecordAlerts(ctx context.Context, in contract.RecordAlertsI
 		return toTemporal(fmt.Errorf("record alerts of %s: %w", in.IncidentID, err))
 	}
 	return nil
+}
+
+// CheckHeartbeat reads a heartbeat monitor's last ping for its workflow,
+// which reads it at each deadline: pings are writes, not signals.
+// Read-only.
+func (a *Activities) CheckHeartbeat(ctx context.Context, monitorID string) (contract.HeartbeatStatus, error) {
+	last, exists, err := a.Store.HeartbeatLastPing(ctx, monitorID)
+	if err != nil {
+		return contract.HeartbeatStatus{}, toTemporal(err)
+	}
+	st := contract.HeartbeatStatus{Deleted: !exists}
+	if last != nil {
+		st.LastPing = *last
+	}
+	return st, nil
 }

@@ -36,6 +36,21 @@ func (a *Activities) LoadEscalation(ctx context.Context, service string) (oncall
 	return snap, nil
 }
 
+// LoadOpen returns what a new incident starts with: the SLA targets of its
+// service and severity and the service's escalation snapshot, as LoadSLA
+// and LoadEscalation do, in one call. Read-only, so safe to repeat.
+func (a *Activities) LoadOpen(ctx context.Context, in contract.LoadOpenInput) (contract.OpenPlan, error) {
+	sla, err := a.LoadSLA(ctx, contract.LoadSLAInput{Service: in.Service, Severity: in.Severity})
+	if err != nil {
+		return contract.OpenPlan{}, err
+	}
+	snap, err := a.LoadEscalation(ctx, in.Service)
+	if err != nil {
+		return contract.OpenPlan{}, err
+	}
+	return contract.OpenPlan{SLA: sla, Escalation: snap}, nil
+}
+
 // LoadSLA returns the SLA targets of a service and severity: the
 // service's policy, the default policy or the built-in targets.
 func (a *Activities) LoadSLA(ctx context.Context, in contract.LoadSLAInput) (oncall.SLA, error) {

@@ -9,7 +9,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/incident-server/incident-server/internal/contract"
-	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/oncall"
 	"github.com/incident-server/incident-server/internal/store"
 )
@@ -130,36 +129,42 @@ func (s *Server) stopServiceHeartbeats(ctx context.Context, serviceID string) er
 	return nil
 }
 
-// heartbeatPing records a ping from a job. It authenticates with an
+// heartbeatPing records a ping from a job: one write to Postgres, which
+// the monitor's workflow reads at its deadline. It authenticates with an
 // integration key of the monitor's service; a key of another service gets
 // 404, as for a monitor that does not exist, so keys cannot probe other
-// services' monitors. The answer comes once Temporal holds the ping; the
-// last-ping time in Postgres is written after, best effort.
+// services' monitors.
+//
+// A ping that follows an overdue one (the monitor may be down: this ping
+// ends the outage) or is the monitor's first is also signalled to the
+// workflow, starting it if it was lost, so the outage resolves at once.
+// That signal is best effort: the workflow also finds the ping in the store
+// within one interval.
 func (s *Server) heartbeatPing(c *gin.Context) {
 	service, ok := s.integrationService(c, bearer(c))
 	if !ok {
 		return
 	}
 	ctx := c.Request.Context()
-	m, err := s.store.GetHeartbeatMonitor(ctx, c.Param("id"))
-	if err == nil && m.ServiceID != service {
-		// As if unknown: a key cannot probe another service's monitors.
-		err = fault.Missing("heartbeat monitor")
-	}
+	now := time.Now().UTC()
+	m, previous, err := s.store.PingHeartbeat(ctx, c.Param("id"), service, now)
 	if err != nil {
 		s.abort(c, err)
 		return
 	}
-	now := time.Now().UTC()
-	if err := s.engine.PingHeartbeat(ctx, heartbeatInput(m), now); err != nil {
-		s.abort(c, err)
-		return
-	}
-	if err := s.store.RecordHeartbeatPing(ctx, m.ID, now); err != nil {
-		s.log.WarnContext(ctx, "record heartbeat ping", "request_id", requestID(c), "monitor_id", m.ID, "error", err)
+	if previous == nil || previous.Add(m.Interval.D()).Before(now.Add(pingSignalMargin)) {
+		if err := s.engine.PingHeartbeat(ctx, heartbeatInput(m), now); err != nil {
+			s.log.WarnContext(ctx, "signal heartbeat ping; the monitor's workflow reads it at its next check",
+				"request_id", requestID(c), "monitor_id", m.ID, "error", err)
+		}
 	}
 	c.JSON(http.StatusAccepted, gin.H{"status": "ok", "next_due_at": now.Add(m.Interval.D())})
 }
+
+// pingSignalMargin counts a ping as following an overdue one when the one
+// before it was due this close to now: the workflow's clock and this
+// server's may differ a little, and a spare signal costs one workflow task.
+const pingSignalMargin = 5 * time.Second
 
 func heartbeatInput(m store.HeartbeatMonitor) contract.HeartbeatInput {
 	return contract.HeartbeatInput{MonitorID: m.ID, ServiceID: m.ServiceID, Name: m.Name, Interval: m.Interval.D()}

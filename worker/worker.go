@@ -19,34 +19,39 @@ import (
 	"github.com/incident-server/incident-server/workflows"
 )
 
+// Options size a worker. Zero fields take the SDK's defaults.
+type Options struct {
+	MaxConcurrentWorkflowTasks   int
+	MaxConcurrentActivities      int
+	MaxConcurrentLocalActivities int
+	WorkflowPollers              int
+	ActivityPollers              int
+}
+
 // New returns a worker for taskQueue with every workflow and activity
 // registered under its contract name. The caller starts and stops it.
-func New(c client.Client, taskQueue string, acts *activities.Activities) sdkworker.Worker {
-	w := sdkworker.New(c, taskQueue, sdkworker.Options{})
+func New(c client.Client, taskQueue string, opts Options, acts *activities.Activities) sdkworker.Worker {
+	w := sdkworker.New(c, taskQueue, sdkworker.Options{
+		MaxConcurrentWorkflowTaskExecutionSize:  opts.MaxConcurrentWorkflowTasks,
+		MaxConcurrentActivityExecutionSize:      opts.MaxConcurrentActivities,
+		MaxConcurrentLocalActivityExecutionSize: opts.MaxConcurrentLocalActivities,
+		MaxConcurrentWorkflowTaskPollers:        opts.WorkflowPollers,
+		MaxConcurrentActivityTaskPollers:        opts.ActivityPollers,
+	})
 	workflows.Register(w)
 	w.RegisterActivityWithOptions(acts.RecordChange, activity.RegisterOptions{Name: contract.ActivityRecordChange})
 	w.RegisterActivityWithOptions(acts.RecordEvent, activity.RegisterOptions{Name: contract.ActivityRecordEvent})
 	w.RegisterActivityWithOptions(acts.LoadEscalation, activity.RegisterOptions{Name: contract.ActivityLoadEscalation})
 	w.RegisterActivityWithOptions(acts.LoadPolicy, activity.RegisterOptions{Name: contract.ActivityLoadPolicy})
 	w.RegisterActivityWithOptions(acts.LoadSLA, activity.RegisterOptions{Name: contract.ActivityLoadSLA})
+	w.RegisterActivityWithOptions(acts.LoadOpen, activity.RegisterOptions{Name: contract.ActivityLoadOpen})
+	w.RegisterActivityWithOptions(acts.CheckHeartbeat, activity.RegisterOptions{Name: contract.ActivityCheckHeartbeat})
 	w.RegisterActivityWithOptions(acts.RecordAlerts, activity.RegisterOptions{Name: contract.ActivityRecordAlerts})
 	w.RegisterActivityWithOptions(acts.NotifyUser, activity.RegisterOptions{Name: contract.ActivityNotifyUser})
 	w.RegisterActivityWithOptions(acts.RunBackup, activity.RegisterOptions{Name: contract.ActivityRunBackup})
 	w.RegisterActivityWithOptions(acts.RunMaintenance, activity.RegisterOptions{Name: contract.ActivityRunMaintenance})
 	w.RegisterActivityWithOptions(acts.FindOrphans, activity.RegisterOptions{Name: contract.ActivityFindOrphans})
 	return w
-}
-
-// Run starts a worker and blocks until ctx is done, then stops it, letting
-// running activities finish.
-func Run(ctx context.Context, c client.Client, taskQueue string, acts *activities.Activities) error {
-	w := New(c, taskQueue, acts)
-	if err := w.Start(); err != nil {
-		return fmt.Errorf("start worker: %w", err)
-	}
-	<-ctx.Done()
-	w.Stop()
-	return nil
 }
 
 // EnsureSearchAttributes adds the workflows' search attributes that the

@@ -232,6 +232,5 @@ func (r *incidentRun) flushAlerts(ctx workflow.Context) error {
 		}
 	}
 	b.dirty = map[string]bool{}
-	actx := workflow.WithActivityOptions(ctx, projectionOptions)
-	return workflow.ExecuteActivity(actx, contract.ActivityRecordAlerts, contract.RecordAlertsInput{IncidentID: r.inc.ID, Alerts: changed}).Get(ctx, nil)
+	return r.project(ctx, contract.ActivityRecordAlerts, contract.RecordAlertsInput{IncidentID: r.inc.ID, Alerts: changed}).Get(ctx, nil)
 }

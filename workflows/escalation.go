@@ -429,6 +429,13 @@ func (r *incidentRun) startEscalation(ctx workflow.Context) error {
 	if err := workflow.ExecuteActivity(actx, contract.ActivityLoadEscalation, r.inc.Service).Get(ctx, &snap); err != nil {
 		return fmt.Errorf("load escalation policy: %w", err)
 	}
+	return r.recordEvent(ctx, r.startPaging(ctx, snap))
+}
+
+// startPaging starts the escalation with snap, step 1 due now, and returns
+// the event that records which policy (and version) the incident pages
+// with, or why it pages nobody.
+func (r *incidentRun) startPaging(ctx workflow.Context, snap oncall.Snapshot) incident.Event {
 	r.esc.e = &contract.Escalation{Policy: snap, Step: -1, NextPageAt: now(ctx)}
 	msg := fmt.Sprintf("paging with policy %q version %d", snap.Name, snap.Version)
 	switch {
@@ -444,7 +451,31 @@ func (r *incidentRun) startEscalation(ctx workflow.Context) error {
 	if snap.Maintenance != "" {
 		data["maintenance"] = snap.Maintenance
 	}
-	return r.recordEvent(ctx, r.esc.event(ctx, incident.EventPolicy, msg, data))
+	return r.esc.event(ctx, incident.EventPolicy, msg, data)
+}
+
+// openLocally opens a new incident within the run's first workflow task:
+// one local activity loads its SLA targets and escalation snapshot, the
+// deadlines and step 1 are set, and one local activity records the
+// incident with its opened event and the policy it pages with. The open
+// update is answered as that task completes.
+func (r *incidentRun) openLocally(ctx workflow.Context) error {
+	var plan contract.OpenPlan
+	lctx := workflow.WithLocalActivityOptions(ctx, localProjectionOptions)
+	if err := workflow.ExecuteLocalActivity(lctx, contract.ActivityLoadOpen,
+		contract.LoadOpenInput{Service: r.inc.Service, Severity: r.inc.Severity}).Get(ctx, &plan); err != nil {
+		return fmt.Errorf("load what the incident opens with: %w", err)
+	}
+	r.setSLA(plan.SLA)
+	if err := r.upsertSLASearch(ctx); err != nil {
+		return err
+	}
+	policy := r.startPaging(ctx, plan.Escalation)
+	if err := r.record(ctx, incident.Change{Incident: r.inc, Event: r.openedEvent(), Also: []incident.Event{policy}}); err != nil {
+		return err
+	}
+	r.recorded = true
+	return nil
 }
 
 func (r *incidentRun) registerEscalation(ctx workflow.Context) error {

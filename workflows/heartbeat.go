@@ -13,17 +13,27 @@ import (
 	"github.com/incident-server/incident-server/internal/incident"
 )
 
-// HeartbeatWorkflow watches one heartbeat monitor. While the monitor is up
-// it waits up to Interval for a ping; every ping starts the wait again, so
-// the only timer is the one pending deadline. When a deadline passes with no
-// ping it opens a critical incident for the service, as a child
-// IncidentWorkflow that outlives it, and then waits, with no timer, for the
-// next ping, which resolves that incident.
+// HeartbeatWorkflow watches one heartbeat monitor. A ping is a write to
+// Postgres (the monitor's last ping), not a workflow task: while the
+// monitor is up the workflow sleeps until its deadline (the last ping it
+// knows of plus Interval), then reads the last ping from the store; a ping
+// since moves the deadline on and it sleeps again. When the deadline has
+// truly passed it opens a critical incident for the service, as a child
+// IncidentWorkflow that outlives it. While that incident is open it checks
+// the store once per Interval for a ping after the outage began, which
+// resolves the incident; the API also signals the first ping after an
+// overdue one, so a monitor that comes back resolves at once.
 //
-// The run ends only when cancelled (the monitor was deleted); the open
-// incident, if any, is left for a person to resolve. It continues as new
-// when Temporal suggests it, carrying Down, the incident, the pending
-// deadline and the counters.
+// A missed deadline is detected when it passes (on a healthy worker, within
+// a second), or, while Postgres is down, as soon as it answers again.
+//
+// The run ends when cancelled (the monitor was deleted) or when the store
+// no longer knows the monitor; the open incident, if any, is left for a
+// person to resolve. It continues as new when Temporal suggests it,
+// carrying Down, the incident, the pending deadline and the counters.
+//
+// Runs recorded before pings were writes (no step-check marker) wait for
+// ping signals only, with no timer while down.
 func HeartbeatWorkflow(ctx workflow.Context, in contract.HeartbeatInput) error {
 	if in.MonitorID == "" || in.ServiceID == "" || in.Interval <= 0 {
 		return temporal.NewNonRetryableApplicationError(
@@ -44,6 +54,9 @@ func HeartbeatWorkflow(ctx workflow.Context, in contract.HeartbeatInput) error {
 			return workflow.NewContinueAsNewError(ctx, contract.HeartbeatWorkflow, h.in)
 		}
 		pinged, missed, err := h.wait(ctx)
+		if errors.Is(err, errMonitorDeleted) {
+			return nil
+		}
 		if err != nil {
 			return err // cancelled: the monitor was deleted
 		}
@@ -62,6 +75,38 @@ type heartbeat struct {
 	pings workflow.ReceiveChannel
 }
 
+// changePingCheck marks runs that read pings from the store at their
+// deadlines (pings are writes, not signals).
+const (
+	changePingCheck   = "ping-check"
+	pingCheckVersion1 = 1
+)
+
+// errMonitorDeleted ends a run whose monitor the store no longer knows.
+var errMonitorDeleted = errors.New("heartbeat monitor deleted")
+
+// checksStore reports whether this run reads pings from the store.
+func (h *heartbeat) checksStore(ctx workflow.Context) bool {
+	return workflow.GetVersion(ctx, changePingCheck, workflow.DefaultVersion, pingCheckVersion1) >= pingCheckVersion1
+}
+
+// lastPing reads the monitor's last ping from the store, retrying while
+// Postgres is down.
+func (h *heartbeat) lastPing(ctx workflow.Context) (time.Time, error) {
+	var st contract.HeartbeatStatus
+	lctx := workflow.WithLocalActivityOptions(ctx, localProjectionOptions)
+	if err := workflow.ExecuteLocalActivity(lctx, contract.ActivityCheckHeartbeat, h.in.MonitorID).Get(ctx, &st); err != nil {
+		return time.Time{}, fmt.Errorf("read last ping of %s: %w", h.in.MonitorID, err)
+	}
+	if st.Deleted {
+		return time.Time{}, errMonitorDeleted
+	}
+	if st.LastPing.After(h.in.LastPing) {
+		h.in.LastPing = st.LastPing
+	}
+	return st.LastPing, nil
+}
+
 // wait blocks until a ping arrives (pinged), the monitor is up and its
 // interval passes without one (missed), or Temporal suggests continuing as
 // new (neither). A ping that arrives in the same workflow task as the
@@ -69,11 +114,31 @@ type heartbeat struct {
 func (h *heartbeat) wait(ctx workflow.Context) (pinged, missed bool, err error) {
 	wake := func() bool { return h.pings.Len() > 0 || workflow.GetInfo(ctx).GetContinueAsNewSuggested() }
 	if h.in.Down {
-		// No timer while down: the incident is open, only a ping changes that.
-		if err := workflow.Await(ctx, wake); err != nil {
+		if !h.checksStore(ctx) {
+			// No timer while down: the incident is open, only a ping changes that.
+			if err := workflow.Await(ctx, wake); err != nil {
+				return false, false, err
+			}
+			return h.drain(), false, nil
+		}
+		// Once an interval, look for a ping since the outage began.
+		ok, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+			Timeout:      h.in.Interval,
+			TimerOptions: workflow.TimerOptions{Summary: "heartbeat back?"},
+		}, wake)
+		if err != nil || ok {
+			return ok && h.drain(), false, err
+		}
+		last, err := h.lastPing(ctx)
+		if err != nil {
 			return false, false, err
 		}
-		return h.drain(), false, nil
+		if !last.After(h.in.DownSince) {
+			return false, false, nil
+		}
+		// Back: the next deadline counts from that ping.
+		h.in.DueAt = last.Add(h.in.Interval)
+		return true, false, nil
 	}
 	now := workflow.Now(ctx)
 	if h.in.DueAt.IsZero() {
@@ -92,6 +157,18 @@ func (h *heartbeat) wait(ctx workflow.Context) (pinged, missed bool, err error) 
 		return false, false, err
 	}
 	if !ok {
+		if h.checksStore(ctx) {
+			// Pings are writes: one since the last the run knew of moves
+			// the deadline on.
+			last, err := h.lastPing(ctx)
+			if err != nil {
+				return false, false, err
+			}
+			if due := last.Add(h.in.Interval); due.After(workflow.Now(ctx)) {
+				h.in.DueAt = due
+				return false, false, nil
+			}
+		}
 		h.in.DueAt = time.Time{}
 		return false, true, nil
 	}
@@ -157,7 +234,7 @@ func (h *heartbeat) open(ctx workflow.Context) {
 		log.Error("open heartbeat incident", "monitor_id", h.in.MonitorID, "workflow_id", wfID, "error", err)
 		return
 	}
-	h.in.Down, h.in.IncidentID, h.in.IncidentSeq = true, incidentID, seq
+	h.in.Down, h.in.IncidentID, h.in.IncidentSeq, h.in.DownSince = true, incidentID, seq, at
 	log.Info("heartbeat missed", "monitor_id", h.in.MonitorID, "incident_id", incidentID, "workflow_id", wfID)
 }
 

@@ -1,6 +1,7 @@
 package workflows_test
 
 import (
+	"context"
 	"errors"
 	"regexp"
 	"sync"
@@ -65,6 +66,31 @@ type heartbeatSuite struct {
 	testsuite.WorkflowTestSuite
 	env       *testsuite.TestWorkflowEnvironment
 	incidents *incidentBook
+	pings     *pingStore
+}
+
+// pingStore stands in for the monitor's row: the last ping written, and
+// how often the workflow read it.
+type pingStore struct {
+	mu      sync.Mutex
+	last    time.Time
+	reads   int
+	deleted bool
+}
+
+func (p *pingStore) write(at time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if at.After(p.last) {
+		p.last = at
+	}
+}
+
+func (p *pingStore) CheckHeartbeat(_ context.Context, _ string) (contract.HeartbeatStatus, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.reads++
+	return contract.HeartbeatStatus{LastPing: p.last, Deleted: p.deleted}, nil
 }
 
 func TestHeartbeatWorkflow(t *testing.T) { suite.Run(t, new(heartbeatSuite)) }
@@ -76,6 +102,8 @@ func (s *heartbeatSuite) SetupTest() {
 	// must not hold the test open after the monitor ends.
 	s.env.SetDetachedChildWait(false)
 	s.incidents = &incidentBook{}
+	s.pings = &pingStore{}
+	s.env.RegisterActivityWithOptions(s.pings.CheckHeartbeat, activity.RegisterOptions{Name: contract.ActivityCheckHeartbeat})
 	s.env.RegisterWorkflowWithOptions(workflows.HeartbeatWorkflow, workflow.RegisterOptions{Name: contract.HeartbeatWorkflow})
 	s.env.RegisterWorkflowWithOptions(s.incidents.workflow, workflow.RegisterOptions{Name: contract.IncidentWorkflow})
 }
@@ -84,11 +112,19 @@ func monitor(interval time.Duration) contract.HeartbeatInput {
 	return contract.HeartbeatInput{MonitorID: monitorID, ServiceID: "checkout", Name: "nightly backup", Interval: interval}
 }
 
-// ping sends a ping at workflow time at.
+// ping records a ping at workflow time at and signals it to the workflow,
+// as the API does for a ping that follows an overdue one.
 func (s *heartbeatSuite) ping(at time.Duration) {
 	s.env.RegisterDelayedCallback(func() {
+		s.pings.write(start.Add(at))
 		s.env.SignalWorkflow(contract.SignalPing, contract.HeartbeatPing{At: start.Add(at)})
 	}, at)
+}
+
+// write records a ping at workflow time at without a signal, as the API
+// does for a ping in time: the workflow reads it at its deadline.
+func (s *heartbeatSuite) write(at time.Duration) {
+	s.env.RegisterDelayedCallback(func() { s.pings.write(start.Add(at)) }, at)
 }
 
 // runUntil runs the monitor until it is deleted (cancelled) at workflow time end.
@@ -287,6 +323,56 @@ func (s *heartbeatSuite) continuedWith() contract.HeartbeatInput {
 	return next
 }
 
+// Pings in time are writes only: the workflow never hears of them, and
+// wakes once per deadline to read the store (here 120 pings, one a minute,
+// against a ten-minute interval: a read every nine and a half minutes).
+func (s *heartbeatSuite) TestWrittenPingsKeepTheMonitorUpWithOneReadPerDeadline() {
+	pings := 0
+	for at := 30 * time.Second; at < 2*time.Hour; at += time.Minute {
+		s.write(at)
+		pings++
+	}
+	s.runUntil(2*time.Hour, monitor(10*time.Minute))
+	s.Empty(s.opened(), "never down")
+	s.pings.mu.Lock()
+	defer s.pings.mu.Unlock()
+	s.Equal(120, pings)
+	s.LessOrEqual(s.pings.reads, 13, "one read per deadline, not per ping")
+}
+
+// A deadline passes only when the store has no ping since: one written a
+// moment before the deadline moves it on.
+func (s *heartbeatSuite) TestAPingWrittenJustBeforeTheDeadlineCounts() {
+	s.write(10*time.Minute - time.Second)
+	s.runUntil(25*time.Minute, monitor(10*time.Minute))
+	opened := s.opened()
+	s.Require().Len(opened, 1)
+	s.Equal(20*time.Minute-time.Second, opened[0].at, "due one interval after the written ping")
+}
+
+// A ping written (not signalled) after an outage resolves it at the
+// workflow's next check, within one interval.
+func (s *heartbeatSuite) TestAWrittenPingEndsTheOutageWithinAnInterval() {
+	s.write(25 * time.Minute) // down since 10m; checks at 20m (nothing) and 30m
+	s.write(33 * time.Minute)
+	s.runUntil(42*time.Minute, monitor(10*time.Minute))
+	opened := s.opened()
+	s.Require().Len(opened, 1, "up again from the ping at 25m on: the one at 33m keeps it up")
+	s.Equal(10*time.Minute, opened[0].at)
+	s.Require().Len(opened[0].alerts, 2, "the trigger, then the resolve")
+	s.Equal(incident.AlertResolve, opened[0].alerts[1].Action)
+}
+
+// A monitor the store no longer knows ends its workflow at the next check,
+// opening nothing.
+func (s *heartbeatSuite) TestADeletedMonitorEndsAtItsNextCheck() {
+	s.pings.deleted = true
+	s.env.ExecuteWorkflow(contract.HeartbeatWorkflow, monitor(10*time.Minute))
+	s.Require().True(s.env.IsWorkflowCompleted())
+	s.Require().NoError(s.env.GetWorkflowError())
+	s.Empty(s.opened())
+}
+
 // With the real IncidentWorkflow: a missed heartbeat opens an incident with
 // the heartbeat on its alert list, and the next ping resolves it.
 func TestHeartbeatOpensAndResolvesARealIncident(t *testing.T) {
@@ -300,10 +386,14 @@ func TestHeartbeatOpensAndResolvesARealIncident(t *testing.T) {
 	env.RegisterActivityWithOptions(proj.LoadEscalation, activity.RegisterOptions{Name: contract.ActivityLoadEscalation})
 	env.RegisterActivityWithOptions(proj.LoadPolicy, activity.RegisterOptions{Name: contract.ActivityLoadPolicy})
 	env.RegisterActivityWithOptions(proj.LoadSLA, activity.RegisterOptions{Name: contract.ActivityLoadSLA})
+	env.RegisterActivityWithOptions(proj.LoadOpen, activity.RegisterOptions{Name: contract.ActivityLoadOpen})
 	env.RegisterActivityWithOptions(proj.RecordAlerts, activity.RegisterOptions{Name: contract.ActivityRecordAlerts})
 	env.RegisterActivityWithOptions(proj.NotifyUser, activity.RegisterOptions{Name: contract.ActivityNotifyUser})
+	pings := &pingStore{}
+	env.RegisterActivityWithOptions(pings.CheckHeartbeat, activity.RegisterOptions{Name: contract.ActivityCheckHeartbeat})
 
 	env.RegisterDelayedCallback(func() {
+		pings.write(env.Now())
 		env.SignalWorkflow(contract.SignalPing, contract.HeartbeatPing{At: env.Now()})
 	}, 30*time.Minute)
 	env.RegisterDelayedCallback(env.CancelWorkflow, 35*time.Minute)

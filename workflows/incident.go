@@ -27,6 +27,21 @@ var projectionOptions = workflow.ActivityOptions{
 	},
 }
 
+// localProjectionOptions are projectionOptions for the same writes run as
+// local activities. A local attempt that waits longer than the retry
+// threshold for its next try continues in a later workflow task.
+var localProjectionOptions = workflow.LocalActivityOptions{
+	StartToCloseTimeout: 10 * time.Second,
+	RetryPolicy:         projectionOptions.RetryPolicy,
+}
+
+// localWritesVersion marks runs that open in one workflow task and write
+// the projection through local activities.
+const (
+	changeLocalWrites   = "local-writes"
+	localWritesVersion1 = 1
+)
+
 // nonRetryable are the fault codes an activity failure is final with: the
 // same call can never succeed.
 var nonRetryable = []string{string(fault.Invalid), string(fault.Internal)}
@@ -55,31 +70,36 @@ func IncidentWorkflow(ctx workflow.Context, in contract.IncidentInput) (incident
 		!in.Continued && workflow.GetVersion(ctx, changeEscalation, workflow.DefaultVersion, escalationVersion1) >= escalationVersion1
 	tracksSLA := !in.Continued && escalates &&
 		workflow.GetVersion(ctx, changeSLA, workflow.DefaultVersion, slaVersion1) >= slaVersion1
+	r.localWrites = workflow.GetVersion(ctx, changeLocalWrites, workflow.DefaultVersion, localWritesVersion1) >= localWritesVersion1
 	if err := r.upsertSearch(ctx); err != nil {
 		return r.inc, err
 	}
-	if tracksSLA {
-		if err := r.startSLA(ctx); err != nil {
+	switch {
+	case in.Continued:
+	case tracksSLA && r.localWrites:
+		// One workflow task: the loads and the first record run as local
+		// activities, so the open is answered when this task completes.
+		if err := r.openLocally(ctx); err != nil {
 			return r.inc, err
 		}
-		if err := r.upsertSLASearch(ctx); err != nil {
-			return r.inc, err
+	default:
+		if tracksSLA {
+			if err := r.startSLA(ctx); err != nil {
+				return r.inc, err
+			}
+			if err := r.upsertSLASearch(ctx); err != nil {
+				return r.inc, err
+			}
 		}
-	}
-
-	if !in.Continued {
-		opened := incident.Event{
-			ID:         "opened",
-			IncidentID: r.inc.ID,
-			Type:       incident.EventOpened,
-			Message:    r.inc.Title,
-			Data:       map[string]any{"severity": string(r.inc.Severity), "service": r.inc.Service},
-			EventTime:  r.inc.CreatedAt,
-		}
-		if err := r.record(ctx, incident.Change{Incident: r.inc, Event: opened}); err != nil {
+		if err := r.record(ctx, incident.Change{Incident: r.inc, Event: r.openedEvent()}); err != nil {
 			return r.inc, err
 		}
 		r.recorded = true
+		if escalates {
+			if err := r.startEscalation(ctx); err != nil {
+				return r.inc, err
+			}
+		}
 	}
 
 	stop := func() bool {
@@ -88,8 +108,6 @@ func IncidentWorkflow(ctx workflow.Context, in contract.IncidentInput) (incident
 	if escalates {
 		if in.Escalation != nil {
 			r.esc.e = in.Escalation
-		} else if err := r.startEscalation(ctx); err != nil {
-			return r.inc, err
 		}
 		if err := r.esc.run(ctx, stop); err != nil {
 			return r.inc, err
@@ -142,6 +160,10 @@ type incidentRun struct {
 	duplicates int
 	// requestKey is the key of the keyed open that started the incident.
 	requestKey string
+	// localWrites runs the projection's writes and the open's loads as
+	// local activities: inside the workflow task, with no round trip
+	// through Temporal's matching. False for runs recorded before.
+	localWrites bool
 	recorded   bool
 	pending    int
 	seq        int64
@@ -372,13 +394,41 @@ func (r *incidentRun) move(ctx workflow.Context, to incident.Status, actor strin
 func (r *incidentRun) record(ctx workflow.Context, c incident.Change) error {
 	r.seq++
 	c.Event.Seq = r.seq
+	for i := range c.Also {
+		r.seq++
+		c.Also[i].Seq = r.seq
+		if c.Also[i].ID == "" {
+			c.Also[i].ID = fmt.Sprintf("%s/%d", c.Also[i].Type, c.Also[i].Seq)
+		}
+	}
 	r.pending++
 	defer func() { r.pending-- }()
-	ctx = workflow.WithActivityOptions(ctx, projectionOptions)
-	if err := workflow.ExecuteActivity(ctx, contract.ActivityRecordChange, c).Get(ctx, nil); err != nil {
+	if err := r.project(ctx, contract.ActivityRecordChange, c).Get(ctx, nil); err != nil {
 		return fmt.Errorf("record %s: %w", c.Event.Type, err)
 	}
 	return nil
+}
+
+// project runs a projection activity: local, inside the workflow task,
+// when the run writes locally; a regular activity otherwise. Both retry
+// until Postgres takes the write.
+func (r *incidentRun) project(ctx workflow.Context, activity string, arg any) workflow.Future {
+	if r.localWrites {
+		return workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, localProjectionOptions), activity, arg)
+	}
+	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, projectionOptions), activity, arg)
+}
+
+// openedEvent is the first event of a new incident.
+func (r *incidentRun) openedEvent() incident.Event {
+	return incident.Event{
+		ID:         "opened",
+		IncidentID: r.inc.ID,
+		Type:       incident.EventOpened,
+		Message:    r.inc.Title,
+		Data:       map[string]any{"severity": string(r.inc.Severity), "service": r.inc.Service},
+		EventTime:  r.inc.CreatedAt,
+	}
 }
 
 func (r *incidentRun) recordEvent(ctx workflow.Context, ev incident.Event) error {
@@ -390,8 +440,7 @@ func (r *incidentRun) recordEvent(ctx workflow.Context, ev incident.Event) error
 	}
 	r.pending++
 	defer func() { r.pending-- }()
-	ctx = workflow.WithActivityOptions(ctx, projectionOptions)
-	if err := workflow.ExecuteActivity(ctx, contract.ActivityRecordEvent, ev).Get(ctx, nil); err != nil {
+	if err := r.project(ctx, contract.ActivityRecordEvent, ev).Get(ctx, nil); err != nil {
 		return fmt.Errorf("record %s: %w", ev.Type, err)
 	}
 	return nil

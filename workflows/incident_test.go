@@ -68,6 +68,10 @@ func (p *projection) LoadSLA(_ context.Context, _ contract.LoadSLAInput) (oncall
 	return p.sla, nil
 }
 
+func (p *projection) LoadOpen(_ context.Context, in contract.LoadOpenInput) (contract.OpenPlan, error) {
+	return contract.OpenPlan{SLA: p.sla, Escalation: p.policy}, nil
+}
+
 func (p *projection) LoadPolicy(_ context.Context, id string) (oncall.Snapshot, error) {
 	return p.policies[id], nil
 }
@@ -97,10 +101,13 @@ func (p *projection) eventTypes() []incident.EventType {
 // start is the test environment's fixed start time.
 var start = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 
+// RecordChange keeps the change; the events that follow it (Change.Also)
+// join the timeline as separate events, as in the store.
 func (p *projection) RecordChange(_ context.Context, c incident.Change) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.changes = append(p.changes, c)
+	p.events = append(p.events, c.Also...)
 	return nil
 }
 
@@ -130,6 +137,7 @@ func (s *incidentSuite) SetupTest() {
 	s.env.RegisterActivityWithOptions(s.proj.LoadEscalation, activity.RegisterOptions{Name: contract.ActivityLoadEscalation})
 	s.env.RegisterActivityWithOptions(s.proj.LoadPolicy, activity.RegisterOptions{Name: contract.ActivityLoadPolicy})
 	s.env.RegisterActivityWithOptions(s.proj.LoadSLA, activity.RegisterOptions{Name: contract.ActivityLoadSLA})
+	s.env.RegisterActivityWithOptions(s.proj.LoadOpen, activity.RegisterOptions{Name: contract.ActivityLoadOpen})
 	s.env.RegisterActivityWithOptions(s.proj.RecordAlerts, activity.RegisterOptions{Name: contract.ActivityRecordAlerts})
 	s.env.RegisterActivityWithOptions(s.proj.NotifyUser, activity.RegisterOptions{Name: contract.ActivityNotifyUser})
 }

@@ -37,7 +37,14 @@ import (
 //   - backup_v1.json, backup_failed_v1.json: a scheduled backup that
 //     succeeded, and one whose dump failed and opened an incident;
 //   - maintenance_v1.json: a maintenance run that found three orphaned
-//     incidents, recorded them and opened an incident about them.
+//     incidents, recorded them and opened an incident about them;
+//   - incident_lifecycle_v3.json, incident_escalation_v3.json,
+//     incident_alerts_v3.json, incident_note_v3.json,
+//     incident_heartbeat_v3.json: the same runs opened in one workflow task
+//     with the projection written by local activities ("local-writes"),
+//     steps timed from their schedule ("step-schedule") and delivery IDs;
+//   - heartbeat_v2.json: a monitor whose pings are writes, read from the
+//     store at each deadline ("ping-check").
 func TestReplayRecordedHistories(t *testing.T) {
 	t.Parallel()
 	for _, file := range []string{
@@ -53,6 +60,12 @@ func TestReplayRecordedHistories(t *testing.T) {
 		"testdata/backup_v1.json",
 		"testdata/backup_failed_v1.json",
 		"testdata/maintenance_v1.json",
+		"testdata/incident_lifecycle_v3.json",
+		"testdata/incident_escalation_v3.json",
+		"testdata/incident_alerts_v3.json",
+		"testdata/incident_note_v3.json",
+		"testdata/incident_heartbeat_v3.json",
+		"testdata/heartbeat_v2.json",
 	} {
 		t.Run(file, func(t *testing.T) {
 			t.Parallel()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/incident-server/incident-server/internal/contract"
 	"github.com/incident-server/incident-server/internal/incident"
+	"github.com/incident-server/incident-server/internal/oncall"
 )
 
 // SLA semantics, in workflow time, from the moment the incident opened:
@@ -32,28 +33,35 @@ const (
 // startSLA loads the targets of the incident's service and severity and
 // sets its deadlines, before the incident is first recorded.
 func (r *incidentRun) startSLA(ctx workflow.Context) error {
-	var targets contract.SLAState
+	var targets oncall.SLA
 	actx := workflow.WithActivityOptions(ctx, projectionOptions)
 	if err := workflow.ExecuteActivity(actx, contract.ActivityLoadSLA,
-		contract.LoadSLAInput{Service: r.inc.Service, Severity: r.inc.Severity}).Get(ctx, &targets.Targets); err != nil {
+		contract.LoadSLAInput{Service: r.inc.Service, Severity: r.inc.Severity}).Get(ctx, &targets); err != nil {
 		return fmt.Errorf("load sla: %w", err)
 	}
+	r.setSLA(targets)
+	return nil
+}
+
+// setSLA sets the incident's deadlines from its targets, counted from when
+// it opened.
+func (r *incidentRun) setSLA(targets oncall.SLA) {
+	st := contract.SLAState{Targets: targets}
 	opened := r.inc.CreatedAt
 	set := func(d *contract.Deadline, target time.Duration) *time.Time {
 		if target <= 0 {
 			return nil
 		}
 		d.DueAt = opened.Add(target)
-		if f := targets.Targets.WarningFraction; f > 0 && f < 1 {
+		if f := targets.WarningFraction; f > 0 && f < 1 {
 			d.WarnAt = opened.Add(time.Duration(float64(target) * f)).Truncate(time.Microsecond)
 		}
 		due := d.DueAt
 		return &due
 	}
-	r.inc.ResponseDueAt = set(&targets.Response, targets.Targets.Response.D())
-	r.inc.ResolutionDueAt = set(&targets.Resolution, targets.Targets.Resolution.D())
-	r.sla = &targets
-	return nil
+	r.inc.ResponseDueAt = set(&st.Response, targets.Response.D())
+	r.inc.ResolutionDueAt = set(&st.Resolution, targets.Resolution.D())
+	r.sla = &st
 }
 
 // slaDue returns the next SLA moment the loop must act on: the earliest

@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -207,10 +208,24 @@ func (a *App) Activities() *activities.Activities {
 }
 
 // NewWorker returns the worker of the configured task queue with every
-// workflow and acts registered. The caller starts and stops it.
+// workflow and acts registered, sized as configured. The caller starts and
+// stops it. The sticky cache's size is process-wide: the first worker of a
+// process sets it.
 func (a *App) NewWorker(acts *activities.Activities) sdkworker.Worker {
-	return worker.New(a.Temporal, a.Config.Temporal.TaskQueue, acts)
+	w := a.Config.Worker
+	setCacheSize.Do(func() { sdkworker.SetStickyWorkflowCacheSize(w.StickyCacheSize) })
+	return worker.New(a.Temporal, a.Config.Temporal.TaskQueue, worker.Options{
+		MaxConcurrentWorkflowTasks:   w.MaxConcurrentWorkflowTasks,
+		MaxConcurrentActivities:      w.MaxConcurrentActivities,
+		MaxConcurrentLocalActivities: w.MaxConcurrentLocalActivities,
+		WorkflowPollers:              w.WorkflowPollers,
+		ActivityPollers:              w.ActivityPollers,
+	}, acts)
 }
+
+// setCacheSize sets the SDK's process-wide sticky cache size once: the SDK
+// refuses to change it after a worker has started.
+var setCacheSize sync.Once
 
 // PrepareWorker does what a worker does before it polls: it makes sure the
 // namespace knows the search attributes, and syncs the scheduled

@@ -62,6 +62,7 @@ type Config struct {
 	Database Database `yaml:"database"`
 	Redis    Redis    `yaml:"redis"`
 	Temporal Temporal `yaml:"temporal"`
+	Worker   Worker   `yaml:"worker"`
 	Push     Push     `yaml:"push"`
 	Dev      Dev      `yaml:"dev"`
 	Logging  Logging  `yaml:"logging"`
@@ -179,6 +180,28 @@ type Temporal struct {
 	Namespace string `yaml:"namespace"`
 	// TaskQueue is the queue workers poll. Default "incidents".
 	TaskQueue string `yaml:"task_queue"`
+}
+
+// Worker configures the Temporal worker's memory and concurrency. An
+// incident waiting on its timers costs the worker nothing but the cache
+// entry it holds while it is in StickyCacheSize; an evicted one replays its
+// (short) history when its next task arrives.
+type Worker struct {
+	// StickyCacheSize is how many workflows the worker process keeps in
+	// memory between their tasks. Default 2048.
+	StickyCacheSize int `yaml:"sticky_cache_size"`
+	// MaxConcurrentWorkflowTasks caps workflow tasks run at once. Default 200.
+	MaxConcurrentWorkflowTasks int `yaml:"max_concurrent_workflow_tasks"`
+	// MaxConcurrentActivities caps activities (pages, backups) run at
+	// once. Default 200.
+	MaxConcurrentActivities int `yaml:"max_concurrent_activities"`
+	// MaxConcurrentLocalActivities caps local activities (the projection's
+	// writes) run at once. Default 200.
+	MaxConcurrentLocalActivities int `yaml:"max_concurrent_local_activities"`
+	// WorkflowPollers and ActivityPollers are the long polls kept open for
+	// each kind of task. Default 4 each.
+	WorkflowPollers int `yaml:"workflow_pollers"`
+	ActivityPollers int `yaml:"activity_pollers"`
 }
 
 // Push configures deliveries to push devices (through Gorush) and webhooks.
@@ -344,6 +367,14 @@ func Default() Config {
 			Address:   "127.0.0.1:7233",
 			Namespace: "default",
 			TaskQueue: "incidents",
+		},
+		Worker: Worker{
+			StickyCacheSize:              2048,
+			MaxConcurrentWorkflowTasks:   200,
+			MaxConcurrentActivities:      200,
+			MaxConcurrentLocalActivities: 200,
+			WorkflowPollers:              4,
+			ActivityPollers:              4,
 		},
 		Push: Push{
 			Timeout:        10 * time.Second,
@@ -698,6 +729,13 @@ func (c Config) Validate() error {
 		bad("database.query_exec_mode", "unknown mode %q (want one of %s)",
 			c.Database.QueryExecMode, strings.Join(QueryExecModes, ", "))
 	}
+
+	positive("worker.sticky_cache_size", int64(c.Worker.StickyCacheSize))
+	positive("worker.max_concurrent_workflow_tasks", int64(c.Worker.MaxConcurrentWorkflowTasks))
+	positive("worker.max_concurrent_activities", int64(c.Worker.MaxConcurrentActivities))
+	positive("worker.max_concurrent_local_activities", int64(c.Worker.MaxConcurrentLocalActivities))
+	positive("worker.workflow_pollers", int64(c.Worker.WorkflowPollers))
+	positive("worker.activity_pollers", int64(c.Worker.ActivityPollers))
 
 	hostPort("redis.addr", c.Redis.Addr)
 	if c.Redis.DB < 0 {

@@ -533,6 +533,7 @@ func TestEveryFieldHasAnEnvironmentVariable(t *testing.T) {
 		"INCIDENT_DATABASE_CONN_MAX_IDLE_TIME", "INCIDENT_REDIS_CONFIG_CACHE_TTL",
 		"INCIDENT_TEMPORAL_TASK_QUEUE", "INCIDENT_DEV_TEMPORAL_PORT", "INCIDENT_LOGGING_COMPONENTS",
 		"INCIDENT_PUSH_GORUSH_URL", "INCIDENT_PUSH_TIMEOUT", "INCIDENT_PUSH_WEBHOOK_TIMEOUT",
+		"INCIDENT_WORKER_STICKY_CACHE_SIZE", "INCIDENT_WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES",
 	} {
 		if !seen[name] {
 			t.Errorf("no field answers to %s", name)
@@ -543,10 +544,10 @@ func TestEveryFieldHasAnEnvironmentVariable(t *testing.T) {
 			t.Errorf("%s must not be settable", name)
 		}
 	}
-	// 2 top-level + 10 server + 6 database + 14 redis + 3 temporal + 3 push + 3 dev + 3 logging
-	// + 7 auth + 6 backup + 3 maintenance + 1 schedules.
-	if len(fs) != 61 {
-		t.Errorf("walk found %d fields, want 61", len(fs))
+	// 2 top-level + 10 server + 6 database + 14 redis + 3 temporal + 6 worker + 3 push + 3 dev
+	// + 3 logging + 7 auth + 6 backup + 3 maintenance + 1 schedules.
+	if len(fs) != 67 {
+		t.Errorf("walk found %d fields, want 67", len(fs))
 	}
 }
 

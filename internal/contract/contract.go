@@ -15,9 +15,10 @@
 //	  updates  open, acknowledge, mitigate, resolve, escalate, snooze, reassign, note
 //	  signals  alert, alerts (monitoring alerts: storms are signals, never updates)
 //	  query    state (State)
-//	  activities RecordChange, RecordEvent, RecordAlerts, LoadEscalation, LoadPolicy, LoadSLA, NotifyUser
+//	  activities RecordChange, RecordEvent, RecordAlerts (local), LoadOpen (local), LoadEscalation, LoadPolicy, LoadSLA, NotifyUser
 //	HeartbeatWorkflow (one per monitor; ID: HeartbeatWorkflowID)
-//	  signal   ping
+//	  activity CheckHeartbeat (local): pings are writes to Postgres, read at each deadline
+//	  signal   ping (the first ping after an overdue one, to resolve at once)
 //	  opens IncidentWorkflow children under DedupWorkflowID(service, HeartbeatDedupKey(monitor))
 //	BackupWorkflow, MaintenanceWorkflow (started by the Temporal Schedules BackupScheduleID, MaintenanceScheduleID)
 //	  activities RunBackup, RunMaintenance, FindOrphans, RecordEvent
@@ -110,10 +111,17 @@ const (
 	// ActivityLoadSLA returns the SLA targets (oncall.SLA) of a service and
 	// severity (LoadSLAInput).
 	ActivityLoadSLA = "LoadSLA"
+	// ActivityLoadOpen returns both (OpenPlan) for a new incident
+	// (LoadOpenInput), in one call: it runs as a local activity in the
+	// run's first workflow task.
+	ActivityLoadOpen = "LoadOpen"
 	// ActivityNotifyUser pages one user on every contact method, each
 	// delivery claimed once in the notification ledger (NotifyInput,
 	// NotifyResult).
 	ActivityNotifyUser = "NotifyUser"
+	// ActivityCheckHeartbeat reads a heartbeat monitor's last ping
+	// (HeartbeatStatus), given its ID; a local activity.
+	ActivityCheckHeartbeat = "CheckHeartbeat"
 	// ActivityRunBackup takes, checks and records one dump, then prunes
 	// old ones (BackupResult).
 	ActivityRunBackup = "RunBackup"

@@ -26,6 +26,18 @@ type HeartbeatInput struct {
 	// LastPing is the time of the last ping received, as the API stamped it;
 	// zero before the first.
 	LastPing time.Time
+	// DownSince is when the incident of the current outage opened, while
+	// Down: a ping after it ends the outage.
+	DownSince time.Time `json:",omitzero"`
+}
+
+// HeartbeatStatus is what ActivityCheckHeartbeat returns: the monitor's
+// last ping as the store holds it.
+type HeartbeatStatus struct {
+	// LastPing is zero before the first ping.
+	LastPing time.Time `json:",omitzero"`
+	// Deleted is set when the store no longer knows the monitor.
+	Deleted bool `json:",omitempty"`
 }
 
 // HeartbeatPing is the argument of SignalPing.

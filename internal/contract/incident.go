@@ -292,6 +292,22 @@ type Delivery struct {
 	DeliveryID string `json:",omitempty"`
 }
 
+// LoadOpenInput is the argument of ActivityLoadOpen.
+type LoadOpenInput struct {
+	Service  string
+	Severity incident.Severity
+}
+
+// OpenPlan is what ActivityLoadOpen returns: what a new incident starts
+// with.
+type OpenPlan struct {
+	// SLA are the targets of the incident's service and severity.
+	SLA oncall.SLA
+	// Escalation is the service's escalation snapshot (empty when it has
+	// no policy; paging nobody, with the reason, during maintenance).
+	Escalation oncall.Snapshot
+}
+
 // LoadSLAInput is the argument of ActivityLoadSLA.
 type LoadSLAInput struct {
 	Service  string

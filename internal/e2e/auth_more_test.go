@@ -152,7 +152,7 @@ func TestAPIKeysCarryTheirRoleAndName(t *testing.T) {
 	require.True(t, found, "the note is on the timeline: %+v", tl.Events)
 	r = do(t, http.MethodPost, s.url+"/api/v1/incidents/"+inc.ID+"/resolve", map[string]string{}, bearer(k.Key)...)
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	replayAndRecord(t, s, inc.WorkflowID, "incident_note_v2.json")
+	replayAndRecord(t, s, inc.WorkflowID, "incident_note_v3.json")
 
 	// Its role stops at responder.
 	r = do(t, http.MethodPost, s.url+"/api/v1/users", map[string]string{"name": "x", "email": "x@example.com"}, bearer(k.Key)...)

@@ -213,7 +213,7 @@ func TestTwoStepPolicyPagesEachStepOnceInOrderUntilAcknowledged(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	var final incident.Incident
 	require.NoError(t, s.temporal.GetWorkflow(context.Background(), inc.WorkflowID, "").Get(context.Background(), &final))
-	replayAndRecord(t, s, inc.WorkflowID, "incident_escalation_v2.json")
+	replayAndRecord(t, s, inc.WorkflowID, "incident_escalation_v3.json")
 }
 
 // The worker's reply after a page is lost, so Temporal runs the activity

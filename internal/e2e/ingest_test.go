@@ -106,7 +106,7 @@ func TestAlertmanagerGroupIsOneIncidentThatResolvesItself(t *testing.T) {
 	require.Equal(t, incident.StatusResolved, final.Status, "every alert resolved")
 	require.Equal(t, "alertmanager", final.ResolvedBy)
 	require.Len(t, s.incidentsOf(t, service), 1, "still one incident")
-	replayAndRecord(t, s, inc.WorkflowID, "incident_alerts_v2.json")
+	replayAndRecord(t, s, inc.WorkflowID, "incident_alerts_v3.json")
 }
 
 func TestEventsV2LifecycleByDedupKey(t *testing.T) {

@@ -166,7 +166,7 @@ func TestIncidentLifecycle(t *testing.T) {
 	r.json(t, &list)
 	require.Empty(t, list.Incidents)
 
-	replayAndRecord(t, s, opened.WorkflowID, "incident_lifecycle_v2.json")
+	replayAndRecord(t, s, opened.WorkflowID, "incident_lifecycle_v3.json")
 }
 
 // replayAndRecord replays the run's history against the current workflow
@@ -388,4 +388,29 @@ func TestRetriedOpenWithIdempotencyKeyOpensOnce(t *testing.T) {
 	r.json(t, &other)
 	require.NotEqual(t, ids[0], other.ID, "another key is another request")
 	require.Len(t, s.incidentsOf(t, service), 2)
+}
+
+// An open is answered after one workflow task: the loads and the first
+// record run as local activities inside it. So is an acknowledge.
+func TestOpenAndAcknowledgeAreAnsweredAfterOneWorkflowTask(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	r := do(t, http.MethodPost, s.url+"/api/v1/incidents", map[string]string{"title": "t", "service": "one-task", "severity": "low"})
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	var inc incident.Incident
+	r.json(t, &inc)
+	r = do(t, http.MethodPost, s.url+"/api/v1/incidents/"+inc.ID+"/acknowledge", map[string]string{})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+
+	// Workflow tasks completed before each update completed.
+	tasks, answered := 0, []int{}
+	for _, ev := range history(t, s.temporal, inc.WorkflowID).Events {
+		switch ev.GetEventType() {
+		case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+			tasks++
+		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
+			answered = append(answered, tasks)
+		}
+	}
+	require.Equal(t, []int{1, 2}, answered, "the open answered with the first task, the acknowledge with the next")
 }

@@ -74,7 +74,7 @@ func newOpsStack(t *testing.T, configure ...func(*activities.Activities)) *opsSt
 	for _, c := range configure {
 		c(acts)
 	}
-	w := worker.New(tc, taskQueue, acts)
+	w := worker.New(tc, taskQueue, worker.Options{}, acts)
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 

@@ -333,8 +333,11 @@ type Event struct {
 }
 
 // Change is one new version of an incident together with the timeline event
-// that records why it changed. It is written to the projection as a unit.
+// that records why it changed, and any events that follow it at once (a
+// new incident's escalation policy). It is written to the projection as a
+// unit.
 type Change struct {
 	Incident Incident `json:"incident"`
 	Event    Event    `json:"event"`
+	Also     []Event  `json:"also,omitempty"`
 }

@@ -35,8 +35,8 @@ type HeartbeatMonitor struct {
 	Interval  oncall.Duration `json:"interval"`
 	CreatedAt time.Time       `json:"created_at"`
 	UpdatedAt time.Time       `json:"updated_at"`
-	// LastPingAt is absent until the first ping is recorded. It is written
-	// after the ping reached the workflow, best effort, so it may lag.
+	// LastPingAt is absent until the first ping is recorded. A ping is this
+	// write: the monitor's workflow reads it at its deadline.
 	LastPingAt *time.Time `json:"last_ping_at,omitempty"`
 }
 
@@ -130,6 +130,54 @@ func (s *Store) DeleteHeartbeatMonitor(ctx context.Context, id string) error {
 		return fmt.Errorf("delete heartbeat monitor %s: %w", id, fault.Missing("heartbeat monitor"))
 	}
 	return nil
+}
+
+// PingHeartbeat records a ping at at from a job of service for monitor id,
+// in one statement: the monitor's last ping moves to at (never back), and
+// the monitor and the ping before this one (nil for the first) come back.
+// A monitor that does not exist, or belongs to another service, is a
+// fault.NotFound: a key cannot probe another service's monitors.
+func (s *Store) PingHeartbeat(ctx context.Context, id, service string, at time.Time) (HeartbeatMonitor, *time.Time, error) {
+	rows, err := s.pool.Query(ctx, `
+		UPDATE heartbeat_monitors m SET last_ping_at = greatest(m.last_ping_at, $3)
+		FROM (SELECT last_ping_at FROM heartbeat_monitors WHERE id = $1 FOR UPDATE) AS before
+		WHERE m.id = $1 AND m.service_id = $2
+		RETURNING m.id, m.service_id, m.name, m.interval_ms, m.created_at, m.updated_at, m.last_ping_at, before.last_ping_at`,
+		id, service, at)
+	if err != nil {
+		return HeartbeatMonitor{}, nil, fail(fmt.Sprintf("ping heartbeat monitor %s", id), err)
+	}
+	var previous *time.Time
+	m, err := pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (HeartbeatMonitor, error) {
+		var m HeartbeatMonitor
+		var intervalMS int64
+		if err := row.Scan(&m.ID, &m.ServiceID, &m.Name, &intervalMS, &m.CreatedAt, &m.UpdatedAt, &m.LastPingAt, &previous); err != nil {
+			return HeartbeatMonitor{}, err
+		}
+		m.Interval = oncall.Duration(time.Duration(intervalMS) * time.Millisecond)
+		return m, nil
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return HeartbeatMonitor{}, nil, fmt.Errorf("ping heartbeat monitor %s: %w", id, fault.Missing("heartbeat monitor"))
+	}
+	if err != nil {
+		return HeartbeatMonitor{}, nil, fail(fmt.Sprintf("ping heartbeat monitor %s", id), err)
+	}
+	m.CreatedAt, m.UpdatedAt, m.LastPingAt, previous = m.CreatedAt.UTC(), m.UpdatedAt.UTC(), utc(m.LastPingAt), utc(previous)
+	return m, previous, nil
+}
+
+// HeartbeatLastPing returns monitor id's last ping (nil before the first)
+// and whether the monitor exists.
+func (s *Store) HeartbeatLastPing(ctx context.Context, id string) (last *time.Time, exists bool, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT last_ping_at FROM heartbeat_monitors WHERE id = $1`, id).Scan(&last)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fail(fmt.Sprintf("read last ping of %s", id), err)
+	}
+	return utc(last), true, nil
 }
 
 // RecordHeartbeatPing sets the monitor's last ping time to at, unless a

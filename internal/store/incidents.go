@@ -64,24 +64,27 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (incident_id, event_key) DO NOTHING`
 
 // ApplyTransition records one step of an incident's lifecycle in a single
-// transaction: the incident row as the workflow now holds it, and the
-// timeline event that explains the step. It is idempotent: a repeated call
-// stores nothing twice, and a call whose incident version is not newer than
-// the stored row leaves the row as it is but still records its event.
-// An event with no IncidentID belongs to inc.
+// transaction: the incident row as the workflow now holds it, the timeline
+// event that explains the step, and the events that follow it (also). It is
+// idempotent: a repeated call stores nothing twice, and a call whose
+// incident version is not newer than the stored row leaves the row as it is
+// but still records its events. An event with no IncidentID belongs to inc.
 //
-// inserted reports whether this call stored the event, false when an
-// earlier call had: callers count a fact once by counting only then.
-func (s *Store) ApplyTransition(ctx context.Context, inc incident.Incident, ev incident.Event) (inserted bool, err error) {
-	if ev.IncidentID == "" {
-		ev.IncidentID = inc.ID
-	}
-	if ev.IncidentID != inc.ID {
-		return false, fmt.Errorf("apply transition: event belongs to incident %q, not %q", ev.IncidentID, inc.ID)
-	}
-	evArgs, err := eventArgs(ev)
-	if err != nil {
-		return false, fail("apply transition", err)
+// inserted reports whether this call stored ev, false when an earlier call
+// had: callers count a fact once by counting only then.
+func (s *Store) ApplyTransition(ctx context.Context, inc incident.Incident, ev incident.Event, also ...incident.Event) (inserted bool, err error) {
+	events := append([]incident.Event{ev}, also...)
+	args := make([][]any, len(events))
+	for i, e := range events {
+		if e.IncidentID == "" {
+			e.IncidentID = inc.ID
+		}
+		if e.IncidentID != inc.ID {
+			return false, fmt.Errorf("apply transition: event belongs to incident %q, not %q", e.IncidentID, inc.ID)
+		}
+		if args[i], err = eventArgs(e); err != nil {
+			return false, fail("apply transition", err)
+		}
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, upsertIncident,
@@ -92,11 +95,15 @@ func (s *Store) ApplyTransition(ctx context.Context, inc incident.Incident, ev i
 		); err != nil {
 			return fail("upsert incident", err)
 		}
-		tag, err := tx.Exec(ctx, insertEvent, evArgs...)
-		if err != nil {
-			return fail("insert event", err)
+		for i, a := range args {
+			tag, err := tx.Exec(ctx, insertEvent, a...)
+			if err != nil {
+				return fail("insert event", err)
+			}
+			if i == 0 {
+				inserted = tag.RowsAffected() == 1
+			}
 		}
-		inserted = tag.RowsAffected() == 1
 		return nil
 	})
 	if err != nil {
