@@ -164,9 +164,9 @@ type incidentRun struct {
 	// local activities: inside the workflow task, with no round trip
 	// through Temporal's matching. False for runs recorded before.
 	localWrites bool
-	recorded   bool
-	pending    int
-	seq        int64
+	recorded    bool
+	pending     int
+	seq         int64
 	// esc drives paging; esc.e is nil until the policy is loaded, and stays
 	// nil for runs recorded before escalation existed.
 	esc *escalator
