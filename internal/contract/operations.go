@@ -26,6 +26,12 @@ type MaintenanceInput struct {
 	// ReconcileGrace skips incidents whose row changed more recently than
 	// this when looking for orphans. Default 10m. The activity ignores it.
 	ReconcileGrace time.Duration
+	// AuditRetention: audit events older than this are purged. Optional:
+	// when zero the activity applies its worker's
+	// maintenance.audit_retention. MaintenanceWorkflow passes only
+	// Retention on to the activity, so today the worker's setting is the
+	// one that applies; schedules carry the value all the same.
+	AuditRetention time.Duration
 }
 
 // MaintenanceResult is what ActivityRunMaintenance returns.
@@ -33,6 +39,9 @@ type MaintenanceResult struct {
 	VacuumedTables      int
 	PurgedEvents        int64
 	PurgedNotifications int64
+	// PurgedAuditEvents counts the audit events deleted for being older
+	// than the audit retention.
+	PurgedAuditEvents int64
 }
 
 // MaintenanceReport is what MaintenanceWorkflow returns, shown as its
