@@ -73,3 +73,20 @@ func TestSecretsRotateMovesStoredURLsToThePrimaryKey(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "https://hooks.example.com/ann", got.ContactMethods[0].URL)
 }
+
+// Outside development, api and worker refuse to start without
+// secrets.keys, saying which setting to set and how to make a key.
+func TestServersRefuseToStartWithoutKeysOutsideDevelopment(t *testing.T) {
+	t.Setenv("DATABASE_URL", testenv.PostgresURL(t))
+	t.Setenv("REDIS_ADDR", testenv.RedisAddr(t))
+	t.Setenv("ENVIRONMENT", "production")
+	t.Setenv("INCIDENT_AUTH_JWT_SECRET", testenv.JWTSecret)
+	t.Setenv("INCIDENT_SECRETS_KEYS", "")
+	t.Setenv("INCIDENT_SERVER_ADDR", "127.0.0.1:0")
+	for _, cmd := range []string{"api", "worker"} {
+		code, _, errOut := runCmd(t, cmd)
+		require.Equal(t, 1, code, cmd)
+		require.Contains(t, errOut, "secrets.keys is not set", cmd)
+		require.Contains(t, errOut, "incident-server secrets generate-key", cmd)
+	}
+}
