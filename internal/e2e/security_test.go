@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,21 +15,31 @@ import (
 	"github.com/incident-server/incident-server/internal/auth"
 	"github.com/incident-server/incident-server/internal/config"
 	"github.com/incident-server/incident-server/internal/incident"
+	"github.com/incident-server/incident-server/internal/outbound"
 	"github.com/incident-server/incident-server/internal/store"
 	"github.com/incident-server/incident-server/internal/testenv"
 )
 
-// receiver is a webhook endpoint on loopback that counts what reaches it.
+// receiver is a webhook endpoint on loopback that counts what reaches it
+// and keeps the last body with its signature header.
 type receiver struct {
 	url  string // http://127.0.0.1:<port>
 	port string
 	hits atomic.Int64
+	last atomic.Pointer[signedBody]
+}
+
+type signedBody struct {
+	signature string
+	body      []byte
 }
 
 func newReceiver(t *testing.T) *receiver {
 	t.Helper()
 	r := &receiver{}
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.last.Store(&signedBody{signature: req.Header.Get(outbound.SignatureHeader), body: body})
 		r.hits.Add(1)
 		w.WriteHeader(http.StatusNoContent)
 	}))
@@ -40,15 +51,19 @@ func newReceiver(t *testing.T) *receiver {
 }
 
 // strictStack is a stack configured as production is: outbound calls may
-// not reach private addresses, except those allow lists.
+// not reach private addresses, except those allow lists; webhooks are
+// signed with signingSecret.
 func strictStack(t *testing.T, allow ...string) *stack {
 	t.Helper()
 	no := false
 	return newStackWith(t, func(cfg *config.Config) {
 		cfg.Outbound.AllowPrivate = &no
 		cfg.Outbound.Allow = allow
+		cfg.Outbound.SigningSecret = signingSecret
 	})
 }
+
+const signingSecret = "webhook-signing-secret-of-32-bytes-at-least"
 
 // webhookService creates a user whose one contact method is a webhook to
 // hook, and a service whose policy pages the user at once.
@@ -122,7 +137,8 @@ func TestWebhooksToPrivateAddressesAreRefused(t *testing.T) {
 	require.Zero(t, rcv.hits.Load(), "nothing reached the loopback receiver")
 }
 
-// outbound.allow lets a listed internal address through, literal or not.
+// outbound.allow lets a listed internal address through, literal or not;
+// the page carries the signature of outbound.signing_secret.
 func TestAllowListedAddressIsPaged(t *testing.T) {
 	t.Parallel()
 	s := strictStack(t, "127.0.0.1/32")
@@ -132,6 +148,9 @@ func TestAllowListedAddressIsPaged(t *testing.T) {
 	n := s.delivered(t, inc.ID)
 	require.Equal(t, store.NotificationSent, n.Status, n.Detail)
 	require.EqualValues(t, 1, rcv.hits.Load())
+	got := rcv.last.Load()
+	require.Contains(t, string(got.body), inc.ID)
+	require.NoError(t, outbound.Verify([]byte(signingSecret), got.signature, got.body, time.Now(), time.Minute))
 }
 
 type auditPage struct {
