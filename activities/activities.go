@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -44,6 +45,9 @@ type Activities struct {
 	Temporal client.Client
 	// Backup configures RunBackup; required by it.
 	Backup BackupOptions
+	// AuditRetention is how long RunMaintenance keeps audit events when
+	// its input names no retention of its own; zero keeps them.
+	AuditRetention time.Duration
 }
 
 // RecordChange writes a new incident version, the event that explains it and

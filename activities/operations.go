@@ -86,10 +86,12 @@ func (a *Activities) finishBackup(ctx context.Context, runKey string, res backup
 }
 
 // RunMaintenance refreshes planner statistics and reclaims dead rows
-// (VACUUM (ANALYZE), never FULL) and purges the timeline events and
-// notifications of incidents resolved before the retention. Redis needs no
-// sweep: every key the engine writes carries a TTL, so Redis expires them
-// itself. Idempotent: running it twice purges nothing more.
+// (VACUUM (ANALYZE), never FULL), purges the timeline events and
+// notifications of incidents resolved before the retention, and the audit
+// events older than the audit retention (the input's, else the worker's).
+// Redis needs no sweep: every key the engine writes carries a TTL, so
+// Redis expires them itself. Idempotent: running it twice purges nothing
+// more.
 func (a *Activities) RunMaintenance(ctx context.Context, in contract.MaintenanceInput) (contract.MaintenanceResult, error) {
 	if in.Retention <= 0 {
 		return contract.MaintenanceResult{}, toTemporal(fault.InvalidField("retention", fmt.Sprintf("must be positive, got %s", in.Retention)))
@@ -99,12 +101,22 @@ func (a *Activities) RunMaintenance(ctx context.Context, in contract.Maintenance
 	if out.PurgedEvents, out.PurgedNotifications, err = a.Store.PurgeResolved(ctx, time.Now().Add(-in.Retention)); err != nil {
 		return out, err
 	}
+	auditRetention := in.AuditRetention
+	if auditRetention <= 0 {
+		auditRetention = a.AuditRetention
+	}
+	if auditRetention > 0 {
+		if out.PurgedAuditEvents, err = a.Store.PurgeAudit(ctx, time.Now().Add(-auditRetention)); err != nil {
+			return out, err
+		}
+	}
 	// After the purge, so the space it frees is reclaimed at once.
 	if out.VacuumedTables, err = a.Store.Vacuum(ctx); err != nil {
 		return out, err
 	}
 	a.logger().InfoContext(ctx, "database maintenance", "vacuumed_tables", out.VacuumedTables,
-		"purged_events", out.PurgedEvents, "purged_notifications", out.PurgedNotifications)
+		"purged_events", out.PurgedEvents, "purged_notifications", out.PurgedNotifications,
+		"purged_audit_events", out.PurgedAuditEvents)
 	return out, nil
 }
 

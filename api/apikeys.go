@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -50,6 +51,8 @@ func (s *Server) createAPIKey(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
+	auditTarget(c, k.ID)
+	auditAfter(c, k) // the key's metadata: the key itself is never recorded
 	c.JSON(http.StatusCreated, createdAPIKey{APIKey: k, Key: key})
 }
 
@@ -68,9 +71,31 @@ func (s *Server) listAPIKeys(c *gin.Context) {
 // revokeAPIKey answers 204 for a key already revoked too, so a retried
 // DELETE succeeds. A key may revoke itself.
 func (s *Server) revokeAPIKey(c *gin.Context) {
-	if err := s.store.RevokeAPIKey(c.Request.Context(), c.Param("id")); err != nil {
+	ctx, id := c.Request.Context(), c.Param("id")
+	if k, ok := s.findAPIKey(ctx, id); ok {
+		auditBefore(c, k)
+	}
+	if err := s.store.RevokeAPIKey(ctx, id); err != nil {
 		s.abort(c, err)
 		return
 	}
+	if k, ok := s.findAPIKey(ctx, id); ok {
+		auditAfter(c, k)
+	}
 	c.Status(http.StatusNoContent)
+}
+
+// findAPIKey reads one API key for the audit trail; a failed read leaves
+// the trail without it.
+func (s *Server) findAPIKey(ctx context.Context, id string) (store.APIKey, bool) {
+	keys, err := s.store.ListAPIKeys(ctx)
+	if err != nil {
+		return store.APIKey{}, false
+	}
+	for _, k := range keys {
+		if k.ID == id {
+			return k, true
+		}
+	}
+	return store.APIKey{}, false
 }

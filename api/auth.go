@@ -20,10 +20,13 @@ const principalKey = "principal"
 
 // require authenticates the request, counts it against its credential's
 // rate limit and checks the credential's role: 401 without a valid
-// credential, 429 over the limit, 403 with too weak a role. Non-GET
-// requests that pass leave an audit line naming the caller.
+// credential, 429 over the limit, 403 with too weak a role. Every request
+// that got past the credential and the rate limit and is not a GET is
+// recorded in the audit trail once answered, refused ones included (see
+// recordAudit).
 func (s *Server) require(role auth.Role) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		at := time.Now()
 		p, err := s.authenticate(c)
 		if err != nil {
 			c.Header("WWW-Authenticate", `Bearer realm="incident-server"`)
@@ -33,17 +36,14 @@ func (s *Server) require(role auth.Role) gin.HandlerFunc {
 		if !s.allow(c, "rest", p.RateKey(), s.rateLimit) {
 			return
 		}
+		c.Set(principalKey, p)
 		if !p.Role.Allows(role) {
 			s.abort(c, fault.New(fault.Forbidden, fmt.Sprintf("this needs the %s role; the credential has %s", role, p.Role)))
+			s.recordAudit(c, p, at)
 			return
 		}
-		c.Set(principalKey, p)
 		c.Next()
-		if c.Request.Method != http.MethodGet {
-			s.log.InfoContext(c.Request.Context(), "audit", "actor", p.Actor(), "credential", string(p.Kind),
-				"method", c.Request.Method, "route", c.FullPath(), "path", c.Request.URL.Path,
-				"status", c.Writer.Status(), "request_id", requestID(c))
-		}
+		s.recordAudit(c, p, at)
 	}
 }
 

@@ -14,7 +14,6 @@ import (
 
 	"github.com/incident-server/incident-server/api"
 	"github.com/incident-server/incident-server/internal/auth"
-	"github.com/incident-server/incident-server/internal/store"
 	"github.com/incident-server/incident-server/internal/testenv"
 )
 
@@ -37,7 +36,7 @@ func fuzzAPI(f *testing.F) http.Handler {
 	f.Cleanup(tc.Close)
 	return api.New(api.Options{
 		Temporal:      tc,
-		Store:         store.New(testenv.Postgres(f)),
+		Store:         testenv.Store(f, testenv.Postgres(f)),
 		Tokens:        testenv.Tokens(f),
 		UpdateTimeout: 200 * time.Millisecond,
 		ReadyTimeout:  200 * time.Millisecond,

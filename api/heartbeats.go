@@ -62,6 +62,8 @@ func (s *Server) createHeartbeatMonitor(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
+	auditTarget(c, m.ID)
+	auditAfter(c, m)
 	c.Header("Location", "/api/v1/heartbeat-monitors/"+url.PathEscape(m.ID))
 	c.JSON(http.StatusCreated, m)
 }
@@ -94,10 +96,12 @@ func (s *Server) getHeartbeatMonitor(c *gin.Context) {
 func (s *Server) deleteHeartbeatMonitor(c *gin.Context) {
 	ctx := c.Request.Context()
 	id := c.Param("id")
-	if _, err := s.store.GetHeartbeatMonitor(ctx, id); err != nil {
+	m, err := s.store.GetHeartbeatMonitor(ctx, id)
+	if err != nil {
 		s.abort(c, err)
 		return
 	}
+	auditBefore(c, m)
 	if err := s.engine.StopHeartbeat(ctx, id); err != nil {
 		s.abort(c, err)
 		return

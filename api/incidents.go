@@ -61,6 +61,7 @@ func (s *Server) openIncident(c *gin.Context) {
 	if res.Created {
 		status = http.StatusCreated
 	}
+	auditTarget(c, res.Incident.ID)
 	c.Header("Location", "/api/v1/incidents/"+res.Incident.ID)
 	c.JSON(status, res.Incident)
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -38,6 +39,8 @@ func (s *Server) createIntegrationKey(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
+	auditTarget(c, k.ID)
+	auditAfter(c, k) // the key's metadata: the key itself is never recorded
 	// The body holds a credential: no cache along the way may keep it.
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusCreated, createdIntegrationKey{IntegrationKey: k, Key: key})
@@ -58,11 +61,33 @@ func (s *Server) listIntegrationKeys(c *gin.Context) {
 // revokeIntegrationKey answers 204 for a key already revoked too, so a
 // retried DELETE succeeds; the key stays listed with its revocation time.
 func (s *Server) revokeIntegrationKey(c *gin.Context) {
-	if err := s.store.RevokeIntegrationKey(c.Request.Context(), c.Param("id"), c.Param("key_id")); err != nil {
+	ctx, service, id := c.Request.Context(), c.Param("id"), c.Param("key_id")
+	if k, ok := s.findIntegrationKey(ctx, service, id); ok {
+		auditBefore(c, k)
+	}
+	if err := s.store.RevokeIntegrationKey(ctx, service, id); err != nil {
 		s.abort(c, err)
 		return
 	}
+	if k, ok := s.findIntegrationKey(ctx, service, id); ok {
+		auditAfter(c, k)
+	}
 	c.Status(http.StatusNoContent)
+}
+
+// findIntegrationKey reads one key of a service for the audit trail; a
+// failed read leaves the trail without it.
+func (s *Server) findIntegrationKey(ctx context.Context, service, id string) (store.IntegrationKey, bool) {
+	keys, err := s.store.ListIntegrationKeys(ctx, service)
+	if err != nil {
+		return store.IntegrationKey{}, false
+	}
+	for _, k := range keys {
+		if k.ID == id {
+			return k, true
+		}
+	}
+	return store.IntegrationKey{}, false
 }
 
 // integrationService authenticates an integration key sent with an alert

@@ -2,13 +2,18 @@ package api
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/oncall"
+	"github.com/incident-server/incident-server/internal/outbound"
+	"github.com/incident-server/incident-server/internal/secret"
 )
 
 // oncallRoutes registers the on-call configuration: users with their contact
@@ -26,6 +31,9 @@ func (s *Server) oncallRoutes(v1 *gin.RouterGroup) {
 		list:    s.store.ListUsers,
 		update:  s.store.UpdateUser,
 		delete:  s.store.DeleteUser,
+
+		view:    redactUser,
+		prepare: s.prepareUser,
 	})
 	register(s, v1, resource[oncall.Policy, *oncall.Policy]{
 		noun:    "escalation policy",
@@ -105,6 +113,20 @@ type resource[T any, P editable[T]] struct {
 	// beforeDelete, when set, runs before an item is deleted; its error
 	// answers the request and nothing is deleted.
 	beforeDelete func(ctx context.Context, id string) error
+	// view, when set, is the object as answers (and the audit trail) show
+	// it: users' webhook URLs redacted. Default: as stored.
+	view func(T) T
+	// prepare, when set, readies a valid body for the store: cur is the
+	// object as stored for an update, nil for a create. Its error answers
+	// the request.
+	prepare func(v *T, cur *T) error
+}
+
+func (r resource[T, P]) show(v T) T {
+	if r.view != nil {
+		return r.view(v)
+	}
+	return v
 }
 
 // register adds the five routes of r. Bodies are decoded strictly, then
@@ -131,14 +153,23 @@ func register[T any, P editable[T]](s *Server, v1 *gin.RouterGroup, r resource[T
 			s.abort(c, err)
 			return
 		}
+		if r.prepare != nil {
+			if err := r.prepare(&v, nil); err != nil {
+				s.abort(c, err)
+				return
+			}
+		}
 		out, err := r.create(c.Request.Context(), v)
 		if err != nil {
 			s.abort(c, err)
 			return
 		}
 		s.forget(c)
+		shown := r.show(out)
+		auditTarget(c, *r.id(&out))
+		auditAfter(c, shown)
 		c.Header("Location", base+"/"+url.PathEscape(*r.id(&out)))
-		c.JSON(http.StatusCreated, out)
+		c.JSON(http.StatusCreated, shown)
 	})
 
 	v1.GET(r.path, s.asViewer, func(c *gin.Context) {
@@ -147,10 +178,11 @@ func register[T any, P editable[T]](s *Server, v1 *gin.RouterGroup, r resource[T
 			s.abort(c, err)
 			return
 		}
-		if items == nil {
-			items = []T{}
+		shown := make([]T, len(items))
+		for i, v := range items {
+			shown[i] = r.show(v)
 		}
-		c.JSON(http.StatusOK, gin.H{r.listKey: items})
+		c.JSON(http.StatusOK, gin.H{r.listKey: shown})
 	})
 
 	v1.GET(item, s.asViewer, func(c *gin.Context) {
@@ -159,12 +191,13 @@ func register[T any, P editable[T]](s *Server, v1 *gin.RouterGroup, r resource[T
 			s.abort(c, err)
 			return
 		}
-		c.JSON(http.StatusOK, out)
+		c.JSON(http.StatusOK, r.show(out))
 	})
 
 	// PUT replaces the whole object, so a body read with GET and edited may
-	// be sent back as it is: its id, if any, must be the URL's, and fields
-	// the server sets (timestamps, version) are ignored.
+	// be sent back as it is: its id, if any, must be the URL's, fields the
+	// server sets (timestamps, version) are ignored, and values the answer
+	// redacted keep what is stored (see prepareUser).
 	v1.PUT(item, write, func(c *gin.Context) {
 		var v T
 		if err := s.decode(c, P(&v)); err != nil {
@@ -182,16 +215,36 @@ func register[T any, P editable[T]](s *Server, v1 *gin.RouterGroup, r resource[T
 			s.abort(c, err)
 			return
 		}
+		cur, err := r.get(c.Request.Context(), *id)
+		if err != nil {
+			s.abort(c, err)
+			return
+		}
+		auditBefore(c, r.show(cur))
+		if r.prepare != nil {
+			if err := r.prepare(&v, &cur); err != nil {
+				s.abort(c, err)
+				return
+			}
+		}
 		out, err := r.update(c.Request.Context(), v)
 		if err != nil {
 			s.abort(c, err)
 			return
 		}
 		s.forget(c)
-		c.JSON(http.StatusOK, out)
+		shown := r.show(out)
+		auditAfter(c, shown)
+		c.JSON(http.StatusOK, shown)
 	})
 
 	v1.DELETE(item, write, func(c *gin.Context) {
+		cur, err := r.get(c.Request.Context(), c.Param("id"))
+		if err != nil {
+			s.abort(c, err)
+			return
+		}
+		auditBefore(c, r.show(cur))
 		if r.beforeDelete != nil {
 			if err := r.beforeDelete(c.Request.Context(), c.Param("id")); err != nil {
 				s.abort(c, err)
@@ -205,6 +258,70 @@ func register[T any, P editable[T]](s *Server, v1 *gin.RouterGroup, r resource[T
 		s.forget(c)
 		c.Status(http.StatusNoContent)
 	})
+}
+
+// redactUser is a user as answers show it: webhook URLs by scheme and host
+// only ("https://hooks.slack.com/…"), since their path is often the
+// credential. Device tokens are shown: they address a device, they do not
+// authorize anything.
+func redactUser(u oncall.User) oncall.User {
+	cms := make([]oncall.ContactMethod, len(u.ContactMethods))
+	for i, c := range u.ContactMethods {
+		if c.Type == oncall.ContactWebhook {
+			c.URL = secret.Redact(c.URL)
+		}
+		cms[i] = c
+	}
+	u.ContactMethods = cms
+	return u
+}
+
+// isRedacted reports whether a URL is in the form redactUser shows: a
+// placeholder, never a webhook's address.
+func isRedacted(u string) bool { return u == "…" || strings.HasSuffix(u, "/…") }
+
+// prepareUser readies a user body for the store. A webhook URL sent back as
+// answers show it (redacted) keeps the stored URL of the contact method
+// with the same ID, so a user read, edited and sent back keeps its
+// webhooks; a redacted URL that matches no stored one is refused, and a
+// full URL replaces the stored one. Then every webhook URL whose host is
+// an address the outbound policy refuses (http://169.254.169.254/…,
+// http://127.0.0.1/…) is refused; host names are judged when a delivery
+// dials them.
+func (s *Server) prepareUser(u *oncall.User, cur *oncall.User) error {
+	stored := map[string]string{}
+	if cur != nil {
+		for _, c := range cur.ContactMethods {
+			if c.Type == oncall.ContactWebhook {
+				stored[c.ID] = c.URL
+			}
+		}
+	}
+	for i := range u.ContactMethods {
+		cm := &u.ContactMethods[i]
+		if cm.Type != oncall.ContactWebhook {
+			continue
+		}
+		field := fmt.Sprintf("contact_methods[%d].url", i)
+		if isRedacted(cm.URL) {
+			was, ok := stored[cm.ID]
+			if !ok || cm.ID == "" || secret.Redact(was) != cm.URL {
+				return fault.InvalidField(field, "is a redacted URL: send the whole URL, or send the contact method back with its id to keep the stored one")
+			}
+			cm.URL = was
+		}
+		if s.outbound == nil {
+			continue
+		}
+		if err := s.outbound.CheckURL(cm.URL); err != nil {
+			msg := err.Error()
+			if re, ok := errors.AsType[*outbound.RefusedError](err); ok {
+				msg = fmt.Sprintf("points at %s, a %s address, which webhooks may not reach (outbound.allow lists exceptions)", re.Addr, re.Reason)
+			}
+			return fault.InvalidField(field, msg)
+		}
+	}
+	return nil
 }
 
 // forget retires the cached on-call configuration after a write, so the

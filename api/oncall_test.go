@@ -12,6 +12,7 @@ import (
 
 	"github.com/incident-server/incident-server/api"
 	"github.com/incident-server/incident-server/internal/auth"
+	"github.com/incident-server/incident-server/internal/outbound"
 	"github.com/incident-server/incident-server/internal/store"
 	"github.com/incident-server/incident-server/internal/testenv"
 )
@@ -22,12 +23,20 @@ type oncallAPI struct {
 	t       *testing.T
 	handler http.Handler
 	pool    *pgxpool.Pool
+	store   *store.Store
 }
 
 func newOncallAPI(t *testing.T) *oncallAPI {
 	t.Helper()
+	return newOncallAPIWith(t, api.Options{})
+}
+
+// newOncallAPIWith serves opts, with the test's store and token check.
+func newOncallAPIWith(t *testing.T, opts api.Options) *oncallAPI {
+	t.Helper()
 	pool := testenv.Postgres(t)
-	return &oncallAPI{t: t, handler: api.New(api.Options{Store: store.New(pool), Tokens: testenv.Tokens(t)}), pool: pool}
+	opts.Store, opts.Tokens = testenv.Store(t, pool), testenv.Tokens(t)
+	return &oncallAPI{t: t, handler: api.New(opts), pool: pool, store: opts.Store}
 }
 
 type answer struct {
@@ -249,4 +258,100 @@ func TestOncallDatabaseDown(t *testing.T) {
 		require.Equal(t, "5", ans.header.Get("Retry-After"))
 		require.NotContains(t, ans.errorMessage(), "closed", "internal details stay in the log")
 	}
+}
+
+const slackHook = "https://hooks.slack.com/services/T0001/B0001/sEcReTsEcReT"
+
+// Answers show webhook URLs by scheme and host only; a user read, edited
+// and sent back keeps its stored URL, and a new full URL replaces it.
+func TestWebhookURLsAreRedactedAndKeptOnPut(t *testing.T) {
+	t.Parallel()
+	a := newOncallAPI(t)
+	created := a.do(http.MethodPost, "/users", `{"name":"Ann","email":"ann@example.com",
+		"contact_methods":[{"type":"webhook","url":"`+slackHook+`","format":"slack"},{"type":"push","platform":"ios","token":"tok-1"}]}`)
+	require.Equal(t, http.StatusCreated, created.status, created.body)
+	id := created.body["id"].(string)
+	hookOf := func(body map[string]any) map[string]any {
+		return body["contact_methods"].([]any)[0].(map[string]any)
+	}
+	require.Equal(t, "https://hooks.slack.com/…", hookOf(created.body)["url"])
+	require.Equal(t, "tok-1", created.body["contact_methods"].([]any)[1].(map[string]any)["token"], "device tokens are shown")
+	got := a.do(http.MethodGet, "/users/"+id, "")
+	require.Equal(t, "https://hooks.slack.com/…", hookOf(got.body)["url"])
+	list := a.do(http.MethodGet, "/users", "")
+	require.Equal(t, "https://hooks.slack.com/…", hookOf(list.body["users"].([]any)[0].(map[string]any))["url"])
+	for _, ans := range []answer{created, got, list} {
+		raw, err := json.Marshal(ans.body)
+		require.NoError(t, err)
+		require.NotContains(t, string(raw), "sEcReT")
+	}
+	stored := func() string {
+		u, err := a.store.GetUser(t.Context(), id)
+		require.NoError(t, err)
+		return u.ContactMethods[0].URL
+	}
+
+	// GET, edit, PUT: the redacted URL keeps the stored one.
+	got.body["name"] = "Ann B."
+	edited, err := json.Marshal(got.body)
+	require.NoError(t, err)
+	put := a.do(http.MethodPut, "/users/"+id, string(edited))
+	require.Equal(t, http.StatusOK, put.status, put.body)
+	require.Equal(t, "https://hooks.slack.com/…", hookOf(put.body)["url"])
+	require.Equal(t, slackHook, stored())
+
+	// A redacted URL under another method's ID, or none, matches nothing.
+	for _, body := range []string{
+		`{"name":"Ann","email":"ann@example.com","contact_methods":[{"type":"webhook","url":"https://hooks.slack.com/…"}]}`,
+		`{"name":"Ann","email":"ann@example.com","contact_methods":[{"id":"cm_other","type":"webhook","url":"https://hooks.slack.com/…"}]}`,
+		`{"name":"Ann","email":"ann@example.com","contact_methods":[{"id":"` + hookOf(got.body)["id"].(string) + `","type":"webhook","url":"https://hooks.example.com/…"}]}`,
+	} {
+		bad := a.do(http.MethodPut, "/users/"+id, body)
+		require.Equal(t, http.StatusBadRequest, bad.status, body)
+		require.Contains(t, bad.errorMessage(), "contact_methods[0].url: is a redacted URL")
+	}
+	bad := a.do(http.MethodPost, "/users", `{"name":"Bob","email":"bob@example.com","contact_methods":[{"type":"webhook","url":"https://hooks.slack.com/…"}]}`)
+	require.Equal(t, http.StatusBadRequest, bad.status)
+	require.Equal(t, slackHook, stored(), "refused writes change nothing")
+
+	// A different full URL replaces the stored one.
+	hookOf(got.body)["url"] = slackHook + "/rotated"
+	edited, err = json.Marshal(got.body)
+	require.NoError(t, err)
+	put = a.do(http.MethodPut, "/users/"+id, string(edited))
+	require.Equal(t, http.StatusOK, put.status, put.body)
+	require.Equal(t, slackHook+"/rotated", stored())
+}
+
+// With private addresses refused, a webhook URL whose host is a literal
+// refused address is refused when saved, naming the field; a host name is
+// left to the dial-time check; the allow list lets an address through.
+func TestWebhookURLsToRefusedAddressesAreRefused(t *testing.T) {
+	t.Parallel()
+	strict, err := outbound.NewClient(outbound.Options{})
+	require.NoError(t, err)
+	a := newOncallAPIWith(t, api.Options{Outbound: strict})
+	for url, reason := range map[string]string{
+		"http://169.254.169.254/latest/meta-data/": "169.254.169.254, a link-local (cloud metadata) address",
+		"http://127.0.0.1:9/hook":                  "127.0.0.1, a loopback address",
+		"http://[::1]/hook":                        "::1, a loopback address",
+		"http://10.0.0.8/hook":                     "10.0.0.8, a private address",
+	} {
+		ans := a.do(http.MethodPost, "/users", `{"name":"Bob","email":"bob@example.com","contact_methods":[
+			{"type":"push","platform":"ios","token":"t"},{"type":"webhook","url":"`+url+`"}]}`)
+		require.Equal(t, http.StatusBadRequest, ans.status, url)
+		require.Equal(t, "contact_methods[1].url: points at "+reason+", which webhooks may not reach (outbound.allow lists exceptions)",
+			ans.errorMessage())
+	}
+	require.Zero(t, a.rows(), "nothing was written")
+
+	id := a.create("/users", `{"name":"Bob","email":"bob@example.com","contact_methods":[{"type":"webhook","url":"http://localhost:9/hook"}]}`)
+	put := a.do(http.MethodPut, "/users/"+id, `{"name":"Bob","email":"bob@example.com","contact_methods":[{"type":"webhook","url":"http://127.0.0.1:9/hook"}]}`)
+	require.Equal(t, http.StatusBadRequest, put.status)
+	require.Contains(t, put.errorMessage(), "contact_methods[0].url: points at 127.0.0.1")
+
+	allowing, err := outbound.NewClient(outbound.Options{Allow: []string{"127.0.0.1/32"}})
+	require.NoError(t, err)
+	b := newOncallAPIWith(t, api.Options{Outbound: allowing})
+	b.create("/users", `{"name":"Cy","email":"cy@example.com","contact_methods":[{"type":"webhook","url":"http://127.0.0.1:9/hook"}]}`)
 }

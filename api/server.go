@@ -26,6 +26,7 @@ import (
 	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/metrics"
+	"github.com/incident-server/incident-server/internal/outbound"
 	"github.com/incident-server/incident-server/internal/store"
 )
 
@@ -67,6 +68,10 @@ type Options struct {
 	MetricsAuth bool
 	// AlertmanagerMaxBody caps Alertmanager webhook bodies. Default 4 MiB.
 	AlertmanagerMaxBody int64
+	// Outbound is the policy webhook URLs are checked against when they are
+	// saved: one whose host is an address it refuses is a 400. Nil checks
+	// nothing here; deliveries are still checked when they dial.
+	Outbound *outbound.Client
 }
 
 // Server holds the API's dependencies.
@@ -87,6 +92,7 @@ type Server struct {
 	metricsAuth   bool
 	amMaxBody     int64
 	limiterLogged atomic.Int64
+	outbound      *outbound.Client
 
 	// Route guards: authenticate, rate-limit, then check the role.
 	asViewer, asResponder, asAdmin gin.HandlerFunc
@@ -110,6 +116,7 @@ func New(opts Options) http.Handler {
 		eventsLimit: opts.EventsV2Limit,
 		metricsAuth: opts.MetricsAuth,
 		amMaxBody:   opts.AlertmanagerMaxBody,
+		outbound:    opts.Outbound,
 	}
 	if s.amMaxBody <= 0 {
 		s.amMaxBody = 4 << 20
@@ -173,6 +180,7 @@ func (s *Server) routes() *gin.Engine {
 	s.apiKeyRoutes(v1)
 	s.ingestRoutes(r, v1)
 	s.heartbeatRoutes(v1)
+	s.auditRoutes(v1)
 	return r
 }
 

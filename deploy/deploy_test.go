@@ -108,7 +108,7 @@ func TestSecretExampleHoldsOnlyPlaceholders(t *testing.T) {
 	secrets := secretData(t)
 	data, ok := secrets["incident-server-secrets"]
 	require.True(t, ok, "secret incident-server-secrets in %s", secretExample)
-	require.ElementsMatch(t, []string{"DATABASE_URL", "DATABASE_DIRECT_URL", "DATABASE_REPLICA_URL", "REDIS_PASSWORD", "JWT_SECRET"}, mapKeys(data))
+	require.ElementsMatch(t, []string{"DATABASE_URL", "DATABASE_DIRECT_URL", "DATABASE_REPLICA_URL", "REDIS_PASSWORD", "JWT_SECRET", "SECRETS_KEYS"}, mapKeys(data))
 	for k, v := range data {
 		require.Contains(t, v, "CHANGE_ME", "%s must be an obvious placeholder", k)
 	}
@@ -419,8 +419,11 @@ func TestWorkloadEnvIsUnderstoodByConfig(t *testing.T) {
 	services := composeServices(t)
 
 	type source struct {
-		name    string
-		api     bool
+		name string
+		api  bool
+		// server is api or worker: they seal webhook URLs and refuse to
+		// start outside development without secrets.keys.
+		server  bool
 		environ func(t *testing.T) map[string]string
 	}
 	var cases []source
@@ -428,13 +431,15 @@ func TestWorkloadEnvIsUnderstoodByConfig(t *testing.T) {
 		cases = append(cases, source{
 			name:    "k8s " + w.kind + "/" + w.name,
 			api:     w.name == "incident-server",
+			server:  w.kind == "Deployment",
 			environ: func(t *testing.T) map[string]string { return k8sEnv(t, w) },
 		})
 	}
 	for _, name := range []string{"migrate", "api", "worker"} {
 		cases = append(cases, source{
-			name: "compose " + name,
-			api:  name == "api",
+			name:   "compose " + name,
+			api:    name == "api",
+			server: name != "migrate",
 			environ: func(t *testing.T) map[string]string {
 				svc, ok := services[name]
 				require.True(t, ok, "compose service %s", name)
@@ -471,7 +476,11 @@ func TestWorkloadEnvIsUnderstoodByConfig(t *testing.T) {
 				"the Redis address (or cluster seeds) must be set")
 			require.NotEqual(t, config.Default().Temporal.Address, cfg.Temporal.Address, "the Temporal address must be set")
 			require.NotEqual(t, "development", cfg.Environment)
+			require.False(t, cfg.OutboundAllowsPrivate(), "webhooks must not reach private addresses")
 			require.Equal(t, "json", cfg.Logging.Format)
+			if tc.server {
+				require.NotEmpty(t, cfg.Secrets.Keys, "api and worker need secrets.keys outside development")
+			}
 			if tc.api {
 				host, port, err := net.SplitHostPort(cfg.Server.Addr)
 				require.NoError(t, err)

@@ -69,7 +69,7 @@ func MaintenanceWorkflow(ctx workflow.Context, in contract.MaintenanceInput) (co
 		StartToCloseTimeout: time.Hour,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3, NonRetryableErrorTypes: nonRetryable},
 	})
-	maintErr := workflow.ExecuteActivity(mctx, contract.ActivityRunMaintenance, contract.MaintenanceInput{Retention: in.Retention}).
+	maintErr := workflow.ExecuteActivity(mctx, contract.ActivityRunMaintenance, in).
 		Get(ctx, &rep.MaintenanceResult)
 	if maintErr != nil {
 		log.Error("database maintenance", "error", maintErr)

@@ -10,6 +10,7 @@
 //	incident-server restore   load a backup dump into an empty database
 //	incident-server export    print the config or the policies as JSON
 //	incident-server import    upsert exported config and policies
+//	incident-server secrets   generate-key | rotate: the keys that seal webhook URLs
 //	incident-server version   print the build version
 //
 // Built with -tags nodev (the production image) it leaves out `dev` and

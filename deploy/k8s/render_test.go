@@ -213,7 +213,8 @@ func TestPodsMeetRestrictedSecurity(t *testing.T) {
 }
 
 // TestSecretsAreReferencedNeverInlined requires every credential to come
-// from a Secret, and the API to get its JWT secret.
+// from a Secret, the API to get its JWT secret, and both the API and the
+// worker the keys that seal webhook URLs.
 func TestSecretsAreReferencedNeverInlined(t *testing.T) {
 	t.Parallel()
 	r := render(t, "overlays/production")
@@ -246,6 +247,19 @@ func TestSecretsAreReferencedNeverInlined(t *testing.T) {
 	require.Equal(t, "incident-server-secrets/DATABASE_URL", refs["DATABASE_URL"])
 	require.Equal(t, "incident-server-secrets/JWT_SECRET", refs["INCIDENT_AUTH_JWT_SECRET"])
 	require.Equal(t, "incident-server-secrets/REDIS_PASSWORD", refs["REDIS_PASSWORD"])
+	require.Equal(t, "incident-server-secrets/SECRETS_KEYS", refs["INCIDENT_SECRETS_KEYS"])
+
+	// The worker opens the webhook URLs the API sealed: the same keys.
+	worker := container(t, r.deployments["incident-server-worker"].Spec.Template.Spec, "incident-server-worker")
+	found := false
+	for _, e := range worker.Env {
+		if e.Name == "INCIDENT_SECRETS_KEYS" && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+			require.Equal(t, "incident-server-secrets", e.ValueFrom.SecretKeyRef.Name)
+			require.Equal(t, "SECRETS_KEYS", e.ValueFrom.SecretKeyRef.Key)
+			found = true
+		}
+	}
+	require.True(t, found, "the worker gets INCIDENT_SECRETS_KEYS from the Secret")
 }
 
 func TestAPIDeploymentFollowsTheGuide(t *testing.T) {

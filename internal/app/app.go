@@ -40,7 +40,9 @@ import (
 	"github.com/incident-server/incident-server/internal/directory"
 	"github.com/incident-server/incident-server/internal/logging"
 	"github.com/incident-server/incident-server/internal/metrics"
+	"github.com/incident-server/incident-server/internal/outbound"
 	"github.com/incident-server/incident-server/internal/push"
+	"github.com/incident-server/incident-server/internal/secret"
 	"github.com/incident-server/incident-server/internal/store"
 	"github.com/incident-server/incident-server/worker"
 )
@@ -60,6 +62,12 @@ type App struct {
 	// Tokens verifies (and, for dev, mints) user tokens; nil until
 	// LoadTokens.
 	Tokens *auth.Tokens
+	// Keyring seals and opens the secrets stored in Postgres (webhook
+	// URLs); nil until LoadKeyring, which gives it to the store too.
+	Keyring *secret.Keyring
+	// Outbound is the policy for URLs that users type: the API checks
+	// webhook URLs against it when they are saved.
+	Outbound *outbound.Client
 	// Temporal is nil until DialTemporal.
 	Temporal client.Client
 
@@ -85,6 +93,9 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		return nil, err
 	}
 	a := &App{Config: cfg, Logs: logs, Log: logs.Logger(), Metrics: metrics.New()}
+	if a.Outbound, err = outbound.NewClient(outboundOptions(cfg)); err != nil {
+		return nil, err
+	}
 	if err := a.openData(ctx); err != nil {
 		a.Close()
 		return nil, err
@@ -164,6 +175,48 @@ func Tokens(cfg config.Config, devFallback bool) (*auth.Tokens, error) {
 	return auth.NewTokens(secret)
 }
 
+// LoadKeyring readies the keys that seal webhook URLs in Postgres, from
+// secrets.keys. With none set, devFallback uses (and on first use creates)
+// the key kept in the dev data dir, as `dev` does on a laptop; otherwise
+// it is an error that says how to make a key.
+func (a *App) LoadKeyring(devFallback bool) error {
+	k, err := Keyring(a.Config, devFallback)
+	if err != nil {
+		return err
+	}
+	a.Keyring = k
+	a.Store.SetKeyring(k)
+	return nil
+}
+
+// Keyring is LoadKeyring for callers without an App (`secrets rotate`).
+func Keyring(cfg config.Config, devFallback bool) (*secret.Keyring, error) {
+	keys := cfg.Secrets.Keys
+	if len(keys) == 0 {
+		if !devFallback {
+			return nil, fmt.Errorf("secrets.keys is not set: outside development (environment %q) the server needs a key "+
+				"to seal webhook URLs in the database. Make one with `incident-server secrets generate-key` and set it in "+
+				"secrets.keys or INCIDENT_SECRETS_KEYS (Kubernetes: the Secret's SECRETS_KEYS)", cfg.Environment)
+		}
+		key, err := secret.DevKey(cfg.Dev.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		keys = []string{key}
+	}
+	k, err := secret.NewKeyring(keys)
+	if err != nil {
+		return nil, fmt.Errorf("secrets.keys: %w", err)
+	}
+	return k, nil
+}
+
+// outboundOptions maps the configuration onto the policy for URLs that
+// users type.
+func outboundOptions(cfg config.Config) outbound.Options {
+	return outbound.Options{AllowPrivate: cfg.OutboundAllowsPrivate(), Allow: cfg.Outbound.Allow}
+}
+
 // DialTemporal connects to the Temporal frontend at hostPort (the
 // configured address, or the embedded server's) in the configured
 // namespace, with the SDK's metrics on the app's registry.
@@ -184,16 +237,29 @@ func (a *App) DialTemporal(ctx context.Context, hostPort string) error {
 
 // Activities wires the worker's side effects. Without a Gorush URL, push
 // pages go to the log sink, so a laptop run still shows every page.
-func (a *App) Activities() *activities.Activities {
+// Webhooks go through the outbound policy (outbound.allow_private,
+// outbound.allow) and are signed when outbound.signing_secret is set.
+func (a *App) Activities() (*activities.Activities, error) {
 	cfg := a.Config
+	o := outboundOptions(cfg)
+	hook, err := push.NewWebhookWith(push.WebhookOptions{
+		Timeout:       cfg.Push.WebhookTimeout,
+		AllowPrivate:  o.AllowPrivate,
+		Allow:         o.Allow,
+		SigningSecret: []byte(cfg.Outbound.SigningSecret),
+	})
+	if err != nil {
+		return nil, err
+	}
 	acts := &activities.Activities{
-		Store:     a.Store,
-		Cache:     a.Cache,
-		Directory: a.Directory,
-		Logger:    a.Logs.Component("connectors"),
-		Webhook:   push.NewWebhook(cfg.Push.WebhookTimeout),
-		Metrics:   a.Metrics,
-		Temporal:  a.Temporal,
+		Store:          a.Store,
+		Cache:          a.Cache,
+		Directory:      a.Directory,
+		Logger:         a.Logs.Component("connectors"),
+		Webhook:        hook,
+		Metrics:        a.Metrics,
+		Temporal:       a.Temporal,
+		AuditRetention: cfg.Maintenance.AuditRetention,
 		Backup: activities.BackupOptions{
 			DatabaseURL: cfg.BackupURL(),
 			Dir:         cfg.Backup.Dir,
@@ -204,7 +270,7 @@ func (a *App) Activities() *activities.Activities {
 	if cfg.Push.GorushURL != "" {
 		acts.Push = push.NewGorush(cfg.Push.GorushURL, cfg.Push.Timeout)
 	}
-	return acts
+	return acts, nil
 }
 
 // NewWorker returns the worker of the configured task queue with every
@@ -262,6 +328,7 @@ func ScheduleOptions(cfg config.Config) worker.ScheduleOptions {
 		Maintenance: contract.MaintenanceInput{
 			Retention:      cfg.Maintenance.Retention,
 			ReconcileGrace: cfg.Maintenance.ReconcileGrace,
+			AuditRetention: cfg.Maintenance.AuditRetention,
 		},
 		CatchupWindow: cfg.Schedules.CatchupWindow,
 	}
@@ -286,6 +353,7 @@ func (a *App) Handler() http.Handler {
 		RateLimit:           auth.Limit{Rate: s.RateLimit, Burst: s.RateBurst},
 		EventsV2Limit:       auth.Limit{Rate: s.EventsV2RateLimit, Burst: s.EventsV2RateBurst},
 		MetricsAuth:         !s.MetricsPublic,
+		Outbound:            a.Outbound,
 	})
 }
 

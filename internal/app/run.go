@@ -23,6 +23,9 @@ func RunAPI(ctx context.Context, args []string, out io.Writer) error {
 	if err := a.LoadTokens(false); err != nil {
 		return err
 	}
+	if err := a.LoadKeyring(cfg.Development()); err != nil {
+		return err
+	}
 	if err := a.DialTemporal(ctx, cfg.Temporal.Address); err != nil {
 		return err
 	}
@@ -48,10 +51,17 @@ func RunWorker(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer a.Close()
+	if err := a.LoadKeyring(cfg.Development()); err != nil {
+		return err
+	}
 	if err := a.DialTemporal(ctx, cfg.Temporal.Address); err != nil {
 		return err
 	}
 	if err := a.PrepareWorker(ctx); err != nil {
+		return err
+	}
+	acts, err := a.Activities()
+	if err != nil {
 		return err
 	}
 	l, err := a.Listen()
@@ -66,7 +76,7 @@ func RunWorker(ctx context.Context, args []string, out io.Writer) error {
 	})
 	errc := make(chan error, 1)
 	go func() { errc <- a.Serve(ctx, l, mux) }()
-	w := a.NewWorker(a.Activities())
+	w := a.NewWorker(acts)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}

@@ -32,6 +32,7 @@ func openStore(t *testing.T, url string) *store.Store {
 	s, err := store.Open(t.Context(), url, store.PoolOptions{MaxConns: 2})
 	require.NoError(t, err)
 	t.Cleanup(s.Close)
+	s.SetKeyring(testenv.Keyring(t))
 	return s
 }
 

@@ -33,6 +33,7 @@ func Commands() []Command {
 		{"restore", "restore -from FILE [-force]: load a backup dump into an empty database", runRestore},
 		{"export", "export config | policies: print them as JSON", runExport},
 		{"import", "import [FILE…|-]: upsert exported config and policies", runImport},
+		{"secrets", "generate-key [-id ID] | rotate: the keys that seal webhook URLs in Postgres", runSecrets},
 		{"version", "print the version", func(_ context.Context, _ []string, out io.Writer) error {
 			_, err := fmt.Fprintln(out, app.Version())
 			return err

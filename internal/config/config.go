@@ -23,6 +23,9 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/incident-server/incident-server/internal/outbound"
+	"github.com/incident-server/incident-server/internal/secret"
 )
 
 // PathEnv names the variable that points at the YAML file when Load is given no path.
@@ -68,10 +71,18 @@ type Config struct {
 	Logging  Logging  `yaml:"logging"`
 	Auth     Auth     `yaml:"auth"`
 
+	Outbound Outbound `yaml:"outbound"`
+	Secrets  Secrets  `yaml:"secrets"`
+
 	Backup      Backup      `yaml:"backup"`
 	Maintenance Maintenance `yaml:"maintenance"`
 	Schedules   Schedules   `yaml:"schedules"`
 }
+
+// Development reports whether the configuration is a development one
+// (environment: development), where webhooks may reach private addresses by
+// default and a missing secrets.keys falls back to a key kept on disk.
+func (c Config) Development() bool { return c.Environment == "development" }
 
 // Server configures the HTTP API listener.
 type Server struct {
@@ -216,6 +227,48 @@ type Push struct {
 	WebhookTimeout time.Duration `yaml:"webhook_timeout"`
 }
 
+// Outbound configures calls to URLs that users type (webhook contact
+// methods): which addresses they may reach and how they are signed.
+type Outbound struct {
+	// AllowPrivate lets outbound calls reach loopback, link-local (cloud
+	// metadata), private and other internal addresses. Unset, it follows
+	// the environment: true in development, false everywhere else; set,
+	// it wins either way. Read it with Config.OutboundAllowsPrivate.
+	// Default unset.
+	AllowPrivate *bool `yaml:"allow_private"`
+	// Allow lists internal destinations that outbound calls may reach all
+	// the same: CIDRs ("10.20.0.0/16"), addresses, or host names (exact,
+	// case-insensitive), as outbound.Options.Allow. In the environment they
+	// are comma-separated. Default none.
+	Allow []string `yaml:"allow"`
+	// SigningSecret, when set, signs every webhook body with
+	// X-Incident-Signature (HMAC-SHA256, see internal/outbound); at least
+	// 32 bytes. Default "": unsigned.
+	SigningSecret string `yaml:"signing_secret"`
+}
+
+// OutboundAllowsPrivate is outbound.allow_private when it is set, and
+// otherwise whether the environment is development.
+func (c Config) OutboundAllowsPrivate() bool {
+	if c.Outbound.AllowPrivate != nil {
+		return *c.Outbound.AllowPrivate
+	}
+	return c.Development()
+}
+
+// Secrets configures the keys that seal secrets stored in Postgres
+// (webhook URLs).
+type Secrets struct {
+	// Keys is the keyring: entries "<id>:<base64 of 32 random bytes>", the
+	// first being the primary, which seals; the others only open values
+	// sealed before a rotation. `incident-server secrets generate-key`
+	// prints a new entry. In the environment they are comma-separated.
+	// Outside development `api` and `worker` refuse to start without keys;
+	// in development a key kept in dev.data_dir/secrets-key stands in.
+	// Default none.
+	Keys []string `yaml:"keys"`
+}
+
 // Dev configures the embedded runtime of `incident-server dev` and is ignored
 // by every other subcommand.
 type Dev struct {
@@ -316,6 +369,9 @@ type Maintenance struct {
 	// ReconcileGrace skips incidents updated more recently than this when
 	// looking for active incidents whose workflow is gone. Default 10m.
 	ReconcileGrace time.Duration `yaml:"reconcile_grace"`
+	// AuditRetention deletes audit events older than this. Default 8760h
+	// (365 days).
+	AuditRetention time.Duration `yaml:"audit_retention"`
 }
 
 // Schedules configures the Temporal Schedules that every worker registers
@@ -414,6 +470,7 @@ func Default() Config {
 			Cron:           "30 3 * * *",
 			Retention:      90 * 24 * time.Hour,
 			ReconcileGrace: 10 * time.Minute,
+			AuditRetention: 365 * 24 * time.Hour,
 		},
 		Schedules: Schedules{
 			CatchupWindow: time.Hour,
@@ -598,6 +655,13 @@ func setValue(v reflect.Value, s string) error {
 		return nil
 	}
 	switch v.Kind() {
+	case reflect.Pointer:
+		// An optional setting (nil: unset); a value from the environment sets it.
+		p := reflect.New(v.Type().Elem())
+		if err := setValue(p.Elem(), s); err != nil {
+			return err
+		}
+		v.Set(p)
 	case reflect.String:
 		v.SetString(s)
 	case reflect.Bool:
@@ -773,6 +837,19 @@ func (c Config) Validate() error {
 	positiveDur("push.timeout", c.Push.Timeout)
 	positiveDur("push.webhook_timeout", c.Push.WebhookTimeout)
 
+	if _, err := outbound.NewClient(outbound.Options{Allow: c.Outbound.Allow}); err != nil {
+		bad("outbound.allow", "%v", err)
+	}
+	if c.Outbound.SigningSecret != "" && len(c.Outbound.SigningSecret) < 32 {
+		bad("outbound.signing_secret", "must be at least 32 bytes, got %d", len(c.Outbound.SigningSecret))
+	}
+	if len(c.Secrets.Keys) > 0 {
+		// The keyring's errors name a key by position and ID, never by its bytes.
+		if _, err := secret.NewKeyring(c.Secrets.Keys); err != nil {
+			bad("secrets.keys", "%v (`incident-server secrets generate-key` prints a valid entry)", err)
+		}
+	}
+
 	nonEmpty("dev.data_dir", c.Dev.DataDir)
 	port("dev.temporal_port", c.Dev.TemporalPort)
 	port("dev.ui_port", c.Dev.UIPort)
@@ -831,6 +908,7 @@ func (c Config) Validate() error {
 	cron("maintenance.cron", c.Maintenance.Cron, "")
 	positiveDur("maintenance.retention", c.Maintenance.Retention)
 	positiveDur("maintenance.reconcile_grace", c.Maintenance.ReconcileGrace)
+	positiveDur("maintenance.audit_retention", c.Maintenance.AuditRetention)
 	positiveDur("schedules.catchup_window", c.Schedules.CatchupWindow)
 
 	if len(errs) > 0 {

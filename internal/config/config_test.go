@@ -74,9 +74,10 @@ func TestDefaultMatchesGuide(t *testing.T) {
 		},
 		Auth: Auth{MetricsPublic: true, RateLimit: 20, RateBurst: 40, EventsV2RateLimit: 10, EventsV2RateBurst: 200},
 		// The guide's backup CronJob: daily at 02:00, files kept 3 days.
-		Backup:      Backup{Cron: "0 2 * * *", Dir: ".data/backups", Retention: 72 * time.Hour, Timeout: time.Hour},
-		Maintenance: Maintenance{Cron: "30 3 * * *", Retention: 90 * 24 * time.Hour, ReconcileGrace: 10 * time.Minute},
-		Schedules:   Schedules{CatchupWindow: time.Hour},
+		Backup: Backup{Cron: "0 2 * * *", Dir: ".data/backups", Retention: 72 * time.Hour, Timeout: time.Hour},
+		Maintenance: Maintenance{Cron: "30 3 * * *", Retention: 90 * 24 * time.Hour, ReconcileGrace: 10 * time.Minute,
+			AuditRetention: 365 * 24 * time.Hour},
+		Schedules: Schedules{CatchupWindow: time.Hour},
 	}
 
 	if got := Default(); !reflect.DeepEqual(got, want) {
@@ -534,6 +535,8 @@ func TestEveryFieldHasAnEnvironmentVariable(t *testing.T) {
 		"INCIDENT_TEMPORAL_TASK_QUEUE", "INCIDENT_DEV_TEMPORAL_PORT", "INCIDENT_LOGGING_COMPONENTS",
 		"INCIDENT_PUSH_GORUSH_URL", "INCIDENT_PUSH_TIMEOUT", "INCIDENT_PUSH_WEBHOOK_TIMEOUT",
 		"INCIDENT_WORKER_STICKY_CACHE_SIZE", "INCIDENT_WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES",
+		"INCIDENT_OUTBOUND_ALLOW_PRIVATE", "INCIDENT_OUTBOUND_ALLOW", "INCIDENT_OUTBOUND_SIGNING_SECRET",
+		"INCIDENT_SECRETS_KEYS", "INCIDENT_MAINTENANCE_AUDIT_RETENTION",
 	} {
 		if !seen[name] {
 			t.Errorf("no field answers to %s", name)
@@ -545,9 +548,9 @@ func TestEveryFieldHasAnEnvironmentVariable(t *testing.T) {
 		}
 	}
 	// 2 top-level + 10 server + 6 database + 14 redis + 3 temporal + 6 worker + 3 push + 3 dev
-	// + 3 logging + 7 auth + 6 backup + 3 maintenance + 1 schedules.
-	if len(fs) != 67 {
-		t.Errorf("walk found %d fields, want 67", len(fs))
+	// + 3 logging + 7 auth + 3 outbound + 1 secrets + 6 backup + 4 maintenance + 1 schedules.
+	if len(fs) != 72 {
+		t.Errorf("walk found %d fields, want 72", len(fs))
 	}
 }
 
@@ -615,6 +618,103 @@ redis:
 			_, err := LoadFrom("", env(tc.vars))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want one naming %s", err, tc.want)
+			}
+		})
+	}
+}
+
+// outbound.allow_private follows the environment until it is set, and a
+// setting wins both ways, from the file or the environment.
+func TestOutboundAllowPrivateFollowsTheEnvironmentUnlessSet(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		yaml string
+		vars map[string]string
+		want bool
+	}{
+		{name: "development default", want: true},
+		{name: "production default", vars: map[string]string{"ENVIRONMENT": "production"}, want: false},
+		{name: "staging default", yaml: "environment: staging\n", want: false},
+		{name: "set false in development", yaml: "outbound:\n  allow_private: false\n", want: false},
+		{name: "set true in production", yaml: "environment: production\noutbound:\n  allow_private: true\n", want: true},
+		{name: "environment variable in production", vars: map[string]string{"ENVIRONMENT": "production", "INCIDENT_OUTBOUND_ALLOW_PRIVATE": "true"}, want: true},
+		{name: "environment variable beats the file", yaml: "outbound:\n  allow_private: true\n",
+			vars: map[string]string{"INCIDENT_OUTBOUND_ALLOW_PRIVATE": "false"}, want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := ""
+			if tt.yaml != "" {
+				path = writeFile(t, tt.yaml)
+			}
+			c, err := LoadFrom(path, env(tt.vars))
+			if err != nil {
+				t.Fatalf("LoadFrom: %v", err)
+			}
+			if got := c.OutboundAllowsPrivate(); got != tt.want {
+				t.Errorf("OutboundAllowsPrivate() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestOutboundAndSecretsSettings(t *testing.T) {
+	t.Parallel()
+	const k1 = "k1:MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE="
+	const k0 = "k0:YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXphYmNkZWY="
+	c, err := LoadFrom(writeFile(t, "outbound:\n  allow: [10.20.0.0/16, hooks.internal.example]\n  signing_secret: "+
+		"0123456789abcdef0123456789abcdef\nsecrets:\n  keys: ["+k1+", "+k0+"]\n"), env(nil))
+	if err != nil {
+		t.Fatalf("LoadFrom: %v", err)
+	}
+	if want := []string{"10.20.0.0/16", "hooks.internal.example"}; !reflect.DeepEqual(c.Outbound.Allow, want) {
+		t.Errorf("outbound.allow = %q, want %q", c.Outbound.Allow, want)
+	}
+	if want := []string{k1, k0}; !reflect.DeepEqual(c.Secrets.Keys, want) {
+		t.Errorf("secrets.keys = %q, want %q", c.Secrets.Keys, want)
+	}
+	c, err = LoadFrom("", env(map[string]string{"INCIDENT_SECRETS_KEYS": k1 + "," + k0, "INCIDENT_OUTBOUND_ALLOW": "127.0.0.1/32, ::1"}))
+	if err != nil {
+		t.Fatalf("LoadFrom: %v", err)
+	}
+	if want := []string{k1, k0}; !reflect.DeepEqual(c.Secrets.Keys, want) {
+		t.Errorf("secrets.keys from the environment = %q, want %q", c.Secrets.Keys, want)
+	}
+	if want := []string{"127.0.0.1/32", "::1"}; !reflect.DeepEqual(c.Outbound.Allow, want) {
+		t.Errorf("outbound.allow from the environment = %q, want %q", c.Outbound.Allow, want)
+	}
+
+	bad := []struct {
+		name string
+		vars map[string]string
+		want []string
+		not  string
+	}{
+		{"allow entry", map[string]string{"INCIDENT_OUTBOUND_ALLOW": "10.0.0.0/8,not a host"}, []string{"outbound.allow", `"not a host"`}, ""},
+		{"short signing secret", map[string]string{"INCIDENT_OUTBOUND_SIGNING_SECRET": "short"}, []string{"outbound.signing_secret", "32 bytes"}, ""},
+		{"key without id", map[string]string{"INCIDENT_SECRETS_KEYS": "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE="},
+			[]string{"secrets.keys", "key 1", "secrets generate-key"}, "MDEy"},
+		{"short key", map[string]string{"INCIDENT_SECRETS_KEYS": k1 + ",k2:c2hvcnQ="}, []string{"secrets.keys", "key 2", `"k2"`}, "c2hvcnQ"},
+		{"repeated id", map[string]string{"INCIDENT_SECRETS_KEYS": k1 + "," + k1}, []string{"secrets.keys", "used twice"}, ""},
+		{"no audit retention", map[string]string{"INCIDENT_MAINTENANCE_AUDIT_RETENTION": "0s"}, []string{"maintenance.audit_retention"}, ""},
+		{"unparsable allow_private", map[string]string{"INCIDENT_OUTBOUND_ALLOW_PRIVATE": "sometimes"}, []string{"INCIDENT_OUTBOUND_ALLOW_PRIVATE"}, ""},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := LoadFrom("", env(tc.vars))
+			if err == nil {
+				t.Fatal("LoadFrom succeeded, want an error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+			if tc.not != "" && strings.Contains(err.Error(), tc.not) {
+				t.Errorf("error %q shows key material", err)
 			}
 		})
 	}

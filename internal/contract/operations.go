@@ -26,6 +26,10 @@ type MaintenanceInput struct {
 	// ReconcileGrace skips incidents whose row changed more recently than
 	// this when looking for orphans. Default 10m. The activity ignores it.
 	ReconcileGrace time.Duration
+	// AuditRetention: audit events older than this are purged. Zero (a
+	// schedule created before it existed) applies the worker's
+	// maintenance.audit_retention.
+	AuditRetention time.Duration `json:",omitempty"`
 }
 
 // MaintenanceResult is what ActivityRunMaintenance returns.
@@ -33,6 +37,9 @@ type MaintenanceResult struct {
 	VacuumedTables      int
 	PurgedEvents        int64
 	PurgedNotifications int64
+	// PurgedAuditEvents counts the audit events deleted for being older
+	// than the audit retention.
+	PurgedAuditEvents int64
 }
 
 // MaintenanceReport is what MaintenanceWorkflow returns, shown as its

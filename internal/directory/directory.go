@@ -65,24 +65,40 @@ func escalationKey(gen int64, service string) string {
 	return "escalation:" + strconv.FormatInt(gen, 10) + ":" + service
 }
 
-// User returns a user with contact methods (lazy-loaded into the cache).
-// The error wraps store.ErrNotFound for an unknown user.
+// User returns a user with contact methods (lazy-loaded into the cache),
+// webhook URLs in clear. The error is a fault.NotFound for an unknown user.
+//
+// The cache holds the user with its webhook URLs sealed, as Postgres does
+// (store.SealContacts), so Redis never holds one in clear. An entry that
+// does not open (its key was rotated out of the ring) is read again from
+// Postgres.
 func (d *Directory) User(ctx context.Context, id string) (oncall.User, error) {
 	key := d.key(ctx, func(gen int64) string { return userKey(gen, id) })
 	if key != "" {
 		var u oncall.User
 		ok, _, err := d.cache.GetJSON(ctx, key, &u)
+		if err == nil && ok {
+			u, err = d.store.OpenContacts(u)
+			if err == nil {
+				return u, nil
+			}
+		}
 		if err != nil {
 			d.log.WarnContext(ctx, "user cache read failed; reading postgres", "user_id", id, "error", err)
-		} else if ok {
-			return u, nil
 		}
 	}
 	u, err := d.store.GetUser(ctx, id)
 	if err != nil {
 		return oncall.User{}, err
 	}
-	d.set(ctx, key, u, d.userTTL)
+	if key != "" {
+		sealed, err := d.store.SealContacts(u)
+		if err != nil {
+			d.log.WarnContext(ctx, "seal user for the cache; not cached", "user_id", id, "error", err)
+			return u, nil
+		}
+		d.set(ctx, key, sealed, d.userTTL)
+	}
 	return u, nil
 }
 

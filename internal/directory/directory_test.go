@@ -10,6 +10,7 @@ import (
 	"github.com/incident-server/incident-server/internal/directory"
 	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/oncall"
+	"github.com/incident-server/incident-server/internal/secret"
 	"github.com/incident-server/incident-server/internal/store"
 	"github.com/incident-server/incident-server/internal/testenv"
 )
@@ -17,7 +18,7 @@ import (
 func setup(t *testing.T) (*store.Store, *directory.Directory, oncall.User, string) {
 	t.Helper()
 	ctx := t.Context()
-	st := store.New(testenv.Postgres(t))
+	st := testenv.Store(t, testenv.Postgres(t))
 	rdb, prefix := testenv.Redis(t)
 	d := directory.New(st, cache.New(rdb, prefix, 0), time.Hour, 24*time.Hour, nil)
 	u, err := st.CreateUser(ctx, oncall.User{Name: "Ann", Email: "ann@example.com", TimeZone: "UTC", Role: oncall.RoleResponder})
@@ -90,7 +91,7 @@ func TestEscalationSnapshotsAreCachedUntilForgotten(t *testing.T) {
 func TestEscalationRefreshesAhead(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	st := store.New(testenv.Postgres(t))
+	st := testenv.Store(t, testenv.Postgres(t))
 	rdb, prefix := testenv.Redis(t)
 	// A 4 s lifetime: a read with less than 1 s left reloads from Postgres.
 	d := directory.New(st, cache.New(rdb, prefix, 0), time.Hour, 4*time.Second, nil)
@@ -118,7 +119,7 @@ func TestEscalationRefreshesAhead(t *testing.T) {
 func TestRedisDownFallsBackToPostgres(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	st := store.New(testenv.Postgres(t))
+	st := testenv.Store(t, testenv.Postgres(t))
 	dead := cache.New(cache.NewClient("127.0.0.1:1", "", 0, cache.ClientOptions{DialTimeout: 100 * time.Millisecond}), "x:", 0)
 	d := directory.New(st, dead, 0, 0, nil)
 	u, err := st.CreateUser(ctx, oncall.User{Name: "Ann", Email: "ann@example.com", TimeZone: "UTC", Role: oncall.RoleResponder})
@@ -130,4 +131,52 @@ func TestRedisDownFallsBackToPostgres(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, snap.Empty())
 	d.Forget(ctx) // logs, never fails
+}
+
+// Redis holds a user's webhook URLs sealed; the directory hands them out in
+// clear, and reads Postgres again when a cached entry does not open.
+func TestCachedUsersHoldNoPlainWebhookURL(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool := testenv.Postgres(t)
+	st := testenv.Store(t, pool)
+	rdb, prefix := testenv.Redis(t)
+	d := directory.New(st, cache.New(rdb, prefix, 0), time.Hour, 24*time.Hour, nil)
+	const hook = "https://hooks.slack.com/services/T1/B1/plainSecretPart"
+	u := oncall.User{Name: "Ann", Email: "ann@example.com", ContactMethods: []oncall.ContactMethod{
+		{Type: oncall.ContactWebhook, URL: hook, Format: oncall.WebhookSlack}}}
+	u.Normalize()
+	u, err := st.CreateUser(ctx, u)
+	require.NoError(t, err)
+
+	for range 2 { // a miss, then a hit
+		got, err := d.User(ctx, u.ID)
+		require.NoError(t, err)
+		require.Equal(t, hook, got.ContactMethods[0].URL)
+	}
+	keys, err := rdb.Keys(ctx, prefix+"user:*").Result()
+	require.NoError(t, err)
+	require.Len(t, keys, 1)
+	cached, err := rdb.Get(ctx, keys[0]).Result()
+	require.NoError(t, err)
+	require.Contains(t, cached, u.ID)
+	require.NotContains(t, cached, "plainSecretPart")
+	require.Contains(t, cached, "enc:v1:test:")
+
+	// The cached entry is under a key the directory's store no longer has
+	// (rotated out): it reads Postgres, where rotation resealed the URL.
+	rotated, err := secret.GenerateKey("next")
+	require.NoError(t, err)
+	next := store.New(pool)
+	ring, err := secret.NewKeyring([]string{rotated, testenv.SecretsKey})
+	require.NoError(t, err)
+	next.SetKeyring(ring)
+	_, err = next.RotateSecrets(ctx)
+	require.NoError(t, err)
+	only, err := secret.NewKeyring([]string{rotated})
+	require.NoError(t, err)
+	next.SetKeyring(only)
+	got, err := directory.New(next, cache.New(rdb, prefix, 0), time.Hour, 24*time.Hour, nil).User(ctx, u.ID)
+	require.NoError(t, err)
+	require.Equal(t, hook, got.ContactMethods[0].URL)
 }

@@ -251,6 +251,8 @@ func routeTable() []routeCase {
 			return "/api/v1/heartbeat-monitors/" + create(t, f.s.url, "/api/v1/heartbeat-monitors", map[string]any{"service_id": f.service, "name": "temp", "interval": "1h"})
 		}, nil},
 
+		{"GET", "/api/v1/audit", need(auth.Admin), fixed("/api/v1/audit"), nil},
+
 		{"POST", "/api/v1/integrations/alertmanager", ingest, fixed("/api/v1/integrations/alertmanager"), func(*testing.T, *authFixture) any {
 			return amPayload("firing", "fp-"+randomID())
 		}},

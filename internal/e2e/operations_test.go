@@ -239,7 +239,14 @@ func TestTriggeredBackupWritesACheckedDumpAndRecordsIt(t *testing.T) {
 func TestTriggeredMaintenanceReportsAnIncidentWhoseWorkflowIsGone(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	o := newOpsStack(t)
+	o := newOpsStack(t, func(a *activities.Activities) { a.AuditRetention = 365 * 24 * time.Hour })
+
+	// Audit events past the audit retention are purged; recent ones stay.
+	for _, age := range []time.Duration{400 * 24 * time.Hour, time.Hour} {
+		_, err := o.store.RecordAudit(ctx, store.AuditEvent{At: time.Now().Add(-age), Actor: "alice", CredentialKind: "user",
+			CredentialID: "alice", Method: "PUT", Route: "/api/v1/users/:id", Path: "/api/v1/users/usr_1", Target: "usr_1", Status: 200})
+		require.NoError(t, err)
+	}
 
 	// An active incident whose workflow Temporal never heard of, last
 	// written an hour ago: past the grace.
@@ -291,6 +298,10 @@ func TestTriggeredMaintenanceReportsAnIncidentWhoseWorkflowIsGone(t *testing.T) 
 		"inc_older":      "workflow moved on to incident inc_newer",
 	}, reasons)
 	require.Positive(t, rep.VacuumedTables)
+	require.EqualValues(t, 1, rep.PurgedAuditEvents)
+	left, _, err := o.store.ListAudit(ctx, store.AuditFilter{})
+	require.NoError(t, err)
+	require.Len(t, left, 1)
 
 	tl, err := o.store.Timeline(ctx, orphan.ID, 10)
 	require.NoError(t, err)

@@ -59,7 +59,9 @@ func newStack(t *testing.T, configure ...func(sdkworker.Worker, *activities.Acti
 
 // stackConfig is the configuration of a test stack: production defaults,
 // pointed at this test's schema, Redis prefix and the test Gorush, with the
-// tests' JWT secret and no rate limits (tests send bursts on purpose).
+// tests' JWT secret and secrets key, and no rate limits (tests send bursts
+// on purpose). The environment is development, so webhooks may reach the
+// tests' loopback receivers.
 func stackConfig(t *testing.T, prefix string) config.Config {
 	t.Helper()
 	cfg := config.Default()
@@ -71,6 +73,7 @@ func stackConfig(t *testing.T, prefix string) config.Config {
 	cfg.Push.Timeout = 5 * time.Second
 	cfg.Temporal.TaskQueue = taskQueue
 	cfg.Auth.JWTSecret = testenv.JWTSecret
+	cfg.Secrets.Keys = []string{testenv.SecretsKey}
 	cfg.Auth.RateLimit, cfg.Auth.EventsV2RateLimit = 0, 0
 	cfg.Server.Addr = "127.0.0.1:0"
 	return cfg
@@ -95,8 +98,10 @@ func newStackWith(t *testing.T, edit func(*config.Config), configure ...func(sdk
 	require.NoError(t, err)
 	t.Cleanup(a.Close)
 	require.NoError(t, a.LoadTokens(false))
+	require.NoError(t, a.LoadKeyring(false))
 	require.NoError(t, a.DialTemporal(ctx, srv.HostPort()))
-	acts := a.Activities()
+	acts, err := a.Activities()
+	require.NoError(t, err)
 	w := a.NewWorker(acts)
 	for _, c := range configure {
 		c(w, acts)

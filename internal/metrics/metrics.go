@@ -24,6 +24,7 @@ type Registry struct {
 	notifications *prometheus.CounterVec
 	rateLimited   *prometheus.CounterVec
 	limiterErrors prometheus.Counter
+	auditFailures prometheus.Counter
 
 	incidents      *prometheus.CounterVec
 	responseTime   *prometheus.HistogramVec
@@ -61,6 +62,10 @@ func New() *Registry {
 	r.limiterErrors = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "rate_limiter_fail_open_total",
 		Help: "Requests let through unchecked because the rate limiter's Redis could not answer.",
+	})
+	r.auditFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "audit_write_failures_total",
+		Help: "Authenticated writes answered without their audit event, because writing it to Postgres failed.",
 	})
 	for _, scope := range []string{"rest", "events_v2"} {
 		r.rateLimited.WithLabelValues(scope)
@@ -104,6 +109,7 @@ func New() *Registry {
 		r.httpDuration,
 		r.rateLimited,
 		r.limiterErrors,
+		r.auditFailures,
 	)
 	return r
 }
@@ -221,5 +227,12 @@ func (r *Registry) RateLimited(scope string) {
 func (r *Registry) LimiterFailedOpen() {
 	if r != nil {
 		r.limiterErrors.Inc()
+	}
+}
+
+// AuditWriteFailed counts one audit event that could not be written.
+func (r *Registry) AuditWriteFailed() {
+	if r != nil {
+		r.auditFailures.Inc()
 	}
 }

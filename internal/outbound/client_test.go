@@ -382,3 +382,37 @@ func TestUserAgentAndTimeout(t *testing.T) {
 	require.False(t, outbound.IsRefused(err))
 	require.False(t, strings.Contains(err.Error(), "refused"))
 }
+
+// CheckURL refuses, before anything is saved, the URLs whose host is a
+// literal refused address, and leaves host names to the dial-time check.
+func TestCheckURLRefusesLiteralAddressesOnly(t *testing.T) {
+	t.Parallel()
+	c, err := outbound.NewClient(outbound.Options{Allow: []string{"10.20.0.0/16"}})
+	require.NoError(t, err)
+	refused := map[string]string{
+		"http://169.254.169.254/latest/meta-data/": "link-local (cloud metadata)",
+		"http://127.0.0.1:8080/hook":               "loopback",
+		"https://[::1]/hook":                       "loopback",
+		"http://10.1.2.3/hook":                     "private",
+		"http://[::ffff:192.168.1.1]/x":            "private",
+	}
+	for raw, reason := range refused {
+		err := c.CheckURL(raw)
+		var re *outbound.RefusedError
+		require.ErrorAs(t, err, &re, raw)
+		require.Equal(t, reason, re.Reason, raw)
+	}
+	for _, raw := range []string{
+		"https://hooks.slack.com/services/T0/B0/x", // a name: judged when dialed
+		"http://localhost/hook",
+		"http://10.20.0.7/hook", // allowed
+		"https://93.184.215.14/hook",
+		"::not a url",
+	} {
+		require.NoError(t, c.CheckURL(raw), raw)
+	}
+
+	open, err := outbound.NewClient(outbound.Options{AllowPrivate: true})
+	require.NoError(t, err)
+	require.NoError(t, open.CheckURL("http://127.0.0.1/hook"))
+}

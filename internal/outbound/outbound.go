@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"syscall"
 	"time"
@@ -221,6 +222,24 @@ func (c *Client) Check(host string, addr netip.Addr) error {
 		}
 	}
 	return &RefusedError{Host: host, Addr: addr, Reason: reason}
+}
+
+// CheckURL runs Check ahead of time on a URL about to be saved: when its
+// host is a literal address (http://169.254.169.254/…, http://[::1]/…), it
+// returns the *RefusedError a request to it would meet, and otherwise nil.
+// A host name is not resolved here, since what it resolves to may change:
+// the dial-time check judges every address it leads to.
+func (c *Client) CheckURL(rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil // not a URL at all: the caller's own validation says so
+	}
+	host := u.Hostname()
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return nil
+	}
+	return c.Check(host, addr)
 }
 
 // dial is the transport's DialContext. addr is the URL's host and port; the

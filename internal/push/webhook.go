@@ -14,8 +14,8 @@ import (
 	"github.com/incident-server/incident-server/internal/secret"
 )
 
-// DefaultWebhookTimeout bounds one webhook delivery when NewWebhook is given
-// no timeout.
+// DefaultWebhookTimeout bounds one webhook delivery when NewWebhookWith is
+// given no timeout.
 const DefaultWebhookTimeout = 5 * time.Second
 
 // maxWebhookAnswer caps how much of a webhook's answer is read: only its
@@ -72,21 +72,6 @@ func NewWebhookWith(opts WebhookOptions) (*Webhook, error) {
 		return nil, fmt.Errorf("webhook client: %w", err)
 	}
 	return &Webhook{client: c, secret: bytes.Clone(opts.SigningSecret)}, nil
-}
-
-// NewWebhook returns a webhook client that may reach every address,
-// internal ones included, and signs nothing; every delivery is bounded by
-// timeout, DefaultWebhookTimeout when timeout is not positive, and by its
-// context. It does not follow redirects.
-//
-// Deprecated: outside development, use NewWebhookWith, which refuses
-// internal addresses unless they are allowed.
-func NewWebhook(timeout time.Duration) *Webhook {
-	w, err := NewWebhookWith(WebhookOptions{Timeout: timeout, AllowPrivate: true})
-	if err != nil {
-		panic(err) // unreachable: no Allow entries to reject
-	}
-	return w
 }
 
 // Post sends body, encoded with encoding/json, to rawURL and returns the

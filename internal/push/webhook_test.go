@@ -47,8 +47,7 @@ func TestWebhookPostsJSON(t *testing.T) {
 func TestWebhookSlackBody(t *testing.T) {
 	t.Parallel()
 	srv, requests := fakeServer(t, http.StatusOK, `ok`)
-	// NewWebhook, kept for development callers, reaches loopback.
-	_, err := push.NewWebhook(time.Second).Post(t.Context(), srv.URL, push.SlackBody(`[critical] db down: "primary" <gone>`))
+	_, err := devWebhook(t, time.Second).Post(t.Context(), srv.URL, push.SlackBody(`[critical] db down: "primary" <gone>`))
 	require.NoError(t, err)
 	require.Equal(t, `{"text":"[critical] db down: \"primary\" \u003cgone\u003e"}`, requests()[0].Body)
 	var back map[string]string

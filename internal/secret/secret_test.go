@@ -2,6 +2,8 @@ package secret_test
 
 import (
 	"encoding/base64"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -244,4 +246,25 @@ func TestRedact(t *testing.T) {
 		require.Equal(t, tt.want, got, tt.in)
 		require.NotContains(t, got, "SECRET")
 	}
+}
+
+// The development key is made once, readable by its owner only, and is a
+// keyring entry that seals and opens across restarts.
+func TestDevKeyIsMadeOnceAndKept(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "dev")
+	first, err := secret.DevKey(dir)
+	require.NoError(t, err)
+	again, err := secret.DevKey(dir)
+	require.NoError(t, err)
+	require.Equal(t, first, again, "the dev key is made once and kept")
+	info, err := os.Stat(filepath.Join(dir, secret.DevKeyFile))
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+
+	sealed, err := ring(t, first).Seal(slackURL, ctxURL)
+	require.NoError(t, err)
+	plain, err := ring(t, again).Open(sealed, ctxURL)
+	require.NoError(t, err)
+	require.Equal(t, slackURL, plain)
 }

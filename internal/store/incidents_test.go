@@ -18,9 +18,10 @@ import (
 
 var t0 = time.Date(2025, 3, 14, 9, 26, 53, 589793000, time.UTC)
 
+// newStore is a store on a fresh schema that seals with the tests' keyring.
 func newStore(t *testing.T) *store.Store {
 	t.Helper()
-	return store.New(testenv.Postgres(t))
+	return testenv.Store(t, testenv.Postgres(t))
 }
 
 func opened(id string, createdAt time.Time) (incident.Incident, incident.Event) {

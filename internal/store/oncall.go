@@ -56,8 +56,8 @@ SELECT u.id, u.name, u.email, u.time_zone, u.role, u.created_at, u.updated_at,
 FROM users u`
 
 const insertContact = `
-INSERT INTO contact_methods (id, user_id, type, label, platform, token, url, format, position, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce($10::timestamptz, now()))`
+INSERT INTO contact_methods (id, user_id, type, label, platform, token, url, url_hash, format, position, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce($11::timestamptz, now()))`
 
 // CreateUser stores a new user and its contact methods. It assigns the IDs
 // of the user and of every contact method (IDs in u are ignored) and the
@@ -85,7 +85,7 @@ func (s *Store) CreateUser(ctx context.Context, u oncall.User) (oncall.User, err
 		if err != nil {
 			return userWriteErr(u, err)
 		}
-		return insertContacts(ctx, tx, u, nil)
+		return s.insertContacts(ctx, tx, u, nil)
 	})
 	if err != nil {
 		return oncall.User{}, fail("create user", err)
@@ -108,6 +108,9 @@ func (s *Store) GetUser(ctx context.Context, id string) (oncall.User, error) {
 	if err != nil {
 		return oncall.User{}, fail(fmt.Sprintf("get user %s", id), err)
 	}
+	if u, err = s.OpenContacts(u); err != nil {
+		return oncall.User{}, fmt.Errorf("get user %s: %w", id, err)
+	}
 	return u, nil
 }
 
@@ -126,6 +129,9 @@ func (s *Store) GetUsers(ctx context.Context, ids []string) (map[string]oncall.U
 	if err != nil {
 		return nil, fail("get users", err)
 	}
+	if err := s.openUsers(users); err != nil {
+		return nil, fmt.Errorf("get users: %w", err)
+	}
 	for _, u := range users {
 		out[u.ID] = u
 	}
@@ -142,6 +148,9 @@ func (s *Store) ListUsers(ctx context.Context) ([]oncall.User, error) {
 	users, err := pgx.CollectRows(rows, scanUser)
 	if err != nil {
 		return nil, fail("list users", err)
+	}
+	if err := s.openUsers(users); err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
 	}
 	return users, nil
 }
@@ -197,7 +206,7 @@ func (s *Store) UpdateUser(ctx context.Context, u oncall.User) (oncall.User, err
 			kept[c.ID] = true
 			c.UserID = u.ID
 		}
-		return insertContacts(ctx, tx, u, created)
+		return s.insertContacts(ctx, tx, u, created)
 	})
 	if err != nil {
 		return oncall.User{}, fail(fmt.Sprintf("update user %s", u.ID), err)
@@ -276,9 +285,9 @@ func userWriteErr(u oncall.User, err error) error {
 	return fail("write user", err)
 }
 
-// insertContacts inserts u's contact methods in list order. created holds
-// the creation times of methods that keep their ID.
-func insertContacts(ctx context.Context, tx pgx.Tx, u oncall.User, created map[string]time.Time) error {
+// insertContacts inserts u's contact methods in list order, webhook URLs
+// sealed. created holds the creation times of methods that keep their ID.
+func (s *Store) insertContacts(ctx context.Context, tx pgx.Tx, u oncall.User, created map[string]time.Time) error {
 	if len(u.ContactMethods) == 0 {
 		return nil
 	}
@@ -288,8 +297,17 @@ func insertContacts(ctx context.Context, tx pgx.Tx, u oncall.User, created map[s
 		if t, ok := created[c.ID]; ok {
 			at = &t
 		}
+		url, hash := c.URL, (*string)(nil)
+		if c.Type == oncall.ContactWebhook {
+			sealed, err := s.sealURL(c.ID, c.URL)
+			if err != nil {
+				return err
+			}
+			h := URLHash(c.URL)
+			url, hash = sealed, &h
+		}
 		batch.Queue(insertContact, c.ID, u.ID, string(c.Type), c.Label, string(c.Platform),
-			c.Token, c.URL, string(c.Format), i, at)
+			c.Token, url, hash, string(c.Format), i, at)
 	}
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 		if pgErr, ok := pgErrorCode(err); ok && pgErr.Code == pgUniqueViolation {

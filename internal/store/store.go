@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/incident-server/incident-server/internal/fault"
+	"github.com/incident-server/incident-server/internal/secret"
 )
 
 // Errors: every error a Store method returns carries a fault code. A row
@@ -72,6 +74,8 @@ type Store struct {
 	// replica serves ListIncidents and Timeline; it is pool when no
 	// replica is configured.
 	replica *pgxpool.Pool
+	// keys seals and opens webhook URLs; see SetKeyring.
+	keys atomic.Pointer[secret.Keyring]
 }
 
 // Open connects to the database at url, and to opt.ReplicaURL when set, and

@@ -4,7 +4,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/incident-server/incident-server/internal/auth"
+	"github.com/incident-server/incident-server/internal/secret"
+	"github.com/incident-server/incident-server/internal/store"
 )
 
 // JWTSecret signs every test's user tokens. It is a test fixture, never a
@@ -36,4 +40,27 @@ func TokenFor(t testing.TB, user string, role auth.Role) string {
 		t.Fatalf("mint %s token: %v", role, err)
 	}
 	return tok
+}
+
+// SecretsKey is the keyring entry (secrets.keys) of every test stack and
+// store: it seals and opens test webhook URLs. A test fixture, never a
+// deployment's key.
+const SecretsKey = "test:dGVzdC1rZXktb2YtZXhhY3RseS10aGlydHktdHdvISE="
+
+// Keyring returns the keyring of the tests' fixed key.
+func Keyring(t testing.TB) *secret.Keyring {
+	t.Helper()
+	k, err := secret.NewKeyring([]string{SecretsKey})
+	if err != nil {
+		t.Fatalf("test keyring: %v", err)
+	}
+	return k
+}
+
+// Store returns a store on pool that seals with the tests' keyring.
+func Store(t testing.TB, pool *pgxpool.Pool) *store.Store {
+	t.Helper()
+	s := store.New(pool)
+	s.SetKeyring(Keyring(t))
+	return s
 }

@@ -44,6 +44,9 @@ func RunDev(ctx context.Context, args []string, out io.Writer) error {
 	if err := a.LoadTokens(true); err != nil {
 		return err
 	}
+	if err := a.LoadKeyring(true); err != nil {
+		return err
+	}
 	adminToken, err := a.Tokens.Mint("admin", auth.Admin, BootstrapTTL)
 	if err != nil {
 		return err
@@ -69,7 +72,11 @@ func RunDev(ctx context.Context, args []string, out io.Writer) error {
 	if err := a.PrepareWorker(ctx); err != nil {
 		return err
 	}
-	w := a.NewWorker(a.Activities())
+	acts, err := a.Activities()
+	if err != nil {
+		return err
+	}
+	w := a.NewWorker(acts)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
