@@ -63,8 +63,10 @@ func TestDefaultMatchesGuide(t *testing.T) {
 			WriteTimeout:     time.Second,
 		},
 		Temporal: Temporal{Address: "127.0.0.1:7233", Namespace: "default", TaskQueue: "incidents"},
-		Push:     Push{GorushURL: "", Timeout: 10 * time.Second, WebhookTimeout: 5 * time.Second},
-		Dev:      Dev{DataDir: ".data/dev", TemporalPort: 7233, UIPort: 8233},
+		Worker: Worker{StickyCacheSize: 2048, MaxConcurrentWorkflowTasks: 200, MaxConcurrentActivities: 200,
+			MaxConcurrentLocalActivities: 200, WorkflowPollers: 4, ActivityPollers: 4},
+		Push: Push{GorushURL: "", Timeout: 10 * time.Second, WebhookTimeout: 5 * time.Second},
+		Dev:  Dev{DataDir: ".data/dev", TemporalPort: 7233, UIPort: 8233},
 		Logging: Logging{
 			Format: "json",
 			Level:  "info",
