@@ -269,7 +269,8 @@ type NotifyInput struct {
 	Page   int
 	UserID string
 	// Reason says why the user is paged: "escalation", "escalate",
-	// "snooze_ended", "ack_timeout", "sla_warning", "sla_breach".
+	// "snooze_ended", "ack_timeout", "sla_warning", "sla_breach",
+	// "runbook_approval" (a runbook's approval is overdue).
 	Reason string
 	// DueAt is when the page was due: its step's scheduled time for an
 	// escalation page, when it was asked for otherwise. Zero in runs
