@@ -444,3 +444,39 @@ func (s *runbookSuite) TestARunbookStartedByHandAndAWaitForTheAlerts() {
 	s.Equal(start.Add(30*time.Minute), r.Steps[0].FinishedAt)
 	s.Equal(start.Add(35*time.Minute), r.Steps[1].FinishedAt)
 }
+
+// A run continued as new takes over its predecessor's runs and applies the
+// reports that predecessor received but did not handle.
+func (s *runbookSuite) TestAContinuedRunTakesOverTheRunbooksAndTheirPendingReports() {
+	inc := newIncident()
+	inc.Status, inc.CreatedAt, inc.UpdatedAt, inc.Version = incident.StatusOpen, start, start, 1
+	rb := s.threeSteps()
+	rb.Steps = rb.Steps[:1]
+	run := contract.NewRunbookRun(contract.RunbookInput{IncidentID: inc.ID, Run: 1, Runbook: rb, StartedAt: start})
+	done := run.Steps[0]
+	done.Status, done.Actor, done.Instructions = runbook.StepDone, "alice", ""
+	book := &contract.RunbookBook{
+		RequireSteps: true,
+		Runs:         []contract.RunbookEntry{{RunbookRun: run, Applied: 1}},
+		Pending: []contract.RunbookReport{
+			{IncidentID: inc.ID, Run: 1, Seq: 1, Kind: contract.ReportStep, Status: runbook.RunRunning}, // applied already
+			{IncidentID: inc.ID, Run: 1, Seq: 2, Kind: contract.ReportStep, Step: done, Status: runbook.RunRunning},
+			{IncidentID: "inc_earlier", Run: 1, Seq: 3, Kind: contract.ReportFinished, Status: runbook.RunFailed},
+			{IncidentID: inc.ID, Run: 1, Seq: 3, Kind: contract.ReportFinished, Status: runbook.RunDone, FinishedAt: start.Add(time.Minute)},
+		},
+	}
+	var st contract.State
+	var res updateResult
+	s.state(time.Minute, &st)
+	s.update(2*time.Minute, "", contract.UpdateResolve, req("alice"), &res)
+	s.env.ExecuteWorkflow(contract.IncidentWorkflow, contract.IncidentInput{Incident: inc, Continued: true, Seq: 5,
+		Escalation: &contract.Escalation{Policy: s.proj.policy, Step: 0}, Runbooks: book})
+	s.Require().NoError(s.env.GetWorkflowError())
+
+	s.Require().NoError(res.err, "the required step is done: the policy lets resolve through")
+	r := st.Runbooks[0]
+	s.Equal(runbook.RunDone, r.Status)
+	s.Equal("alice", r.Steps[0].Actor)
+	s.Equal("Open the lag dashboard.", r.Steps[0].Instructions, "kept from the snapshot")
+	s.Equal([]string{"runbook_step 1 done", "runbook_finished done"}, s.runbookEvents())
+}
