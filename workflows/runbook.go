@@ -336,9 +336,11 @@ func (r *runbookRun) runAction(ctx workflow.Context, i int) error {
 
 // report tells the incident's workflow what became of step i (or, for
 // ReportFinished, of the run), and waits until it is delivered, so reports
-// arrive in order. A report that cannot be delivered means the incident's
-// workflow has closed: the run is orphaned.
+// arrive in order. It goes out even when the run is being cancelled. A
+// report that cannot be delivered means the incident's workflow has
+// closed: the run is orphaned.
 func (r *runbookRun) report(ctx workflow.Context, kind string, i int) {
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
 	r.seq++
 	rep := contract.RunbookReport{IncidentID: r.in.IncidentID, Run: r.in.Run, Seq: r.seq, Kind: kind,
 		Status: runbook.RunRunning, At: now(ctx)}

@@ -82,11 +82,15 @@ const (
 const (
 	MaxSteps           = 20
 	MaxNameLen         = 200
-	MaxInstructionsLen = 8192
+	MaxInstructionsLen = 4096
 	MaxHeaders         = 20
 	MaxHeaderLen       = 1024
-	MaxBodyLen         = 16 << 10
+	MaxBodyLen         = 8 << 10
 	MaxSeverities      = 5
+	// MaxPerService caps the runbooks attached to one service. Their
+	// snapshots travel in the open plan, one workflow payload, which the
+	// limits above and this one keep well under Temporal's 2 MB.
+	MaxPerService = 5
 	// DefaultActionTimeout bounds one attempt of an action when its step
 	// sets no timeout; MaxActionTimeout is the longest a step may set.
 	DefaultActionTimeout = 10 * time.Second

@@ -31,12 +31,17 @@ func (s *Store) CreateRunbook(ctx context.Context, rb runbook.Runbook) (runbook.
 		return runbook.Runbook{}, fail("create runbook: encode steps", err)
 	}
 	rb.ID = newID(runbookIDPrefix)
-	err = s.pool.QueryRow(ctx, `
-		INSERT INTO runbooks (id, name, description, service_id, severities, steps, version)
-		VALUES ($1, $2, $3, nullif($4, ''), $5, $6, 1)
-		RETURNING version, created_at, updated_at`,
-		rb.ID, rb.Name, rb.Description, rb.ServiceID, severityTexts(rb.Severities), string(steps),
-	).Scan(&rb.Version, &rb.CreatedAt, &rb.UpdatedAt)
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := checkServiceRunbooks(ctx, tx, rb); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `
+			INSERT INTO runbooks (id, name, description, service_id, severities, steps, version)
+			VALUES ($1, $2, $3, nullif($4, ''), $5, $6, 1)
+			RETURNING version, created_at, updated_at`,
+			rb.ID, rb.Name, rb.Description, rb.ServiceID, severityTexts(rb.Severities), string(steps),
+		).Scan(&rb.Version, &rb.CreatedAt, &rb.UpdatedAt)
+	})
 	if err != nil {
 		return runbook.Runbook{}, fmt.Errorf("create runbook: %w", runbookWriteErr(err))
 	}
@@ -68,14 +73,19 @@ func (s *Store) UpdateRunbook(ctx context.Context, rb runbook.Runbook) (runbook.
 	if err != nil {
 		return runbook.Runbook{}, fail(op+": encode steps", err)
 	}
-	err = s.pool.QueryRow(ctx, `
-		UPDATE runbooks
-		SET name = $2, description = $3, service_id = nullif($4, ''), severities = $5, steps = $6,
-			version = version + 1, updated_at = now()
-		WHERE id = $1
-		RETURNING version, created_at, updated_at`,
-		rb.ID, rb.Name, rb.Description, rb.ServiceID, severityTexts(rb.Severities), string(steps),
-	).Scan(&rb.Version, &rb.CreatedAt, &rb.UpdatedAt)
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := checkServiceRunbooks(ctx, tx, rb); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `
+			UPDATE runbooks
+			SET name = $2, description = $3, service_id = nullif($4, ''), severities = $5, steps = $6,
+				version = version + 1, updated_at = now()
+			WHERE id = $1
+			RETURNING version, created_at, updated_at`,
+			rb.ID, rb.Name, rb.Description, rb.ServiceID, severityTexts(rb.Severities), string(steps),
+		).Scan(&rb.Version, &rb.CreatedAt, &rb.UpdatedAt)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return runbook.Runbook{}, fmt.Errorf("%s: %w", op, fault.Missing("runbook"))
 	}
@@ -230,6 +240,29 @@ func severitiesOf(ss []string) []incident.Severity {
 		out[i] = incident.Severity(s)
 	}
 	return out
+}
+
+// checkServiceRunbooks refuses to attach rb to a service that has
+// runbook.MaxPerService others, and names a service that does not exist.
+// It locks the service's row until tx ends, so two attachments cannot both
+// pass the count.
+func checkServiceRunbooks(ctx context.Context, tx pgx.Tx, rb runbook.Runbook) error {
+	if rb.ServiceID == "" {
+		return nil
+	}
+	var n int
+	err := tx.QueryRow(ctx, `
+		SELECT (SELECT count(*) FROM runbooks WHERE service_id = s.id AND id <> $2)
+		FROM services s WHERE s.id = $1 FOR UPDATE`, rb.ServiceID, rb.ID).Scan(&n)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return fault.InvalidField("service_id", "no such service")
+	case err != nil:
+		return fail("count the service's runbooks", err)
+	case n >= runbook.MaxPerService:
+		return fault.Conflictf("service %s has %d runbooks, the most one may have", rb.ServiceID, n)
+	}
+	return nil
 }
 
 // runbookWriteErr turns the one foreign key of runbooks, to its service,

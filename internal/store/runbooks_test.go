@@ -164,3 +164,32 @@ func TestRunbookContextMergesTheAlertsLabelsAndAnnotations(t *testing.T) {
 	_, err = s.RunbookContext(ctx, "inc_missing")
 	requireCode(t, fault.NotFound, err)
 }
+
+func TestAServiceHasAtMostFiveRunbooks(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := newStore(t)
+	for _, id := range []string{"db", "web"} {
+		_, err := s.CreateService(ctx, oncall.Service{ID: id, Name: id})
+		require.NoError(t, err)
+	}
+	var last runbook.Runbook
+	for range runbook.MaxPerService {
+		var err error
+		last, err = s.CreateRunbook(ctx, failover("db"))
+		require.NoError(t, err)
+	}
+	_, err := s.CreateRunbook(ctx, failover("db"))
+	requireCode(t, fault.Conflict, err)
+	require.ErrorContains(t, err, "service db has 5 runbooks")
+
+	// One that is there already may change; one more may not move in.
+	last.Name = "renamed"
+	_, err = s.UpdateRunbook(ctx, last)
+	require.NoError(t, err)
+	other, err := s.CreateRunbook(ctx, failover("web"))
+	require.NoError(t, err)
+	other.ServiceID = "db"
+	_, err = s.UpdateRunbook(ctx, other)
+	requireCode(t, fault.Conflict, err)
+}
