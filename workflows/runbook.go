@@ -233,7 +233,9 @@ func (r *runbookRun) runWait(ctx workflow.Context, i int) error {
 		return nil
 	}
 	r.report(ctx, contract.ReportAwaitingAlerts, i)
-	timer := workflow.NewTimer(ctx, w.AlertsTimeout())
+	timerCtx, stopTimer := workflow.WithCancel(ctx)
+	defer stopTimer()
+	timer := workflow.NewTimer(timerCtx, w.AlertsTimeout())
 	quiet, timedOut := false, false
 	var err error
 	for !quiet && !timedOut && err == nil {
@@ -307,7 +309,9 @@ func (r *runbookRun) runAction(ctx workflow.Context, i int) error {
 	sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) { cancelled = true })
 	sel.Select(ctx)
 	if cancelled && !call.IsReady() {
-		grace := workflow.NewTimer(dctx, step.Action.AttemptTimeout()+actionGrace)
+		graceCtx, stopGrace := workflow.WithCancel(dctx)
+		defer stopGrace()
+		grace := workflow.NewTimer(graceCtx, step.Action.AttemptTimeout()+actionGrace)
 		late := workflow.NewSelector(dctx)
 		late.AddFuture(call, func(workflow.Future) {})
 		late.AddFuture(grace, func(workflow.Future) {})
