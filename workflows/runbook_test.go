@@ -480,3 +480,32 @@ func (s *runbookSuite) TestAContinuedRunTakesOverTheRunbooksAndTheirPendingRepor
 	s.Equal("Open the lag dashboard.", r.Steps[0].Instructions, "kept from the snapshot")
 	s.Equal([]string{"runbook_step 1 done", "runbook_finished done"}, s.runbookEvents())
 }
+
+// Under the resolve policy, a resolve sent by monitoring is held back and
+// recorded, until a responder resolves once the required steps are done.
+func (s *runbookSuite) TestTheResolvePolicyHoldsAResolveFromMonitoring() {
+	s.require = true
+	rb := s.threeSteps()
+	rb.Steps = rb.Steps[:1]
+	s.runbooks = []runbook.Runbook{rb}
+	alert := func(at time.Duration, id string, action incident.AlertAction) {
+		s.at(at, func() {
+			s.env.SignalWorkflow(contract.SignalAlert, contract.AlertSignal{ID: id, Alert: incident.Alert{
+				Source: incident.SourceEventsV2, Action: action, Fingerprint: "fp", Title: "lag", Severity: incident.SeverityHigh}})
+		})
+	}
+	alert(time.Second, "a1", incident.AlertTrigger)
+	alert(time.Minute, "a2", incident.AlertResolve)
+	var held contract.State
+	var done, res updateResult
+	s.state(2*time.Minute, &held)
+	s.update(3*time.Minute, run1, contract.UpdateCompleteStep, complete(1, "alice"), &done)
+	s.update(4*time.Minute, "", contract.UpdateResolve, req("alice"), &res)
+	final := s.run()
+
+	s.Equal(incident.StatusOpen, held.Incident.Status, "the monitoring's resolve was held")
+	s.Contains(s.proj.eventTypes(), incident.EventResolveHeld)
+	s.Require().NoError(res.err)
+	s.Equal(incident.StatusResolved, final.Status)
+	s.Equal("alice", final.ResolvedBy)
+}
