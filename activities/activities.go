@@ -48,6 +48,8 @@ type Activities struct {
 	// AuditRetention is how long RunMaintenance keeps audit events when
 	// its input names no retention of its own; zero keeps them.
 	AuditRetention time.Duration
+	// Actions configures RunAction; its Client is required by it.
+	Actions ActionOptions
 }
 
 // RecordChange writes a new incident version, the event that explains it and

@@ -38,7 +38,8 @@ func (a *Activities) LoadEscalation(ctx context.Context, service string) (oncall
 
 // LoadOpen returns what a new incident starts with: the SLA targets of its
 // service and severity and the service's escalation snapshot, as LoadSLA
-// and LoadEscalation do, in one call. Read-only, so safe to repeat.
+// and LoadEscalation do, and the service's runbooks for the severity with
+// its resolve policy, in one call. Read-only, so safe to repeat.
 func (a *Activities) LoadOpen(ctx context.Context, in contract.LoadOpenInput) (contract.OpenPlan, error) {
 	sla, err := a.LoadSLA(ctx, contract.LoadSLAInput{Service: in.Service, Severity: in.Severity})
 	if err != nil {
@@ -48,7 +49,11 @@ func (a *Activities) LoadOpen(ctx context.Context, in contract.LoadOpenInput) (c
 	if err != nil {
 		return contract.OpenPlan{}, err
 	}
-	return contract.OpenPlan{SLA: sla, Escalation: snap}, nil
+	rbs, requireSteps, err := a.Store.RunbooksFor(ctx, in.Service, in.Severity)
+	if err != nil {
+		return contract.OpenPlan{}, toTemporal(fmt.Errorf("load runbooks of %s/%s: %w", in.Service, in.Severity, err))
+	}
+	return contract.OpenPlan{SLA: sla, Escalation: snap, Runbooks: rbs, RequireRunbookSteps: requireSteps}, nil
 }
 
 // LoadSLA returns the SLA targets of a service and severity: the

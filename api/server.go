@@ -181,6 +181,7 @@ func (s *Server) routes() *gin.Engine {
 	s.ingestRoutes(r, v1)
 	s.heartbeatRoutes(v1)
 	s.auditRoutes(v1)
+	s.runbookRoutes(v1)
 	return r
 }
 

@@ -51,6 +51,8 @@ func New(c client.Client, taskQueue string, opts Options, acts *activities.Activ
 	w.RegisterActivityWithOptions(acts.RunBackup, activity.RegisterOptions{Name: contract.ActivityRunBackup})
 	w.RegisterActivityWithOptions(acts.RunMaintenance, activity.RegisterOptions{Name: contract.ActivityRunMaintenance})
 	w.RegisterActivityWithOptions(acts.FindOrphans, activity.RegisterOptions{Name: contract.ActivityFindOrphans})
+	w.RegisterActivityWithOptions(acts.LoadRunbookContext, activity.RegisterOptions{Name: contract.ActivityLoadRunbookContext})
+	w.RegisterActivityWithOptions(acts.RunAction, activity.RegisterOptions{Name: contract.ActivityRunAction})
 	return w
 }
 

@@ -209,11 +209,16 @@ func (r *incidentRun) recordAlertEvent(ctx workflow.Context, typ incident.EventT
 
 // systemTransition applies an action an alert asked for, when the lifecycle
 // allows it; otherwise it does nothing (a resolve for an incident already
-// resolved, say).
+// resolved, say). A resolve the resolve policy forbids is recorded as held.
 func (r *incidentRun) systemTransition(ctx workflow.Context, action incident.Action, actor, note string) error {
 	to, _ := action.Target()
 	if incident.CanTransition(r.inc.Status, to) != nil {
 		return nil
+	}
+	if to == incident.StatusResolved {
+		if held, err := r.holdResolve(ctx, actor); held || err != nil {
+			return err
+		}
 	}
 	_, err := r.move(ctx, to, actor, incident.EventFor(to), note)
 	return err

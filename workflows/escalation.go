@@ -455,10 +455,11 @@ func (r *incidentRun) startPaging(ctx workflow.Context, snap oncall.Snapshot) in
 }
 
 // openLocally opens a new incident within the run's first workflow task:
-// one local activity loads its SLA targets and escalation snapshot, the
-// deadlines and step 1 are set, and one local activity records the
-// incident with its opened event and the policy it pages with. The open
-// update is answered as that task completes.
+// one local activity loads its SLA targets, escalation snapshot and
+// runbooks, the deadlines and step 1 are set, and one local activity
+// records the incident with its opened event and the policy it pages with.
+// The open update is answered as that task completes; the runbooks start
+// after it.
 func (r *incidentRun) openLocally(ctx workflow.Context) error {
 	var plan contract.OpenPlan
 	lctx := workflow.WithLocalActivityOptions(ctx, localProjectionOptions)
@@ -475,7 +476,7 @@ func (r *incidentRun) openLocally(ctx workflow.Context) error {
 		return err
 	}
 	r.recorded = true
-	return nil
+	return r.startRunbooksOnOpen(ctx, plan)
 }
 
 func (r *incidentRun) registerEscalation(ctx workflow.Context) error {

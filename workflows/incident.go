@@ -66,6 +66,7 @@ func IncidentWorkflow(ctx workflow.Context, in contract.IncidentInput) (incident
 		return r.inc, err
 	}
 	r.startAlerts(ctx, in)
+	r.restoreRunbooks(ctx, in)
 	escalates := in.Continued && in.Escalation != nil ||
 		!in.Continued && workflow.GetVersion(ctx, changeEscalation, workflow.DefaultVersion, escalationVersion1) >= escalationVersion1
 	tracksSLA := !in.Continued && escalates &&
@@ -115,9 +116,15 @@ func IncidentWorkflow(ctx workflow.Context, in contract.IncidentInput) (incident
 	} else if err := workflow.Await(ctx, stop); err != nil {
 		return r.inc, err
 	}
-	// Let every accepted update and the alert batch in hand finish their
-	// writes before the run closes or continues, so no event is lost.
-	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) && !r.alerts.busy }); err != nil {
+	if err := r.settleRunbooks(ctx); err != nil {
+		return r.inc, err
+	}
+	// Let every accepted update and the alert batch and runbook reports in
+	// hand finish their writes before the run closes or continues, so no
+	// event is lost.
+	if err := workflow.Await(ctx, func() bool {
+		return workflow.AllHandlersFinished(ctx) && !r.alerts.busy && !r.runbooksBusy()
+	}); err != nil {
 		return r.inc, err
 	}
 	pending := r.drainAlerts()
@@ -133,6 +140,7 @@ func IncidentWorkflow(ctx workflow.Context, in contract.IncidentInput) (incident
 			Alerts:        r.alerts.list(),
 			PendingAlerts: pending,
 			RequestKey:    r.requestKey,
+			Runbooks:      r.carryRunbooks(),
 		})
 	}
 	// Triggers that came after the resolution open the next incident under
@@ -176,6 +184,8 @@ type incidentRun struct {
 	alerts   *alertBook
 	alertCh  workflow.ReceiveChannel
 	alertsCh workflow.ReceiveChannel
+	// runbooks tracks the runbooks started on the incident; nil before any.
+	runbooks *runbookDesk
 }
 
 func (r *incidentRun) register(ctx workflow.Context) error {
@@ -189,6 +199,9 @@ func (r *incidentRun) register(ctx workflow.Context) error {
 		return fmt.Errorf("register update %s: %w", contract.UpdateOpen, err)
 	}
 	if err := r.registerEscalation(ctx); err != nil {
+		return err
+	}
+	if err := r.registerRunbooks(ctx); err != nil {
 		return err
 	}
 	// Registering a handler adds nothing to the history, so runs recorded
@@ -236,6 +249,7 @@ func (r *incidentRun) state(ctx workflow.Context) contract.State {
 	}
 	st.SLA = r.slaView(workflow.Now(ctx))
 	st.Alerts = r.alerts.list()
+	st.Runbooks = r.runbookViews()
 	return st
 }
 
@@ -305,6 +319,9 @@ func (r *incidentRun) validateTransition(action incident.Action, req contract.Tr
 	to, _ := action.Target()
 	if err := incident.CanTransition(r.inc.Status, to); err != nil {
 		return rejection(err)
+	}
+	if action == incident.ActionResolve {
+		return r.checkResolvePolicy()
 	}
 	return nil
 }

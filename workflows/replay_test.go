@@ -44,7 +44,14 @@ import (
 //     with the projection written by local activities ("local-writes"),
 //     steps timed from their schedule ("step-schedule") and delivery IDs;
 //   - heartbeat_v2.json: a monitor whose pings are writes, read from the
-//     store at each deadline ("ping-check").
+//     store at each deadline ("ping-check");
+//   - incident_runbook_v4.json: an incident whose service starts a runbook
+//     ("runbooks"): a checklist item done, a signed call, an approval, the
+//     reports of each step, then resolve under the resolve policy;
+//   - runbook_v1.json: that runbook's own workflow, a child of the incident;
+//   - incident_runbook_waiting_v4.json: an incident whose runbook made its
+//     call and waits at an approval, recorded mid-run (before a worker
+//     restart).
 func TestReplayRecordedHistories(t *testing.T) {
 	t.Parallel()
 	for _, file := range []string{
@@ -66,6 +73,9 @@ func TestReplayRecordedHistories(t *testing.T) {
 		"testdata/incident_note_v3.json",
 		"testdata/incident_heartbeat_v3.json",
 		"testdata/heartbeat_v2.json",
+		"testdata/incident_runbook_v4.json",
+		"testdata/runbook_v1.json",
+		"testdata/incident_runbook_waiting_v4.json",
 	} {
 		t.Run(file, func(t *testing.T) {
 			t.Parallel()

@@ -42,6 +42,7 @@ import (
 	"github.com/incident-server/incident-server/internal/metrics"
 	"github.com/incident-server/incident-server/internal/outbound"
 	"github.com/incident-server/incident-server/internal/push"
+	"github.com/incident-server/incident-server/internal/runbook"
 	"github.com/incident-server/incident-server/internal/secret"
 	"github.com/incident-server/incident-server/internal/store"
 	"github.com/incident-server/incident-server/worker"
@@ -237,8 +238,10 @@ func (a *App) DialTemporal(ctx context.Context, hostPort string) error {
 
 // Activities wires the worker's side effects. Without a Gorush URL, push
 // pages go to the log sink, so a laptop run still shows every page.
-// Webhooks go through the outbound policy (outbound.allow_private,
-// outbound.allow) and are signed when outbound.signing_secret is set.
+// Webhooks and runbook actions go through the outbound policy
+// (outbound.allow_private, outbound.allow) and are signed when
+// outbound.signing_secret is set; actions' headers may name
+// runbooks.secrets.
 func (a *App) Activities() (*activities.Activities, error) {
 	cfg := a.Config
 	o := outboundOptions(cfg)
@@ -247,6 +250,17 @@ func (a *App) Activities() (*activities.Activities, error) {
 		AllowPrivate:  o.AllowPrivate,
 		Allow:         o.Allow,
 		SigningSecret: []byte(cfg.Outbound.SigningSecret),
+	})
+	if err != nil {
+		return nil, err
+	}
+	actions, err := outbound.NewClient(outbound.Options{
+		Timeout:      runbook.MaxActionTimeout,
+		AllowPrivate: o.AllowPrivate,
+		Allow:        o.Allow,
+		// A redirect would turn a POST into a body-less GET whose 2xx
+		// passes for success: the answer is taken as it is.
+		MaxRedirects: -1,
 	})
 	if err != nil {
 		return nil, err
@@ -260,6 +274,11 @@ func (a *App) Activities() (*activities.Activities, error) {
 		Metrics:        a.Metrics,
 		Temporal:       a.Temporal,
 		AuditRetention: cfg.Maintenance.AuditRetention,
+		Actions: activities.ActionOptions{
+			Client:        actions,
+			SigningSecret: []byte(cfg.Outbound.SigningSecret),
+			Secrets:       cfg.Runbooks.Secrets,
+		},
 		Backup: activities.BackupOptions{
 			DatabaseURL: cfg.BackupURL(),
 			Dir:         cfg.Backup.Dir,

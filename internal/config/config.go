@@ -73,6 +73,7 @@ type Config struct {
 
 	Outbound Outbound `yaml:"outbound"`
 	Secrets  Secrets  `yaml:"secrets"`
+	Runbooks Runbooks `yaml:"runbooks"`
 
 	Backup      Backup      `yaml:"backup"`
 	Maintenance Maintenance `yaml:"maintenance"`
@@ -254,6 +255,19 @@ func (c Config) OutboundAllowsPrivate() bool {
 		return *c.Outbound.AllowPrivate
 	}
 	return c.Development()
+}
+
+// Runbooks configures runbook action steps. Their calls go through the
+// outbound policy (outbound.allow_private, outbound.allow) and are signed
+// with outbound.signing_secret.
+type Runbooks struct {
+	// Secrets are values action steps' header templates name with
+	// {{secret "name"}} (an Authorization header, say), so a runbook never
+	// holds one: they are read by the worker when it makes the call and
+	// never enter a workflow history. Names are letters, digits, '_', '-'
+	// and '.'. In the environment: "name=value,name=value" (values without
+	// commas). Default none.
+	Secrets map[string]string `yaml:"secrets"`
 }
 
 // Secrets configures the keys that seal secrets stored in Postgres
@@ -718,6 +732,28 @@ func setValue(v reflect.Value, s string) error {
 	return nil
 }
 
+// validSecretName reports whether s may name a runbook secret.
+func validSecretName(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
 // ParseLevel maps a configured level name to its slog level. Names are
 // case-insensitive: debug, info, warn, error.
 func ParseLevel(s string) (slog.Level, error) {
@@ -847,6 +883,12 @@ func (c Config) Validate() error {
 		// The keyring's errors name a key by position and ID, never by its bytes.
 		if _, err := secret.NewKeyring(c.Secrets.Keys); err != nil {
 			bad("secrets.keys", "%v (`incident-server secrets generate-key` prints a valid entry)", err)
+		}
+	}
+
+	for _, name := range sortedKeys(c.Runbooks.Secrets) {
+		if !validSecretName(name) {
+			bad("runbooks.secrets", "%q is not a secret name (letters, digits, '_', '-' and '.')", name)
 		}
 	}
 

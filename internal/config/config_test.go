@@ -538,7 +538,7 @@ func TestEveryFieldHasAnEnvironmentVariable(t *testing.T) {
 		"INCIDENT_PUSH_GORUSH_URL", "INCIDENT_PUSH_TIMEOUT", "INCIDENT_PUSH_WEBHOOK_TIMEOUT",
 		"INCIDENT_WORKER_STICKY_CACHE_SIZE", "INCIDENT_WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES",
 		"INCIDENT_OUTBOUND_ALLOW_PRIVATE", "INCIDENT_OUTBOUND_ALLOW", "INCIDENT_OUTBOUND_SIGNING_SECRET",
-		"INCIDENT_SECRETS_KEYS", "INCIDENT_MAINTENANCE_AUDIT_RETENTION",
+		"INCIDENT_SECRETS_KEYS", "INCIDENT_MAINTENANCE_AUDIT_RETENTION", "INCIDENT_RUNBOOKS_SECRETS",
 	} {
 		if !seen[name] {
 			t.Errorf("no field answers to %s", name)
@@ -550,9 +550,9 @@ func TestEveryFieldHasAnEnvironmentVariable(t *testing.T) {
 		}
 	}
 	// 2 top-level + 10 server + 6 database + 14 redis + 3 temporal + 6 worker + 3 push + 3 dev
-	// + 3 logging + 7 auth + 3 outbound + 1 secrets + 6 backup + 4 maintenance + 1 schedules.
-	if len(fs) != 72 {
-		t.Errorf("walk found %d fields, want 72", len(fs))
+	// + 3 logging + 7 auth + 3 outbound + 1 secrets + 1 runbooks + 6 backup + 4 maintenance + 1 schedules.
+	if len(fs) != 73 {
+		t.Errorf("walk found %d fields, want 73", len(fs))
 	}
 }
 
@@ -687,6 +687,14 @@ func TestOutboundAndSecretsSettings(t *testing.T) {
 	if want := []string{"127.0.0.1/32", "::1"}; !reflect.DeepEqual(c.Outbound.Allow, want) {
 		t.Errorf("outbound.allow from the environment = %q, want %q", c.Outbound.Allow, want)
 	}
+	c, err = LoadFrom(writeFile(t, "runbooks:\n  secrets:\n    deploy_token: s3cret\n"),
+		env(map[string]string{"INCIDENT_RUNBOOKS_SECRETS": "pager_key=k3y"}))
+	if err != nil {
+		t.Fatalf("LoadFrom: %v", err)
+	}
+	if want := map[string]string{"deploy_token": "s3cret", "pager_key": "k3y"}; !reflect.DeepEqual(c.Runbooks.Secrets, want) {
+		t.Errorf("runbooks.secrets = %q, want %q (the environment's entries merged over the file's)", c.Runbooks.Secrets, want)
+	}
 
 	bad := []struct {
 		name string
@@ -702,6 +710,7 @@ func TestOutboundAndSecretsSettings(t *testing.T) {
 		{"repeated id", map[string]string{"INCIDENT_SECRETS_KEYS": k1 + "," + k1}, []string{"secrets.keys", "used twice"}, ""},
 		{"no audit retention", map[string]string{"INCIDENT_MAINTENANCE_AUDIT_RETENTION": "0s"}, []string{"maintenance.audit_retention"}, ""},
 		{"unparsable allow_private", map[string]string{"INCIDENT_OUTBOUND_ALLOW_PRIVATE": "sometimes"}, []string{"INCIDENT_OUTBOUND_ALLOW_PRIVATE"}, ""},
+		{"runbook secret name", map[string]string{"INCIDENT_RUNBOOKS_SECRETS": "deploy token=s3cret"}, []string{"runbooks.secrets", `"deploy token"`}, "s3cret"},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {

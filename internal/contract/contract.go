@@ -12,10 +12,11 @@
 // A newcomer's map:
 //
 //	IncidentWorkflow (one per incident; ID: IncidentWorkflowID, DedupWorkflowID or RequestWorkflowID)
-//	  updates  open, acknowledge, mitigate, resolve, escalate, snooze, reassign, note
-//	  signals  alert, alerts (monitoring alerts: storms are signals, never updates)
+//	  updates  open, acknowledge, mitigate, resolve, escalate, snooze, reassign, note, start_runbook
+//	  signals  alert, alerts (monitoring alerts: storms are signals, never updates), runbook_report
 //	  query    state (State)
 //	  activities RecordChange, RecordEvent, RecordAlerts (local), LoadOpen (local), LoadEscalation, LoadPolicy, LoadSLA, NotifyUser
+//	  children RunbookWorkflow (one per runbook started; see runbook.go)
 //	HeartbeatWorkflow (one per monitor; ID: HeartbeatWorkflowID)
 //	  activity CheckHeartbeat (local): pings are writes to Postgres, read at each deadline
 //	  signal   ping (the first ping after an overdue one, to resolve at once)
@@ -146,7 +147,8 @@ const (
 const OpsService = "incident-server"
 
 // Search attributes IncidentWorkflow keeps current, so that the Temporal
-// Web UI can find incidents by status, severity and service. The worker
+// Web UI can find incidents by status, severity and service (and, with
+// SearchRunbookWaiting, those waiting on a runbook approval). The worker
 // registers them on its namespace at start-up (SearchAttributeTypes).
 var (
 	SearchStatus   = temporal.NewSearchAttributeKeyKeyword("IncidentStatus")

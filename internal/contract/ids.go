@@ -145,4 +145,5 @@ var SearchAttributeTypes = map[string]enumspb.IndexedValueType{
 	SearchService.GetName():         enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	SearchEscalationLevel.GetName(): enumspb.INDEXED_VALUE_TYPE_INT,
 	SearchSLADeadline.GetName():     enumspb.INDEXED_VALUE_TYPE_DATETIME,
+	SearchRunbookWaiting.GetName():  enumspb.INDEXED_VALUE_TYPE_BOOL,
 }

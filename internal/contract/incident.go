@@ -6,6 +6,7 @@ import (
 	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/oncall"
+	"github.com/incident-server/incident-server/internal/runbook"
 )
 
 // IncidentInput starts an IncidentWorkflow run.
@@ -36,6 +37,9 @@ type IncidentInput struct {
 	// and a new proposed incident ID, is answered as the opener, not as a
 	// duplicate. Carried across continue-as-new.
 	RequestKey string `json:",omitempty"`
+	// Runbooks are the incident's runbook runs and resolve policy, carried
+	// across continue-as-new; nil before any.
+	Runbooks *RunbookBook `json:",omitempty"`
 }
 
 // NewIncidentInput is the input of a new incident's run: its ID, its
@@ -168,6 +172,8 @@ type State struct {
 	Escalation    *Escalation           `json:"escalation,omitempty"`
 	SLA           *SLAState             `json:"sla,omitempty"`
 	Alerts        []incident.AlertState `json:"alerts,omitempty"`
+	// Runbooks are the runbooks started on the incident, oldest first.
+	Runbooks []RunbookRun `json:"runbooks,omitempty"`
 	// AsOf is the workflow time of the run's last workflow task: the state
 	// is current as of then (a query does not advance it).
 	AsOf time.Time `json:"as_of"`
@@ -263,7 +269,8 @@ type NotifyInput struct {
 	Page   int
 	UserID string
 	// Reason says why the user is paged: "escalation", "escalate",
-	// "snooze_ended", "ack_timeout", "sla_warning", "sla_breach".
+	// "snooze_ended", "ack_timeout", "sla_warning", "sla_breach",
+	// "runbook_approval" (a runbook's approval is overdue).
 	Reason string
 	// DueAt is when the page was due: its step's scheduled time for an
 	// escalation page, when it was asked for otherwise. Zero in runs
@@ -306,6 +313,12 @@ type OpenPlan struct {
 	// Escalation is the service's escalation snapshot (empty when it has
 	// no policy; paging nobody, with the reason, during maintenance).
 	Escalation oncall.Snapshot
+	// Runbooks are the service's runbooks that start on an incident of its
+	// severity, snapshotted; none in runs recorded before runbooks existed.
+	Runbooks []runbook.Runbook `json:",omitempty"`
+	// RequireRunbookSteps is the service's resolve policy
+	// (require_runbook_steps).
+	RequireRunbookSteps bool `json:",omitempty"`
 }
 
 // LoadSLAInput is the argument of ActivityLoadSLA.

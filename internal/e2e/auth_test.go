@@ -28,6 +28,9 @@ type authFixture struct {
 	keyB     string
 	incident string
 	monitor  string
+	// checklist and gate are runbooks started by hand: a manual step, and
+	// an approval for responders.
+	checklist, gate string
 }
 
 func newAuthFixture(t *testing.T, s *stack) *authFixture {
@@ -44,7 +47,22 @@ func newAuthFixture(t *testing.T, s *stack) *authFixture {
 	f.keyB = integrationKey(t, s, serviceB)
 	f.incident = openIncident(t, s, f.service).ID
 	f.monitor = create(t, s.url, "/api/v1/heartbeat-monitors", map[string]any{"service_id": f.service, "name": "nightly", "interval": "1h"})
+	f.checklist = create(t, s.url, "/api/v1/runbooks", map[string]any{"name": "checklist",
+		"steps": []map[string]any{{"name": "look", "kind": "manual"}}})
+	f.gate = create(t, s.url, "/api/v1/runbooks", map[string]any{"name": "gate",
+		"steps": []map[string]any{{"name": "go ahead?", "kind": "approval"}}})
 	return f
+}
+
+// step starts runbook on a fresh incident, waits until its first step is
+// in progress, and returns that step's path.
+func (f *authFixture) step(t *testing.T, runbook string) string {
+	t.Helper()
+	id := f.fresh(t)
+	r := do(t, http.MethodPost, f.s.url+"/api/v1/incidents/"+id+"/runbooks", map[string]string{"runbook_id": runbook})
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	awaitStep(t, f.s, id, 1, 1, "running", "waiting_approval")
+	return "/api/v1/incidents/" + id + "/runbooks/1/steps/1"
 }
 
 func (f *authFixture) integrationKey(t *testing.T, service string) string {
@@ -158,6 +176,15 @@ func routeTable() []routeCase {
 	putSLA, putSLABody := put("sla-policies", newSLA)
 	putWindow, putWindowBody := put("maintenance-windows", newWindow)
 	putService, putServiceBody := put("services", newService)
+	newRunbook := func(t *testing.T, f *authFixture) string {
+		return create(t, f.s.url, "/api/v1/runbooks", map[string]any{"name": "temp", "steps": []map[string]any{{"name": "s", "kind": "manual"}}})
+	}
+	putRunbook, putRunbookBody := put("runbooks", newRunbook)
+	step := func(runbook func(*authFixture) string, command string) func(*testing.T, *authFixture) string {
+		return func(t *testing.T, f *authFixture) string { return f.step(t, runbook(f)) + "/" + command }
+	}
+	checklist := func(f *authFixture) string { return f.checklist }
+	gate := func(f *authFixture) string { return f.gate }
 	now := time.Now().UTC()
 
 	return []routeCase{
@@ -252,6 +279,20 @@ func routeTable() []routeCase {
 		}, nil},
 
 		{"GET", "/api/v1/audit", need(auth.Admin), fixed("/api/v1/audit"), nil},
+
+		{"POST", "/api/v1/runbooks", need(auth.Admin), fixed("/api/v1/runbooks"), body(map[string]any{"name": "new",
+			"steps": []map[string]any{{"name": "look", "kind": "manual"}}})},
+		{"GET", "/api/v1/runbooks", need(auth.Viewer), fixed("/api/v1/runbooks"), nil},
+		{"GET", "/api/v1/runbooks/:id", need(auth.Viewer), item("runbooks", newRunbook), nil},
+		{"PUT", "/api/v1/runbooks/:id", need(auth.Admin), putRunbook, putRunbookBody},
+		{"DELETE", "/api/v1/runbooks/:id", need(auth.Admin), item("runbooks", newRunbook), nil},
+		{"POST", "/api/v1/incidents/:id/runbooks", need(auth.Responder), freshInc("/runbooks"), func(t *testing.T, f *authFixture) any {
+			return map[string]string{"runbook_id": f.checklist}
+		}},
+		{"POST", "/api/v1/incidents/:id/runbooks/:run/steps/:step/complete", need(auth.Responder), step(checklist, "complete"), body(map[string]string{})},
+		{"POST", "/api/v1/incidents/:id/runbooks/:run/steps/:step/skip", need(auth.Responder), step(checklist, "skip"), body(map[string]string{"note": "not needed"})},
+		{"POST", "/api/v1/incidents/:id/runbooks/:run/steps/:step/approve", need(auth.Responder), step(gate, "approve"), body(map[string]string{})},
+		{"POST", "/api/v1/incidents/:id/runbooks/:run/steps/:step/reject", need(auth.Responder), step(gate, "reject"), body(map[string]string{"note": "too risky"})},
 
 		{"POST", "/api/v1/integrations/alertmanager", ingest, fixed("/api/v1/integrations/alertmanager"), func(*testing.T, *authFixture) any {
 			return amPayload("firing", "fp-"+randomID())

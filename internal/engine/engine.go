@@ -196,6 +196,33 @@ func (c *Client) Command(ctx context.Context, inc incident.Incident, update, ide
 	return nil
 }
 
+// RunbookCommand sends update (complete_step, approve_step) with arg to
+// run (from 1) of the runbooks started on inc, and decodes its answer into
+// out. idempotencyKey, when set, makes a retry get the first answer back.
+// A run that does not exist, or has ended, is a conflict.
+func (c *Client) RunbookCommand(ctx context.Context, inc incident.Incident, run int, update, idempotencyKey string, arg, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout())
+	defer cancel()
+	wfID := contract.RunbookWorkflowID(inc.ID, run)
+	handle, err := c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   wfID,
+		UpdateID:     contract.CommandUpdateID(update, idempotencyKey),
+		UpdateName:   update,
+		Args:         []any{arg},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = handle.Get(ctx, out)
+	}
+	if _, gone := errors.AsType[*serviceerror.NotFound](err); gone {
+		return fmt.Errorf("%s %s: %w", update, wfID, fault.Conflictf("runbook run %d of incident %s is not running", run, inc.ID))
+	}
+	if err != nil {
+		return classify(update+" "+wfID, err)
+	}
+	return nil
+}
+
 // State asks inc's workflow for its live state, within timeout. It returns
 // false when the workflow has closed or moved on to a newer incident under
 // the same dedup key.

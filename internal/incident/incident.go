@@ -297,6 +297,16 @@ const (
 	EventAlert         EventType = "alert"
 	EventAlertResolved EventType = "alert_resolved"
 
+	// Runbook events: a run started, one of its steps changed status, an
+	// approval was overdue and the escalation targets were paged, the run
+	// ended; and a resolve by an alert held back by the resolve policy.
+	// Their data names the run, the runbook and the step.
+	EventRunbookStarted         EventType = "runbook_started"
+	EventRunbookStep            EventType = "runbook_step"
+	EventRunbookApprovalOverdue EventType = "runbook_approval_overdue"
+	EventRunbookFinished        EventType = "runbook_finished"
+	EventResolveHeld            EventType = "resolve_held"
+
 	// EventWorkflowMissing is written by the maintenance run on an incident
 	// that Postgres holds as active while its workflow is not running: no
 	// timer will page for it, and nothing will resolve it.

@@ -371,9 +371,13 @@ type Service struct {
 	AutoResolve *bool `json:"auto_resolve,omitempty"`
 	// BreachUserIDs are alerted on every SLA warning and breach of the
 	// service's incidents, beside the escalation step's targets.
-	BreachUserIDs []string  `json:"breach_user_ids,omitempty"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	BreachUserIDs []string `json:"breach_user_ids,omitempty"`
+	// RequireRunbookSteps refuses to resolve an incident of the service
+	// (409) until every required step of its runbooks is done. Default
+	// false.
+	RequireRunbookSteps bool      `json:"require_runbook_steps"`
+	CreatedAt           time.Time `json:"created_at"`
+	UpdatedAt           time.Time `json:"updated_at"`
 }
 
 // ResolvesItself reports the AutoResolve setting, true when unset.

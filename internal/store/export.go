@@ -21,7 +21,10 @@ const (
 	// maintenance windows. Heartbeat monitors are left out: each runs as a
 	// workflow that only the API starts.
 	ExportConfig = "config"
-	// ExportPolicies is the escalation and SLA policies.
+	// ExportPolicies is the escalation and SLA policies and the runbooks.
+	// Runbooks attached to a service need it: import a policies document
+	// together with the config document that holds the service, or into a
+	// database that has it.
 	ExportPolicies = "policies"
 )
 
@@ -30,11 +33,11 @@ const (
 var (
 	exportTables = map[string][]string{
 		ExportConfig:   {"users", "contact_methods", "services", "integration_keys", "maintenance_windows"},
-		ExportPolicies: {"escalation_policies", "sla_policies"},
+		ExportPolicies: {"escalation_policies", "sla_policies", "runbooks"},
 	}
 	importOrder = []string{
 		"escalation_policies", "sla_policies", "users", "contact_methods",
-		"services", "integration_keys", "maintenance_windows",
+		"services", "integration_keys", "maintenance_windows", "runbooks",
 	}
 )
 

@@ -25,8 +25,10 @@ func seedConfig(t *testing.T, s *store.Store) {
 		Response: oncall.Duration(10 * time.Minute), Resolution: oncall.Duration(2 * time.Hour), WarningFraction: 0.5})
 	require.NoError(t, err)
 	sv := oncall.Service{ID: "checkout", Name: "Checkout", EscalationPolicyID: pol.ID,
-		AckTimeout: oncall.Duration(30 * time.Minute), BreachUserIDs: []string{bob.ID}}
+		AckTimeout: oncall.Duration(30 * time.Minute), BreachUserIDs: []string{bob.ID}, RequireRunbookSteps: true}
 	_, err = s.CreateService(ctx, sv)
+	require.NoError(t, err)
+	_, err = s.CreateRunbook(ctx, failover("checkout", incident.SeverityCritical))
 	require.NoError(t, err)
 	_, _, err = s.CreateIntegrationKey(ctx, "checkout", "alertmanager")
 	require.NoError(t, err)
@@ -62,6 +64,7 @@ func TestExportImportRoundTripIsLossless(t *testing.T) {
 	require.Len(t, docs[0].Tables["contact_methods"], 2)
 	require.Len(t, docs[0].Tables["integration_keys"], 1)
 	require.Len(t, docs[1].Tables["escalation_policies"], 1)
+	require.Len(t, docs[1].Tables["runbooks"], 1)
 
 	// Config first on the command line: Import still writes the policies
 	// the services reference before the services.
@@ -80,6 +83,12 @@ func TestExportImportRoundTripIsLossless(t *testing.T) {
 	snap, err := dst.EscalationFor(ctx, "checkout")
 	require.NoError(t, err)
 	require.Len(t, snap.Steps, 2)
+	// … and its incidents start the imported runbook, under the service's resolve policy.
+	rbs, requireSteps, err := dst.RunbooksFor(ctx, "checkout", incident.SeverityCritical)
+	require.NoError(t, err)
+	require.Len(t, rbs, 1)
+	require.Len(t, rbs[0].Steps, 3)
+	require.True(t, requireSteps)
 }
 
 func TestImportIsAllOrNothing(t *testing.T) {

@@ -475,7 +475,7 @@ func scanPolicy(row pgx.CollectableRow) (oncall.Policy, error) {
 	return p, nil
 }
 
-const serviceColumns = `id, name, description, coalesce(escalation_policy_id, ''), ack_timeout_ms, auto_resolve, breach_user_ids, created_at, updated_at`
+const serviceColumns = `id, name, description, coalesce(escalation_policy_id, ''), ack_timeout_ms, auto_resolve, breach_user_ids, require_runbook_steps, created_at, updated_at`
 
 // CreateService stores a new service under the caller's ID and returns it as
 // stored; the acknowledgement timeout is kept in whole milliseconds. sv
@@ -494,10 +494,11 @@ func (s *Store) CreateService(ctx context.Context, sv oncall.Service) (oncall.Se
 		return oncall.Service{}, err
 	}
 	err := s.pool.QueryRow(ctx, `
-		INSERT INTO services (id, name, description, escalation_policy_id, ack_timeout_ms, auto_resolve, breach_user_ids)
-		VALUES ($1, $2, $3, nullif($4, ''), $5, $6, $7)
+		INSERT INTO services (id, name, description, escalation_policy_id, ack_timeout_ms, auto_resolve, breach_user_ids,
+			require_runbook_steps)
+		VALUES ($1, $2, $3, nullif($4, ''), $5, $6, $7, $8)
 		RETURNING created_at, updated_at`,
-		sv.ID, sv.Name, sv.Description, sv.EscalationPolicyID, ackMS, sv.ResolvesItself(), breachIDs(sv),
+		sv.ID, sv.Name, sv.Description, sv.EscalationPolicyID, ackMS, sv.ResolvesItself(), breachIDs(sv), sv.RequireRunbookSteps,
 	).Scan(&sv.CreatedAt, &sv.UpdatedAt)
 	if pgErr, ok := pgErrorCode(err); ok && pgErr.Code == pgUniqueViolation {
 		return oncall.Service{}, fmt.Errorf("create service: %w", fault.Conflictf("a service with id %s exists", sv.ID))
@@ -538,10 +539,10 @@ func (s *Store) UpdateService(ctx context.Context, sv oncall.Service) (oncall.Se
 	err := s.pool.QueryRow(ctx, `
 		UPDATE services
 		SET name = $2, description = $3, escalation_policy_id = nullif($4, ''), ack_timeout_ms = $5,
-			auto_resolve = $6, breach_user_ids = $7, updated_at = now()
+			auto_resolve = $6, breach_user_ids = $7, require_runbook_steps = $8, updated_at = now()
 		WHERE id = $1
 		RETURNING created_at, updated_at`,
-		sv.ID, sv.Name, sv.Description, sv.EscalationPolicyID, ackMS, sv.ResolvesItself(), breachIDs(sv),
+		sv.ID, sv.Name, sv.Description, sv.EscalationPolicyID, ackMS, sv.ResolvesItself(), breachIDs(sv), sv.RequireRunbookSteps,
 	).Scan(&sv.CreatedAt, &sv.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return oncall.Service{}, fmt.Errorf("update service %s: %w", sv.ID, fault.Missing("service"))
@@ -604,7 +605,8 @@ func scanService(row pgx.CollectableRow) (oncall.Service, error) {
 	var sv oncall.Service
 	var ackMS int64
 	var autoResolve bool
-	if err := row.Scan(&sv.ID, &sv.Name, &sv.Description, &sv.EscalationPolicyID, &ackMS, &autoResolve, &sv.BreachUserIDs, &sv.CreatedAt, &sv.UpdatedAt); err != nil {
+	if err := row.Scan(&sv.ID, &sv.Name, &sv.Description, &sv.EscalationPolicyID, &ackMS, &autoResolve, &sv.BreachUserIDs,
+		&sv.RequireRunbookSteps, &sv.CreatedAt, &sv.UpdatedAt); err != nil {
 		return oncall.Service{}, err
 	}
 	if len(sv.BreachUserIDs) == 0 {
