@@ -51,6 +51,9 @@ func New(c client.Client, taskQueue string, opts Options, acts *activities.Activ
 	w.RegisterActivityWithOptions(acts.RunBackup, activity.RegisterOptions{Name: contract.ActivityRunBackup})
 	w.RegisterActivityWithOptions(acts.RunMaintenance, activity.RegisterOptions{Name: contract.ActivityRunMaintenance})
 	w.RegisterActivityWithOptions(acts.FindOrphans, activity.RegisterOptions{Name: contract.ActivityFindOrphans})
+	w.RegisterActivityWithOptions(acts.ResolveOnCall, activity.RegisterOptions{Name: contract.ActivityResolveOnCall})
+	w.RegisterActivityWithOptions(acts.PlanHandoffs, activity.RegisterOptions{Name: contract.ActivityPlanHandoffs})
+	w.RegisterActivityWithOptions(acts.SendHandoffNotice, activity.RegisterOptions{Name: contract.ActivitySendHandoffNotice})
 	return w
 }
 

@@ -355,3 +355,49 @@ func publicOf(err error) string {
 	}
 	return "internal error"
 }
+
+// ReplanHandoffs tells the schedule's HandoffWorkflow that the schedule,
+// its overrides or its handoff subscriptions changed, starting the
+// workflow when it is not running (update-with-start), and returns the
+// plan it made afresh.
+func (c *Client) ReplanHandoffs(ctx context.Context, scheduleID, reason string) (contract.HandoffPlan, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout())
+	defer cancel()
+	wfID := contract.HandoffWorkflowID(scheduleID)
+	start := c.Temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID:                       wfID,
+		TaskQueue:                c.taskQueue(),
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    contract.IDReusePolicy,
+		WorkflowTaskTimeout:      contract.WorkflowTaskTimeout,
+	}, contract.HandoffWorkflow, contract.HandoffInput{ScheduleID: scheduleID})
+	handle, err := c.Temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: start,
+		UpdateOptions: client.UpdateWorkflowOptions{
+			UpdateName:   contract.UpdateReplan,
+			Args:         []any{contract.ReplanRequest{ScheduleID: scheduleID, Reason: reason}},
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	if err != nil {
+		return contract.HandoffPlan{}, classify("replan "+wfID, err)
+	}
+	var plan contract.HandoffPlan
+	if err := handle.Get(ctx, &plan); err != nil {
+		return contract.HandoffPlan{}, classify("replan "+wfID, err)
+	}
+	return plan, nil
+}
+
+// StopHandoffs cancels the schedule's HandoffWorkflow. One that does not
+// exist or has already closed is stopped already.
+func (c *Client) StopHandoffs(ctx context.Context, scheduleID string) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout())
+	defer cancel()
+	wfID := contract.HandoffWorkflowID(scheduleID)
+	err := c.Temporal.CancelWorkflow(ctx, wfID, "")
+	if _, gone := errors.AsType[*serviceerror.NotFound](err); err == nil || gone {
+		return nil
+	}
+	return classify("cancel "+wfID, err)
+}
