@@ -17,4 +17,5 @@ func Register(r Registry) {
 	r.RegisterWorkflowWithOptions(HeartbeatWorkflow, workflow.RegisterOptions{Name: contract.HeartbeatWorkflow})
 	r.RegisterWorkflowWithOptions(BackupWorkflow, workflow.RegisterOptions{Name: contract.BackupWorkflow})
 	r.RegisterWorkflowWithOptions(MaintenanceWorkflow, workflow.RegisterOptions{Name: contract.MaintenanceWorkflow})
+	r.RegisterWorkflowWithOptions(HandoffWorkflow, workflow.RegisterOptions{Name: contract.HandoffWorkflow})
 }
