@@ -44,7 +44,13 @@ import (
 //     with the projection written by local activities ("local-writes"),
 //     steps timed from their schedule ("step-schedule") and delivery IDs;
 //   - heartbeat_v2.json: a monitor whose pings are writes, read from the
-//     store at each deadline ("ping-check").
+//     store at each deadline ("ping-check");
+//   - incident_schedule_v4.json: a policy whose step targets an on-call
+//     schedule ("schedule-targets"): the rotation's person paged, an
+//     override made, escalate pages the override's user, resolve;
+//   - handoff_v1.json: a schedule's HandoffWorkflow: a subscription put
+//     twice, an override that makes a handoff, the notice sent before it,
+//     then cancelled as the schedule is deleted.
 func TestReplayRecordedHistories(t *testing.T) {
 	t.Parallel()
 	for _, file := range []string{
@@ -66,6 +72,8 @@ func TestReplayRecordedHistories(t *testing.T) {
 		"testdata/incident_note_v3.json",
 		"testdata/incident_heartbeat_v3.json",
 		"testdata/heartbeat_v2.json",
+		"testdata/incident_schedule_v4.json",
+		"testdata/handoff_v1.json",
 	} {
 		t.Run(file, func(t *testing.T) {
 			t.Parallel()
