@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/incident-server/incident-server/internal/contract"
@@ -199,4 +200,25 @@ func TestHandoffNoticeArrivesBeforeTheShift(t *testing.T) {
 		t.Fatalf("a second notice: %v", extra)
 	default:
 	}
+}
+
+// A handoff workflow that is not running (terminated in the Web UI, or its
+// subscriptions imported) is started again by the worker as it starts.
+func TestWorkerStartsMissingHandoffWorkflows(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	ctx := context.Background()
+	alice := pushUser(t, s, "alice")
+	sch := create(t, s.url, "/api/v1/schedules", map[string]any{"name": "primary", "time_zone": "America/New_York",
+		"layers": []map[string]any{{"members": []string{alice}, "start": "2026-01-05T09:00", "turn": "daily"}}})
+	r := do(t, http.MethodPut, s.url+"/api/v1/schedules/"+sch+"/handoff-subscriptions/"+alice, map[string]int{"minutes_before": 30})
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	wfID := contract.HandoffWorkflowID(sch)
+	require.NoError(t, s.temporal.TerminateWorkflow(ctx, wfID, "", "lost"))
+
+	require.NoError(t, s.app.SyncHandoffs(ctx))
+	desc, err := s.temporal.DescribeWorkflowExecution(ctx, wfID, "")
+	require.NoError(t, err)
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, desc.GetWorkflowExecutionInfo().GetStatus())
+	require.NoError(t, s.app.SyncHandoffs(ctx), "a running one is left alone")
 }

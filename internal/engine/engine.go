@@ -389,6 +389,24 @@ func (c *Client) ReplanHandoffs(ctx context.Context, scheduleID, reason string) 
 	return plan, nil
 }
 
+// StartHandoffs starts the schedule's HandoffWorkflow unless it is
+// running. Unlike ReplanHandoffs it needs no worker to answer, so a worker
+// can call it before it polls.
+func (c *Client) StartHandoffs(ctx context.Context, scheduleID string) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout())
+	defer cancel()
+	wfID := contract.HandoffWorkflowID(scheduleID)
+	_, err := c.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: wfID, TaskQueue: c.taskQueue(), WorkflowIDReusePolicy: contract.IDReusePolicy,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowTaskTimeout:      contract.WorkflowTaskTimeout,
+	}, contract.HandoffWorkflow, contract.HandoffInput{ScheduleID: scheduleID})
+	if err != nil {
+		return classify("start "+wfID, err)
+	}
+	return nil
+}
+
 // StopHandoffs cancels the schedule's HandoffWorkflow. One that does not
 // exist or has already closed is stopped already.
 func (c *Client) StopHandoffs(ctx context.Context, scheduleID string) error {

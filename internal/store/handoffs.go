@@ -75,6 +75,13 @@ func (s *Store) DeleteHandoffSubscription(ctx context.Context, scheduleID, userI
 	return nil
 }
 
+// SubscribedSchedules lists the IDs of the schedules anyone subscribed to
+// handoff notices of: those that need a HandoffWorkflow.
+func (s *Store) SubscribedSchedules(ctx context.Context) ([]string, error) {
+	return queryAll(ctx, s, "list subscribed schedules", pgx.RowTo[string],
+		`SELECT DISTINCT schedule_id FROM handoff_subscriptions ORDER BY schedule_id`)
+}
+
 func scanSubscription(row pgx.CollectableRow) (oncall.HandoffSubscription, error) {
 	var sub oncall.HandoffSubscription
 	if err := row.Scan(&sub.ScheduleID, &sub.UserID, &sub.MinutesBefore, &sub.CreatedAt, &sub.UpdatedAt); err != nil {
