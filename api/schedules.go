@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -442,35 +443,47 @@ func (s *Server) calendar(c *gin.Context) {
 	now := time.Now().UTC()
 	from := now.Truncate(24 * time.Hour).Add(-feedBehind)
 	to := from.Add(feedBehind + feedAhead)
-	var name string
-	var shifts []schedule.Shift
+	var title string
+	var groups []shiftGroup
 	if f.ScheduleID != "" {
 		sch, err := s.store.ScheduleIn(ctx, f.ScheduleID, from, to)
 		if err != nil {
 			s.abort(c, err)
 			return
 		}
-		if shifts, err = schedule.Shifts(sch, from, to); err != nil {
+		shifts, err := schedule.Shifts(sch, from, to)
+		if err != nil {
 			s.abort(c, oncall.ScheduleError(err))
 			return
 		}
-		name = "On call: " + sch.Name
+		title, groups = "On call: "+sch.Name, []shiftGroup{{sch.Name, shifts}}
 	} else {
 		u, err := s.store.GetUser(ctx, f.UserID)
 		if err != nil {
 			s.abort(c, err)
 			return
 		}
-		if shifts, _, err = s.shiftsOfUser(ctx, f.UserID, from, to); err != nil {
+		schs, err := s.store.SchedulesOfUser(ctx, f.UserID, from, to)
+		if err != nil {
 			s.abort(c, err)
 			return
 		}
-		name = "On call: " + u.Name
+		for _, sch := range schs {
+			shifts, err := schedule.UserShifts(sch, f.UserID, from, to)
+			if err != nil {
+				s.abort(c, oncall.ScheduleError(err))
+				return
+			}
+			groups = append(groups, shiftGroup{sch.Name, shifts})
+		}
+		title = "On call: " + u.Name
 	}
 	var ids []string
-	for _, sh := range shifts {
-		if !slices.Contains(ids, sh.UserID) {
-			ids = append(ids, sh.UserID)
+	for _, g := range groups {
+		for _, sh := range g.shifts {
+			if !slices.Contains(ids, sh.UserID) {
+				ids = append(ids, sh.UserID)
+			}
 		}
 	}
 	users, err := s.store.GetUsers(ctx, ids)
@@ -483,7 +496,33 @@ func (s *Server) calendar(c *gin.Context) {
 		names[id] = u.Name
 	}
 	c.Header("Content-Disposition", `inline; filename="oncall.ics"`)
-	c.Data(http.StatusOK, "text/calendar; charset=utf-8", schedule.ICal(name, shifts, names, "incident-server", now.Truncate(time.Second)))
+	c.Data(http.StatusOK, "text/calendar; charset=utf-8", icalOf(title, groups, names, now.Truncate(time.Second)))
+}
+
+// shiftGroup is the shifts of one schedule, named.
+type shiftGroup struct {
+	schedule string
+	shifts   []schedule.Shift
+}
+
+// calendarDomain is the domain of the feeds' event UIDs: fixed, so that a
+// feed served under another host name keeps its events.
+const calendarDomain = "incident-server"
+
+// icalOf renders one calendar titled title with the events of every group,
+// each event described with its own schedule's name: schedule.ICal renders
+// one schedule's calendar, and the events of each are gathered under one
+// header.
+func icalOf(title string, groups []shiftGroup, names map[string]string, stamp time.Time) []byte {
+	const begin, end, last = "BEGIN:VEVENT\r\n", "END:VEVENT\r\n", "END:VCALENDAR\r\n"
+	out := bytes.TrimSuffix(schedule.ICal(title, nil, nil, calendarDomain, stamp), []byte(last))
+	for _, g := range groups {
+		cal := schedule.ICal(g.schedule, g.shifts, names, calendarDomain, stamp)
+		if i, j := bytes.Index(cal, []byte(begin)), bytes.LastIndex(cal, []byte(end)); i >= 0 && j >= i {
+			out = append(out, cal[i:j+len(end)]...)
+		}
+	}
+	return append(out, last...)
 }
 
 // subscriptionRequest is the body of PUT …/handoff-subscriptions/{user_id}.
