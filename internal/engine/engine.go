@@ -1,6 +1,7 @@
 // Package engine is the client side of the workflow contract: the one way
 // the API opens incidents, delivers alerts, sends commands, reads a live
-// incident and drives heartbeat monitors. It speaks Temporal so its callers
+// incident and drives heartbeat monitors and the handoff notices of
+// on-call schedules. It speaks Temporal so its callers
 // need not, and every error it returns carries a fault code: a validator's
 // refusal keeps its code, a closed workflow is a conflict, and every
 // passing refusal of Temporal (unreachable, overloaded, a workflow task in
