@@ -121,16 +121,16 @@ func (s *Server) createOverride(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	s.schedulesChanged(c, out.ScheduleID, "override created")
+	s.overridesChanged(c, out.ScheduleID, "override created")
 	auditTarget(c, out.ID)
 	auditAfter(c, out)
 	c.Header("Location", "/api/v1/schedules/"+url.PathEscape(out.ScheduleID)+"/overrides/"+url.PathEscape(out.ID))
 	c.JSON(http.StatusCreated, out)
 }
 
-// schedulesChanged retires cached on-call answers and tells the handoff
+// overridesChanged retires cached on-call answers and tells the handoff
 // workflow after an override changed.
-func (s *Server) schedulesChanged(c *gin.Context, scheduleID, reason string) {
+func (s *Server) overridesChanged(c *gin.Context, scheduleID, reason string) {
 	s.directory.ForgetSchedules(c.Request.Context())
 	s.replan(c.Request.Context(), scheduleID, reason)
 }
@@ -171,7 +171,7 @@ func (s *Server) deleteOverride(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	s.schedulesChanged(c, o.ScheduleID, "override deleted")
+	s.overridesChanged(c, o.ScheduleID, "override deleted")
 	c.Status(http.StatusNoContent)
 }
 
@@ -201,7 +201,8 @@ func instant(c *gin.Context, name string, def time.Time) (time.Time, error) {
 	if v == "" {
 		return def, nil
 	}
-	t, err := time.Parse(time.RFC3339, v)
+	// An unescaped "+01:00" in a query string arrives as " 01:00".
+	t, err := time.Parse(time.RFC3339, strings.ReplaceAll(v, " ", "+"))
 	if err != nil {
 		return time.Time{}, fault.InvalidField(name, "must be an RFC 3339 time like 2026-03-02T09:00:00Z")
 	}

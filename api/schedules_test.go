@@ -94,7 +94,7 @@ func TestScheduleLifecycleAndShifts(t *testing.T) {
 	require.EqualValues(t, 2, shifts[1]["source"].(map[string]any)["layer"])
 	require.Equal(t, bob, shifts[2]["user_id"])
 
-	oc := a.do(http.MethodGet, "/schedules/"+id+"/on-call?at=2026-03-07T12:00:00Z", "")
+	oc := a.do(http.MethodGet, "/schedules/"+id+"/on-call?at=2026-03-07T13:00:00+01:00", "")
 	require.Equal(t, http.StatusOK, oc.status, oc.body)
 	require.Equal(t, cem, oc.body["on_call"].(map[string]any)["user_id"])
 	require.Equal(t, "Cem", oc.body["on_call"].(map[string]any)["user_name"])

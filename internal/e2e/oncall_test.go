@@ -182,16 +182,19 @@ func TestHandoffNoticeArrivesBeforeTheShift(t *testing.T) {
 	require.Equal(t, "override", data["source"])
 	require.True(t, time.Now().Before(start), "told before the shift starts")
 
-	ledger, err := s.store.ListHandoffDeliveries(context.Background(), sch, start, start.Add(time.Second))
-	require.NoError(t, err)
-	require.Len(t, ledger, 1)
-	require.Equal(t, store.NotificationSent, ledger[0].Status)
+	// The webhook has answered; the ledger records it as the activity ends.
+	require.Eventually(t, func() bool {
+		ledger, err := s.store.ListHandoffDeliveries(context.Background(), sch, start, start.Add(time.Second))
+		require.NoError(t, err)
+		require.Len(t, ledger, 1)
+		return ledger[0].Status == store.NotificationSent
+	}, 30*time.Second, 20*time.Millisecond, "the notice is recorded sent")
 	require.Contains(t, string(do(t, http.MethodGet, s.url+"/metrics", nil).body), `handoff_notices_sent_total{channel="webhook",result="sent"} 1`)
 
 	// Deleting the schedule stops its workflow.
 	r = do(t, http.MethodDelete, s.url+"/api/v1/schedules/"+sch, nil)
 	require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
-	err = s.temporal.GetWorkflow(context.Background(), contract.HandoffWorkflowID(sch), "").Get(context.Background(), nil)
+	err := s.temporal.GetWorkflow(context.Background(), contract.HandoffWorkflowID(sch), "").Get(context.Background(), nil)
 	var canceled *temporal.CanceledError
 	require.True(t, errors.As(err, &canceled), "cancelled: %v", err)
 	replayAndRecord(t, s, contract.HandoffWorkflowID(sch), "handoff_v1.json")
