@@ -90,6 +90,9 @@ func (a *Activities) RecordEvent(ctx context.Context, ev incident.Event) error {
 		typ, _ := ev.Data["sla_type"].(string)
 		a.Metrics.SLABreached(sev, typ)
 	}
+	if inserted && ev.Type == incident.EventNoOneOnCall {
+		a.Metrics.NoOneOnCall()
+	}
 	return nil
 }
 

@@ -17,9 +17,12 @@ import (
 )
 
 // oncallRoutes registers the on-call configuration: users with their contact
-// methods, escalation policies and services. Each is a plain resource:
-// POST and GET on the collection, GET, PUT and DELETE on one item. They
-// read and write Postgres only; none of them needs Temporal.
+// methods, escalation policies, services and on-call schedules (whose
+// overrides, shifts, feeds and handoff subscriptions scheduleRoutes
+// adds). Each is a plain resource: POST and GET on the collection, GET,
+// PUT and DELETE on one item. They read and write Postgres; only a
+// schedule's change is passed on to Temporal, best effort, to its handoff
+// workflow.
 func (s *Server) oncallRoutes(v1 *gin.RouterGroup) {
 	register(s, v1, resource[oncall.User, *oncall.User]{
 		noun:    "user",
@@ -83,6 +86,21 @@ func (s *Server) oncallRoutes(v1 *gin.RouterGroup) {
 
 		beforeDelete: s.stopServiceHeartbeats,
 	})
+	register(s, v1, resource[oncall.Schedule, *oncall.Schedule]{
+		noun:    "schedule",
+		path:    "/schedules",
+		listKey: "schedules",
+		id:      func(sch *oncall.Schedule) *string { return &sch.ID },
+		create:  s.store.CreateSchedule,
+		get:     s.store.GetSchedule,
+		list:    s.store.ListSchedules,
+		update:  s.store.UpdateSchedule,
+		delete:  s.store.DeleteSchedule,
+
+		updated:      func(ctx context.Context, id string) { s.replan(ctx, id, "schedule updated") },
+		beforeDelete: s.stopHandoffs,
+	})
+	s.scheduleRoutes(v1)
 }
 
 // editable is a pointer to an on-call type that a request body holds.
@@ -113,6 +131,9 @@ type resource[T any, P editable[T]] struct {
 	// beforeDelete, when set, runs before an item is deleted; its error
 	// answers the request and nothing is deleted.
 	beforeDelete func(ctx context.Context, id string) error
+	// updated, when set, runs after an item was updated, before the
+	// answer; it cannot fail the request (what it does is best effort).
+	updated func(ctx context.Context, id string)
 	// view, when set, is the object as answers (and the audit trail) show
 	// it: users' webhook URLs redacted. Default: as stored.
 	view func(T) T
@@ -233,6 +254,9 @@ func register[T any, P editable[T]](s *Server, v1 *gin.RouterGroup, r resource[T
 			return
 		}
 		s.forget(c)
+		if r.updated != nil {
+			r.updated(c.Request.Context(), *id)
+		}
 		shown := r.show(out)
 		auditAfter(c, shown)
 		c.JSON(http.StatusOK, shown)

@@ -37,7 +37,8 @@ type Options struct {
 	// Cache serves single-incident reads before Postgres. Nil disables it.
 	Cache *cache.Cache
 	// Directory is told when on-call configuration changes, to retire what
-	// it cached. Nil when nothing caches it.
+	// it cached, and answers who is on call. Nil: on-call answers are
+	// computed from Postgres and nothing is cached.
 	Directory *directory.Directory
 	// Metrics records request counts and latencies and serves /metrics.
 	// Nil creates a private registry.
@@ -126,6 +127,9 @@ func New(opts Options) http.Handler {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.directory == nil {
+		s.directory = directory.New(s.store, nil, 0, 0, s.log)
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = 1 << 20

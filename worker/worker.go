@@ -53,6 +53,9 @@ func New(c client.Client, taskQueue string, opts Options, acts *activities.Activ
 	w.RegisterActivityWithOptions(acts.FindOrphans, activity.RegisterOptions{Name: contract.ActivityFindOrphans})
 	w.RegisterActivityWithOptions(acts.LoadRunbookContext, activity.RegisterOptions{Name: contract.ActivityLoadRunbookContext})
 	w.RegisterActivityWithOptions(acts.RunAction, activity.RegisterOptions{Name: contract.ActivityRunAction})
+	w.RegisterActivityWithOptions(acts.ResolveOnCall, activity.RegisterOptions{Name: contract.ActivityResolveOnCall})
+	w.RegisterActivityWithOptions(acts.PlanHandoffs, activity.RegisterOptions{Name: contract.ActivityPlanHandoffs})
+	w.RegisterActivityWithOptions(acts.SendHandoffNotice, activity.RegisterOptions{Name: contract.ActivitySendHandoffNotice})
 	return w
 }
 

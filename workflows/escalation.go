@@ -301,6 +301,11 @@ func (x *escalator) notifyUsers(ctx workflow.Context, p pageRef, extra []string)
 			}
 		}
 	}
+	oc, err := x.resolveSchedules(ctx, p, seen)
+	if err != nil {
+		return err
+	}
+	users = append(users, oc.users...)
 	for _, u := range extra {
 		if !seen[u] {
 			seen[u] = true
@@ -352,7 +357,7 @@ func (x *escalator) notifyUsers(ctx workflow.Context, p pageRef, extra []string)
 			e.Pages = e.Pages[len(e.Pages)-maxPagesKept:]
 		}
 		for _, ev := range events {
-			if err := x.r.recordEvent(ctx, ev); err != nil {
+			if err := x.r.recordEvent(ctx, oc.annotate(ev, users[i])); err != nil {
 				return err
 			}
 		}

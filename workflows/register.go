@@ -18,4 +18,5 @@ func Register(r Registry) {
 	r.RegisterWorkflowWithOptions(BackupWorkflow, workflow.RegisterOptions{Name: contract.BackupWorkflow})
 	r.RegisterWorkflowWithOptions(MaintenanceWorkflow, workflow.RegisterOptions{Name: contract.MaintenanceWorkflow})
 	r.RegisterWorkflowWithOptions(RunbookWorkflow, workflow.RegisterOptions{Name: contract.RunbookWorkflow})
+	r.RegisterWorkflowWithOptions(HandoffWorkflow, workflow.RegisterOptions{Name: contract.HandoffWorkflow})
 }

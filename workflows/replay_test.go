@@ -52,6 +52,12 @@ import (
 //   - incident_runbook_waiting_v4.json: an incident whose runbook made its
 //     call and waits at an approval, recorded mid-run (before a worker
 //     restart).
+//   - incident_schedule_v4.json: a policy whose step targets an on-call
+//     schedule ("schedule-targets"): the rotation's person paged, an
+//     override made, escalate pages the override's user, resolve;
+//   - handoff_v1.json: a schedule's HandoffWorkflow: a subscription put
+//     twice, an override that makes a handoff, the notice sent before it,
+//     then cancelled as the schedule is deleted.
 func TestReplayRecordedHistories(t *testing.T) {
 	t.Parallel()
 	for _, file := range []string{
@@ -76,6 +82,8 @@ func TestReplayRecordedHistories(t *testing.T) {
 		"testdata/incident_runbook_v4.json",
 		"testdata/runbook_v1.json",
 		"testdata/incident_runbook_waiting_v4.json",
+		"testdata/incident_schedule_v4.json",
+		"testdata/handoff_v1.json",
 	} {
 		t.Run(file, func(t *testing.T) {
 			t.Parallel()

@@ -38,6 +38,7 @@ import (
 	"github.com/incident-server/incident-server/internal/config"
 	"github.com/incident-server/incident-server/internal/contract"
 	"github.com/incident-server/incident-server/internal/directory"
+	"github.com/incident-server/incident-server/internal/engine"
 	"github.com/incident-server/incident-server/internal/logging"
 	"github.com/incident-server/incident-server/internal/metrics"
 	"github.com/incident-server/incident-server/internal/outbound"
@@ -313,9 +314,10 @@ func (a *App) NewWorker(acts *activities.Activities) sdkworker.Worker {
 var setCacheSize sync.Once
 
 // PrepareWorker does what a worker does before it polls: it makes sure the
-// namespace knows the search attributes, and syncs the scheduled
-// operations. A failed sync is logged, not fatal: paging for incidents
-// matters more than housekeeping, and the next start or `schedules sync`
+// namespace knows the search attributes, syncs the scheduled operations
+// and starts the handoff workflows that are missing. A failed sync is
+// logged, not fatal: paging for incidents matters more than housekeeping,
+// and the next start (or `schedules sync`, for the scheduled operations)
 // tries again.
 func (a *App) PrepareWorker(ctx context.Context) error {
 	if err := worker.EnsureSearchAttributes(ctx, a.Temporal, a.Config.Temporal.Namespace); err != nil {
@@ -324,7 +326,30 @@ func (a *App) PrepareWorker(ctx context.Context) error {
 	if err := a.SyncSchedules(ctx); err != nil {
 		a.Log.Error("sync schedules; backups and maintenance may not run", "error", err)
 	}
+	if err := a.SyncHandoffs(ctx); err != nil {
+		a.Log.Error("sync handoff workflows; some handoff notices wait for the next change to their schedule", "error", err)
+	}
 	return nil
+}
+
+// SyncHandoffs starts the HandoffWorkflow of every on-call schedule that
+// anyone subscribed to handoff notices of and whose workflow is not
+// running: after an import, or one terminated in the Web UI. The API starts
+// them too (update-with-start) whenever a schedule, an override or a
+// subscription changes.
+func (a *App) SyncHandoffs(ctx context.Context) error {
+	ids, err := a.Store.SubscribedSchedules(ctx)
+	if err != nil {
+		return err
+	}
+	e := &engine.Client{Temporal: a.Temporal, TaskQueue: a.Config.Temporal.TaskQueue}
+	var errs []error
+	for _, id := range ids {
+		if err := e.StartHandoffs(ctx, id); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // SyncSchedules creates the built-in service the engine opens incidents

@@ -17,10 +17,14 @@
 //	  query    state (State)
 //	  activities RecordChange, RecordEvent, RecordAlerts (local), LoadOpen (local), LoadEscalation, LoadPolicy, LoadSLA, NotifyUser
 //	  children RunbookWorkflow (one per runbook started; see runbook.go)
+//	  activity ResolveOnCall (local): who is on call in the schedules a page targets
 //	HeartbeatWorkflow (one per monitor; ID: HeartbeatWorkflowID)
 //	  activity CheckHeartbeat (local): pings are writes to Postgres, read at each deadline
 //	  signal   ping (the first ping after an overdue one, to resolve at once)
 //	  opens IncidentWorkflow children under DedupWorkflowID(service, HeartbeatDedupKey(monitor))
+//	HandoffWorkflow (one per on-call schedule; ID: HandoffWorkflowID)
+//	  update   replan (the schedule, its overrides or its subscriptions changed)
+//	  activities PlanHandoffs (local), SendHandoffNotice
 //	BackupWorkflow, MaintenanceWorkflow (started by the Temporal Schedules BackupScheduleID, MaintenanceScheduleID)
 //	  activities RunBackup, RunMaintenance, FindOrphans, RecordEvent
 //	  open incidents about the engine itself on OpsService

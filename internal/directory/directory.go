@@ -1,9 +1,11 @@
-// Package directory reads the on-call configuration (users, and the
-// escalation snapshot of each service) through Redis, as the production
-// guide's caching strategy describes: users are lazy-loaded and kept an hour;
-// escalation snapshots are kept a day and refreshed ahead of expiry. Writers
-// invalidate what they change. Redis is never the source of truth: when it
-// is down or returns garbage, reads go to Postgres.
+// Package directory reads the on-call configuration (users, the escalation
+// snapshot of each service, and who is on call in each schedule) through
+// Redis, as the production guide's caching strategy describes: users are
+// lazy-loaded and kept an hour; escalation snapshots are kept a day and
+// refreshed ahead of expiry; on-call answers are kept until their shift
+// ends, a day at most. Writers invalidate what they change. Redis is never
+// the source of truth: when it is down or returns garbage, reads go to
+// Postgres.
 package directory
 
 import (
@@ -139,7 +141,8 @@ func (d *Directory) Escalation(ctx context.Context, service string) (oncall.Snap
 }
 
 // Forget retires every cached entry after a user, policy or service
-// changed. When Redis cannot be reached the entries expire on their own
+// changed, on-call answers included (deleting a user deletes their past
+// overrides). When Redis cannot be reached the entries expire on their own
 // (users within an hour, snapshots within a day).
 func (d *Directory) Forget(ctx context.Context) {
 	if d.cache == nil {
@@ -148,6 +151,7 @@ func (d *Directory) Forget(ctx context.Context) {
 	if _, err := d.cache.Incr(ctx, generationKey); err != nil {
 		d.log.WarnContext(ctx, "on-call cache invalidation failed; entries expire on their own", "error", err)
 	}
+	d.ForgetSchedules(ctx)
 }
 
 func (d *Directory) set(ctx context.Context, key string, v any, ttl time.Duration) {

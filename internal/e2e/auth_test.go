@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +32,7 @@ type authFixture struct {
 	// checklist and gate are runbooks started by hand: a manual step, and
 	// an approval for responders.
 	checklist, gate string
+	schedule string
 }
 
 func newAuthFixture(t *testing.T, s *stack) *authFixture {
@@ -51,6 +53,8 @@ func newAuthFixture(t *testing.T, s *stack) *authFixture {
 		"steps": []map[string]any{{"name": "look", "kind": "manual"}}})
 	f.gate = create(t, s.url, "/api/v1/runbooks", map[string]any{"name": "gate",
 		"steps": []map[string]any{{"name": "go ahead?", "kind": "approval"}}})
+	f.schedule = create(t, s.url, "/api/v1/schedules", map[string]any{"name": "primary", "time_zone": "UTC",
+		"layers": []map[string]any{{"members": []string{f.user}, "start": "2026-03-02T09:00", "turn": "daily"}}})
 	return f
 }
 
@@ -63,6 +67,20 @@ func (f *authFixture) step(t *testing.T, runbook string) string {
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 	awaitStep(t, f.s, id, 1, 1, "running", "waiting_approval")
 	return "/api/v1/incidents/" + id + "/runbooks/1/steps/1"
+}
+
+
+// calendarFeed makes the calendar feed of owner (a schedule's or a user's
+// path) as admin and returns the path of its URL.
+func (f *authFixture) calendarFeed(t *testing.T, owner string) string {
+	t.Helper()
+	r := do(t, http.MethodPost, f.s.url+owner+"/calendar-feed", nil)
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	var feed struct {
+		Path string `json:"path"`
+	}
+	r.json(t, &feed)
+	return feed.Path
 }
 
 func (f *authFixture) integrationKey(t *testing.T, service string) string {
@@ -103,14 +121,19 @@ var credentials = []credential{
 	{"other service's integration key", func(f *authFixture) string { return "Bearer " + f.keyB }, ""},
 }
 
-// need says who may call a route: a role, anyone (open), or an integration
-// key of the service (ingest).
+// need says who may call a route: a role, anyone (open), an integration
+// key of the service (ingest), the token in the URL (urlToken), or a role
+// for one's own user and admin for anyone else's (selfOr): the table's
+// tokens are for no user, so below admin they act for someone else.
 type need string
 
 const (
-	open   need = "open"
-	ingest need = "integration key"
+	open     need = "open"
+	ingest   need = "integration key"
+	urlToken need = "token in the URL"
 )
+
+func selfOr(r auth.Role) need { return need("self:" + string(r)) }
 
 type routeCase struct {
 	method, route string
@@ -186,6 +209,24 @@ func routeTable() []routeCase {
 	checklist := func(f *authFixture) string { return f.checklist }
 	gate := func(f *authFixture) string { return f.gate }
 	now := time.Now().UTC()
+	schedule := func(members ...string) map[string]any {
+		return map[string]any{"name": "rota", "time_zone": "Europe/Berlin", "layers": []map[string]any{
+			{"members": members, "start": "2026-03-02T09:00", "turn": "weekly"}}}
+	}
+	newSchedule := func(t *testing.T, f *authFixture) string {
+		return create(t, f.s.url, "/api/v1/schedules", schedule(f.user))
+	}
+	// Overrides of the fixture's schedule never overlap: each covers an
+	// hour of its own.
+	var overrides atomic.Int64
+	overrideBody := func(t *testing.T, f *authFixture) any {
+		at := now.Add(48*time.Hour + time.Duration(overrides.Add(1))*time.Hour)
+		return map[string]any{"user_id": f.user, "start": at, "end": at.Add(time.Hour)}
+	}
+	schedulePath := func(suffix string) func(*testing.T, *authFixture) string {
+		return func(t *testing.T, f *authFixture) string { return "/api/v1/schedules/" + f.schedule + suffix }
+	}
+	putSchedule, putScheduleBody := put("schedules", newSchedule)
 
 	return []routeCase{
 		{"GET", "/health", open, fixed("/health"), nil},
@@ -276,6 +317,43 @@ func routeTable() []routeCase {
 		}, nil},
 		{"DELETE", "/api/v1/heartbeat-monitors/:id", need(auth.Admin), func(t *testing.T, f *authFixture) string {
 			return "/api/v1/heartbeat-monitors/" + create(t, f.s.url, "/api/v1/heartbeat-monitors", map[string]any{"service_id": f.service, "name": "temp", "interval": "1h"})
+		}, nil},
+
+		{"POST", "/api/v1/schedules", need(auth.Admin), fixed("/api/v1/schedules"), func(t *testing.T, f *authFixture) any { return schedule(f.user) }},
+		{"GET", "/api/v1/schedules", need(auth.Viewer), fixed("/api/v1/schedules"), nil},
+		{"GET", "/api/v1/schedules/:id", need(auth.Viewer), schedulePath(""), nil},
+		{"PUT", "/api/v1/schedules/:id", need(auth.Admin), putSchedule, putScheduleBody},
+		{"DELETE", "/api/v1/schedules/:id", need(auth.Admin), item("schedules", newSchedule), nil},
+		{"POST", "/api/v1/schedules/:id/overrides", selfOr(auth.Responder), schedulePath("/overrides"), overrideBody},
+		{"GET", "/api/v1/schedules/:id/overrides", need(auth.Viewer), schedulePath("/overrides"), nil},
+		{"DELETE", "/api/v1/schedules/:id/overrides/:override_id", selfOr(auth.Responder), func(t *testing.T, f *authFixture) string {
+			return "/api/v1/schedules/" + f.schedule + "/overrides/" + create(t, f.s.url, "/api/v1/schedules/"+f.schedule+"/overrides", overrideBody(t, f))
+		}, nil},
+		{"GET", "/api/v1/schedules/:id/on-call", need(auth.Viewer), schedulePath("/on-call"), nil},
+		{"GET", "/api/v1/schedules/:id/shifts", need(auth.Viewer), schedulePath("/shifts"), nil},
+		{"GET", "/api/v1/users/:id/shifts", need(auth.Viewer), func(t *testing.T, f *authFixture) string { return "/api/v1/users/" + f.user + "/shifts" }, nil},
+		{"POST", "/api/v1/schedules/:id/calendar-feed", need(auth.Admin), schedulePath("/calendar-feed"), nil},
+		{"DELETE", "/api/v1/schedules/:id/calendar-feed", need(auth.Admin), func(t *testing.T, f *authFixture) string {
+			f.calendarFeed(t, "/api/v1/schedules/"+f.schedule)
+			return "/api/v1/schedules/" + f.schedule + "/calendar-feed"
+		}, nil},
+		{"POST", "/api/v1/users/:id/calendar-feed", selfOr(auth.Viewer), func(t *testing.T, f *authFixture) string { return "/api/v1/users/" + f.user + "/calendar-feed" }, nil},
+		{"DELETE", "/api/v1/users/:id/calendar-feed", selfOr(auth.Viewer), func(t *testing.T, f *authFixture) string {
+			f.calendarFeed(t, "/api/v1/users/"+f.user)
+			return "/api/v1/users/" + f.user + "/calendar-feed"
+		}, nil},
+		{"GET", "/api/v1/calendars/:token", urlToken, func(t *testing.T, f *authFixture) string {
+			return f.calendarFeed(t, "/api/v1/schedules/"+f.schedule)
+		}, nil},
+		{"PUT", "/api/v1/schedules/:id/handoff-subscriptions/:user_id", selfOr(auth.Viewer), func(t *testing.T, f *authFixture) string {
+			return "/api/v1/schedules/" + f.schedule + "/handoff-subscriptions/" + f.user
+		}, body(map[string]int{"minutes_before": 10})},
+		{"GET", "/api/v1/schedules/:id/handoff-subscriptions", need(auth.Viewer), schedulePath("/handoff-subscriptions"), nil},
+		{"DELETE", "/api/v1/schedules/:id/handoff-subscriptions/:user_id", selfOr(auth.Viewer), func(t *testing.T, f *authFixture) string {
+			p := "/api/v1/schedules/" + f.schedule + "/handoff-subscriptions/" + f.user
+			r := do(t, http.MethodPut, f.s.url+p, map[string]int{"minutes_before": 10})
+			require.Contains(t, []int{http.StatusOK, http.StatusCreated}, r.status, "%s", r.body)
+			return p
 		}, nil},
 
 		{"GET", "/api/v1/audit", need(auth.Admin), fixed("/api/v1/audit"), nil},
@@ -372,6 +450,8 @@ func expected(rc routeCase, c credential) int {
 	switch rc.need {
 	case open:
 		return http.StatusOK
+	case urlToken:
+		return http.StatusOK
 	case ingest:
 		switch {
 		case c.name == "own service's integration key":
@@ -385,7 +465,12 @@ func expected(rc routeCase, c credential) int {
 	if c.role == "" {
 		return http.StatusUnauthorized
 	}
-	if !c.role.Allows(auth.Role(rc.need)) {
+	if base, self := strings.CutPrefix(string(rc.need), "self:"); self {
+		if !c.role.Allows(auth.Admin) {
+			return http.StatusForbidden // too weak a role, or for another user
+		}
+		return http.StatusOK
+	} else if !c.role.Allows(auth.Role(base)) {
 		return http.StatusForbidden
 	}
 	return http.StatusOK

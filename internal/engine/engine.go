@@ -1,6 +1,7 @@
 // Package engine is the client side of the workflow contract: the one way
 // the API opens incidents, delivers alerts, sends commands, reads a live
-// incident and drives heartbeat monitors. It speaks Temporal so its callers
+// incident and drives heartbeat monitors and the handoff notices of
+// on-call schedules. It speaks Temporal so its callers
 // need not, and every error it returns carries a fault code: a validator's
 // refusal keeps its code, a closed workflow is a conflict, and every
 // passing refusal of Temporal (unreachable, overloaded, a workflow task in
@@ -381,4 +382,68 @@ func publicOf(err error) string {
 		return e.Public()
 	}
 	return "internal error"
+}
+
+// ReplanHandoffs tells the schedule's HandoffWorkflow that the schedule,
+// its overrides or its handoff subscriptions changed, starting the
+// workflow when it is not running (update-with-start), and returns the
+// plan it made afresh.
+func (c *Client) ReplanHandoffs(ctx context.Context, scheduleID, reason string) (contract.HandoffPlan, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout())
+	defer cancel()
+	wfID := contract.HandoffWorkflowID(scheduleID)
+	start := c.Temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID:                       wfID,
+		TaskQueue:                c.taskQueue(),
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    contract.IDReusePolicy,
+		WorkflowTaskTimeout:      contract.WorkflowTaskTimeout,
+	}, contract.HandoffWorkflow, contract.HandoffInput{ScheduleID: scheduleID})
+	handle, err := c.Temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: start,
+		UpdateOptions: client.UpdateWorkflowOptions{
+			UpdateName:   contract.UpdateReplan,
+			Args:         []any{contract.ReplanRequest{ScheduleID: scheduleID, Reason: reason}},
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	if err != nil {
+		return contract.HandoffPlan{}, classify("replan "+wfID, err)
+	}
+	var plan contract.HandoffPlan
+	if err := handle.Get(ctx, &plan); err != nil {
+		return contract.HandoffPlan{}, classify("replan "+wfID, err)
+	}
+	return plan, nil
+}
+
+// StartHandoffs starts the schedule's HandoffWorkflow unless it is
+// running. Unlike ReplanHandoffs it needs no worker to answer, so a worker
+// can call it before it polls.
+func (c *Client) StartHandoffs(ctx context.Context, scheduleID string) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout())
+	defer cancel()
+	wfID := contract.HandoffWorkflowID(scheduleID)
+	_, err := c.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: wfID, TaskQueue: c.taskQueue(), WorkflowIDReusePolicy: contract.IDReusePolicy,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowTaskTimeout:      contract.WorkflowTaskTimeout,
+	}, contract.HandoffWorkflow, contract.HandoffInput{ScheduleID: scheduleID})
+	if err != nil {
+		return classify("start "+wfID, err)
+	}
+	return nil
+}
+
+// StopHandoffs cancels the schedule's HandoffWorkflow. One that does not
+// exist or has already closed is stopped already.
+func (c *Client) StopHandoffs(ctx context.Context, scheduleID string) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout())
+	defer cancel()
+	wfID := contract.HandoffWorkflowID(scheduleID)
+	err := c.Temporal.CancelWorkflow(ctx, wfID, "")
+	if _, gone := errors.AsType[*serviceerror.NotFound](err); err == nil || gone {
+		return nil
+	}
+	return classify("cancel "+wfID, err)
 }

@@ -288,6 +288,10 @@ const (
 	EventReassigned   EventType = "reassigned"           // a new policy or set of users took over
 	EventAckTimeout   EventType = "ack_timeout"          // an acknowledgement lapsed; the incident is open again
 	EventExhausted    EventType = "escalation_exhausted" // every step of every round was paged
+	// EventNoOneOnCall records that a schedule a page targeted had nobody on
+	// call at the moment of the page (or could not be read), so the page
+	// reached nobody through it.
+	EventNoOneOnCall EventType = "no_one_on_call"
 
 	// SLA events; their data names the sla_type (response, resolution).
 	EventSLAWarning  EventType = "sla_warning"  // a target is near

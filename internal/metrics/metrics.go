@@ -30,6 +30,8 @@ type Registry struct {
 	responseTime   *prometheus.HistogramVec
 	resolutionTime *prometheus.HistogramVec
 	slaBreaches    *prometheus.CounterVec
+	noOneOnCall    prometheus.Counter
+	handoffNotices *prometheus.CounterVec
 
 	// The Temporal SDK's meter and its refusals, made by the first
 	// TemporalHandler call and shared by every later one.
@@ -88,6 +90,14 @@ func New() *Registry {
 		Name: "sla_breaches_total",
 		Help: "SLA targets missed, by severity and sla_type (response, resolution).",
 	}, []string{"severity", "sla_type"})
+	r.noOneOnCall = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "no_one_on_call_total",
+		Help: "Pages that reached nobody through a schedule they target: nobody was on call in it at the moment of the page, or it could not be read. Each is a no_one_on_call timeline event naming the schedule.",
+	})
+	r.handoffNotices = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "handoff_notices_sent_total",
+		Help: "Handoff notice deliveries (a shift is about to start) by channel (push, webhook, log) and result (sent, failed).",
+	}, []string{"channel", "result"})
 	// Counters that alerts take increase() of start at zero, so the first
 	// breach or failure is an increase too.
 	for _, sev := range []string{"critical", "high", "medium", "low", "info"} {
@@ -102,7 +112,7 @@ func New() *Registry {
 	}
 	r.reg.MustRegister(
 		r.incidents, r.responseTime, r.resolutionTime, r.slaBreaches,
-		r.notifications,
+		r.notifications, r.noOneOnCall, r.handoffNotices,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		r.httpRequests,
@@ -159,6 +169,20 @@ func (r *Registry) Resolved(severity string, d time.Duration) {
 func (r *Registry) SLABreached(severity, slaType string) {
 	if r != nil {
 		r.slaBreaches.WithLabelValues(severity, slaType).Inc()
+	}
+}
+
+// NoOneOnCall counts one page that reached nobody through a schedule.
+func (r *Registry) NoOneOnCall() {
+	if r != nil {
+		r.noOneOnCall.Inc()
+	}
+}
+
+// HandoffNotified counts one handoff notice delivery outcome.
+func (r *Registry) HandoffNotified(channel, result string) {
+	if r != nil {
+		r.handoffNotices.WithLabelValues(channel, result).Inc()
 	}
 }
 

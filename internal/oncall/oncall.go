@@ -1,6 +1,7 @@
 // Package oncall holds who gets paged and how: users and their contact
-// methods, services, and escalation policies. It imports only the standard
-// library and packages incident and fault, so workflows, activities, the store and the
+// methods, services, escalation policies and on-call schedules. It imports
+// only the standard library and packages incident, fault and schedule (the
+// pure on-call computation), so workflows, activities, the store and the
 // API share one definition and one set of validation rules.
 package oncall
 
@@ -250,9 +251,11 @@ func validEmail(s string) bool {
 // TargetType is what an escalation step pages.
 type TargetType string
 
-// Target types. On-call schedules will join users as a second type.
+// Target types: a user is paged as named; a schedule pages whoever is on
+// call in it at the moment of the page.
 const (
-	TargetUser TargetType = "user"
+	TargetUser     TargetType = "user"
+	TargetSchedule TargetType = "schedule"
 )
 
 // Target is one thing an escalation step pages.
@@ -327,8 +330,8 @@ func (p Policy) Validate() error {
 		}
 		for j, t := range s.Targets {
 			tf := fmt.Sprintf("%stargets[%d].", f, j)
-			if t.Type != TargetUser {
-				return invalid(tf+"type", "must be user")
+			if t.Type != TargetUser && t.Type != TargetSchedule {
+				return invalid(tf+"type", "must be user or schedule")
 			}
 			if t.ID == "" || len(t.ID) > MaxIDLen {
 				return invalid(tf+"id", "is required")
@@ -345,6 +348,22 @@ func (p Policy) UserIDs() []string {
 	for _, s := range p.Steps {
 		for _, t := range s.Targets {
 			if t.Type == TargetUser && !seen[t.ID] {
+				seen[t.ID] = true
+				ids = append(ids, t.ID)
+			}
+		}
+	}
+	return ids
+}
+
+// ScheduleIDs lists every schedule the policy targets, each once, in step
+// order.
+func (p Policy) ScheduleIDs() []string {
+	seen := map[string]bool{}
+	var ids []string
+	for _, s := range p.Steps {
+		for _, t := range s.Targets {
+			if t.Type == TargetSchedule && !seen[t.ID] {
 				seen[t.ID] = true
 				ids = append(ids, t.ID)
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/oncall"
+	"github.com/incident-server/incident-server/internal/schedule"
 	"github.com/incident-server/incident-server/internal/store"
 )
 
@@ -35,6 +36,17 @@ func seedConfig(t *testing.T, s *store.Store) {
 	now := time.Now().UTC()
 	_, err = s.CreateMaintenanceWindow(ctx, oncall.MaintenanceWindow{ServiceID: "checkout",
 		StartsAt: now.Add(time.Hour), EndsAt: now.Add(2 * time.Hour), Reason: "database upgrade"})
+	require.NoError(t, err)
+	sch, err := s.CreateSchedule(ctx, weekly(t, "checkout on call", []string{u.ID, bob.ID}, bob.ID))
+	require.NoError(t, err)
+	_, err = s.CreateOverride(ctx, override(sch.ID, bob.ID, now.Add(time.Hour), now.Add(3*time.Hour)))
+	require.NoError(t, err)
+	_, _, err = s.CreateCalendarFeed(ctx, store.CalendarFeed{ScheduleID: sch.ID})
+	require.NoError(t, err)
+	_, _, err = s.PutHandoffSubscription(ctx, oncall.HandoffSubscription{ScheduleID: sch.ID, UserID: bob.ID, MinutesBefore: 10})
+	require.NoError(t, err)
+	pol.Steps[1].Targets = append(pol.Steps[1].Targets, oncall.Target{Type: oncall.TargetSchedule, ID: sch.ID})
+	_, err = s.UpdatePolicy(ctx, pol)
 	require.NoError(t, err)
 }
 
@@ -63,6 +75,10 @@ func TestExportImportRoundTripIsLossless(t *testing.T) {
 	require.Len(t, docs[0].Tables["users"], 2)
 	require.Len(t, docs[0].Tables["contact_methods"], 2)
 	require.Len(t, docs[0].Tables["integration_keys"], 1)
+	require.Len(t, docs[0].Tables["schedules"], 1)
+	require.Len(t, docs[0].Tables["schedule_overrides"], 1)
+	require.Len(t, docs[0].Tables["calendar_feeds"], 1)
+	require.Len(t, docs[0].Tables["handoff_subscriptions"], 1)
 	require.Len(t, docs[1].Tables["escalation_policies"], 1)
 	require.Len(t, docs[1].Tables["runbooks"], 1)
 
@@ -79,7 +95,8 @@ func TestExportImportRoundTripIsLossless(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, config, exportJSON(t, dst, store.ExportConfig))
 
-	// What was imported works: the service pages with the imported policy.
+	// What was imported works: the service pages with the imported policy,
+	// whose second step targets the imported schedule, which computes.
 	snap, err := dst.EscalationFor(ctx, "checkout")
 	require.NoError(t, err)
 	require.Len(t, snap.Steps, 2)
@@ -89,6 +106,17 @@ func TestExportImportRoundTripIsLossless(t *testing.T) {
 	require.Len(t, rbs, 1)
 	require.Len(t, rbs[0].Steps, 3)
 	require.True(t, requireSteps)
+	schedules, err := dst.ListSchedules(ctx)
+	require.NoError(t, err)
+	require.Len(t, schedules, 1)
+	require.Equal(t, oncall.Target{Type: oncall.TargetSchedule, ID: schedules[0].ID}, snap.Steps[1].Targets[1])
+	now := time.Now().UTC()
+	sch, err := dst.ScheduleIn(ctx, schedules[0].ID, now, now.Add(24*time.Hour))
+	require.NoError(t, err)
+	require.Len(t, sch.Overrides, 1)
+	shifts, err := schedule.Shifts(sch, now, now.Add(24*time.Hour))
+	require.NoError(t, err)
+	require.NotEmpty(t, shifts)
 }
 
 func TestImportIsAllOrNothing(t *testing.T) {

@@ -215,9 +215,11 @@ func (s *Store) UpdateUser(ctx context.Context, u oncall.User) (oncall.User, err
 	return u, nil
 }
 
-// DeleteUser deletes a user and its contact methods. The error is a
+// DeleteUser deletes a user and its contact methods, past schedule
+// overrides, calendar feed and handoff subscriptions. The error is a
 // fault.NotFound when the user does not exist, and a fault.Conflict when an
-// escalation policy targets the user: remove it from the policy first.
+// escalation policy targets the user, a schedule's rotation names them, or
+// an override of theirs has not ended: remove them there first.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Policy writes hold FOR KEY SHARE on the users they target until
@@ -246,6 +248,27 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 			return fault.Conflictf("user is a target of policy %s", policyID)
 		case !errors.Is(err, pgx.ErrNoRows):
 			return fail("find policies targeting user", err)
+		}
+		// Schedule and override writes hold FOR KEY SHARE on their users
+		// too (checkMembers, CreateOverride). A member of a rotation, or a
+		// user with an override still to come or running, is refused; past
+		// overrides go with the user.
+		var scheduleID string
+		var until *time.Time
+		err = tx.QueryRow(ctx, `
+			SELECT s.id, NULL::timestamptz FROM schedules s
+			WHERE s.layers @> jsonb_build_array(jsonb_build_object('members', jsonb_build_array($1::text)))
+			UNION ALL
+			(SELECT o.schedule_id, o.ends_at FROM schedule_overrides o
+			WHERE o.user_id = $1 AND o.ends_at > now() ORDER BY o.ends_at)
+			LIMIT 1`, id).Scan(&scheduleID, &until)
+		switch {
+		case err == nil && until == nil:
+			return fault.Conflictf("user is a member of a rotation of schedule %s", scheduleID)
+		case err == nil:
+			return fault.Conflictf("user has an override in schedule %s until %s", scheduleID, until.UTC().Format(time.RFC3339))
+		case !errors.Is(err, pgx.ErrNoRows):
+			return fail("find schedules naming user", err)
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, id); err != nil {
 			return fail("delete", err)
@@ -440,26 +463,40 @@ func (s *Store) DeletePolicy(ctx context.Context, id string) error {
 }
 
 // checkTargets fails with a ValidationError naming the first target that is
-// not a user. It holds FOR KEY SHARE on the users found until tx ends, so
-// none of them can be deleted before the policy is committed (see
-// DeleteUser).
+// not a user or a schedule, as its type says. It holds FOR KEY SHARE on the
+// users and schedules found until tx ends, so none of them can be deleted
+// before the policy is committed (see DeleteUser, DeleteSchedule).
 func checkTargets(ctx context.Context, tx pgx.Tx, p oncall.Policy) error {
-	rows, err := tx.Query(ctx, `SELECT id FROM users WHERE id = ANY($1) ORDER BY id FOR KEY SHARE`, p.UserIDs())
-	if err != nil {
-		return fail("check targets", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return fail("check targets", err)
-	}
-	found := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		found[id] = true
+	found := map[oncall.TargetType]map[string]bool{}
+	for _, q := range []struct {
+		typ oncall.TargetType
+		sql string
+		ids []string
+	}{
+		{oncall.TargetUser, `SELECT id FROM users WHERE id = ANY($1) ORDER BY id FOR KEY SHARE`, p.UserIDs()},
+		{oncall.TargetSchedule, `SELECT id FROM schedules WHERE id = ANY($1) ORDER BY id FOR KEY SHARE`, p.ScheduleIDs()},
+	} {
+		typ := q.typ
+		found[typ] = map[string]bool{}
+		if len(q.ids) == 0 {
+			continue
+		}
+		rows, err := tx.Query(ctx, q.sql, q.ids)
+		if err != nil {
+			return fail("check targets", err)
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fail("check targets", err)
+		}
+		for _, id := range ids {
+			found[typ][id] = true
+		}
 	}
 	for i, st := range p.Steps {
 		for j, t := range st.Targets {
-			if t.Type == oncall.TargetUser && !found[t.ID] {
-				return fault.InvalidField(fmt.Sprintf("steps[%d].targets[%d].id", i, j), "no such user")
+			if !found[t.Type][t.ID] {
+				return fault.InvalidField(fmt.Sprintf("steps[%d].targets[%d].id", i, j), "no such "+string(t.Type))
 			}
 		}
 	}

@@ -1,0 +1,2 @@
+DROP TABLE handoff_deliveries;
+DROP TABLE handoff_subscriptions;
