@@ -93,6 +93,16 @@ func (s *stack) ledger(t *testing.T, incidentID string) []store.Notification {
 	return ns
 }
 
+// settled reports whether the incident's ledger holds at least n
+// deliveries and none is still being sent (claimed).
+func (s *stack) settled(t *testing.T, incidentID string, n int) bool {
+	t.Helper()
+	ledger := s.ledger(t, incidentID)
+	return len(ledger) >= n && !slices.ContainsFunc(ledger, func(d store.Notification) bool {
+		return d.Status == store.NotificationClaimed
+	})
+}
+
 // pendingTimers returns when each of the workflow's timers that neither
 // fired nor was cancelled is due.
 func (s *stack) pendingTimers(t *testing.T, workflowID string) map[string]time.Time {
@@ -129,12 +139,8 @@ func TestTwoStepPolicyPagesEachStepOnceInOrderUntilAcknowledged(t *testing.T) {
 	before := s.pushes(t)
 
 	inc := openIncident(t, s, service)
-	require.Eventually(t, func() bool {
-		ledger := s.ledger(t, inc.ID)
-		return len(ledger) >= 2 && !slices.ContainsFunc(ledger, func(n store.Notification) bool {
-			return n.Status == store.NotificationClaimed
-		})
-	}, 30*time.Second, 20*time.Millisecond, "alice, then bob after %s, each delivery finished", stepDelay)
+	require.Eventually(t, func() bool { return s.settled(t, inc.ID, 2) }, 30*time.Second, 20*time.Millisecond,
+		"alice, then bob after %s, each delivery finished", stepDelay)
 	r := do(t, http.MethodPost, s.url+"/api/v1/incidents/"+inc.ID+"/acknowledge", map[string]string{"actor": "bob"})
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 

@@ -66,7 +66,8 @@ func TestShortResponseTargetBreaches(t *testing.T) {
 
 	// The page at open, and the breach alert to alice and to the service's
 	// breach contact bob: three deliveries, each sent once.
-	require.Eventually(t, func() bool { return len(s.ledger(t, inc.ID)) == 3 }, 30*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return s.settled(t, inc.ID, 3) }, 30*time.Second, 20*time.Millisecond,
+		"three deliveries, each finished")
 	alert := next(t, hooks)
 	require.Equal(t, "/bob", alert.path)
 	require.Equal(t, "sla_breach", alert.body["data"].(map[string]any)["reason"])
