@@ -3,6 +3,7 @@
 //	incident-server dev       embedded Temporal + Web UI, worker and API in one process
 //	incident-server api       the REST API, against a Temporal cluster
 //	incident-server worker    the Temporal worker, against a Temporal cluster
+//	incident-server temporal  only the embedded Temporal server, on a SQLite file
 //	incident-server migrate   apply or revert the Postgres schema
 //	incident-server health    probe a running API's readiness (for container health checks)
 //	incident-server token     mint a user token (JWT) for the REST API
@@ -36,6 +37,7 @@ func commands() []command {
 		{"dev", "run the embedded stack: Temporal server and Web UI, worker and API", runDev},
 		{"api", "serve the REST API against the configured Temporal cluster", runAPI},
 		{"worker", "run the Temporal worker against the configured Temporal cluster", runWorker},
+		{"temporal", "-db FILE [-port N] [-ui-port N]: run only the embedded Temporal server", runTemporal},
 		{"migrate", "migrate up | down [N] | status: manage the Postgres schema", runMigrate},
 		{"health", "check a running API's readiness; exit 0 when ready", runHealth},
 		{"token", "create --user U --role R [--ttl D]: mint a user token", runToken},
