@@ -195,8 +195,11 @@ type duplicate struct {
 	GapSeconds float64   `json:"gap_seconds"`
 	// FaultBetween: a kill or an outage fell between the two sends. The
 	// known window of a crash between the push and the ledger's record.
-	FaultBetween bool     `json:"fault_between"`
-	DeliveryIDs  []string `json:"delivery_ids,omitempty"`
+	FaultBetween bool `json:"fault_between"`
+	// SentBeforeFaultMs is how long before the next fault (a kill, an
+	// outage) the first send was taken; -1 when no fault followed it.
+	SentBeforeFaultMs float64  `json:"sent_before_fault_ms"`
+	DeliveryIDs       []string `json:"delivery_ids,omitempty"`
 }
 
 // lateness of pages, in seconds: arrival at the receiver against the
@@ -379,9 +382,10 @@ func (s *stack) analyse(pg *paging, incs []incident.Incident) *pageFigures {
 				f.DuplicatedPages++
 				f.Duplicates = append(f.Duplicates, duplicate{
 					IncidentID: inc.ID, Page: k.String(), First: first.At, Again: extra.At,
-					GapSeconds:   round3(extra.At.Sub(first.At).Seconds()),
-					FaultBetween: s.faults.between(first.At, extra.At),
-					DeliveryIDs:  []string{first.DeliveryID, extra.DeliveryID},
+					GapSeconds:        round3(extra.At.Sub(first.At).Seconds()),
+					FaultBetween:      s.faults.between(first.At, extra.At),
+					SentBeforeFaultMs: s.faults.nextAfter(first.At),
+					DeliveryIDs:       []string{first.DeliveryID, extra.DeliveryID},
 				})
 			}
 			if k.kind != "escalation" {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,13 +43,13 @@ type profile struct {
 var profiles = map[string]profile{
 	"short": {
 		name: "short", delay: 2 * time.Second, openEvery: 2500 * time.Millisecond, baselineIncidents: 12,
-		workerKills: 22, twoWorkerKills: 10, apiKills: 6, apiKeys: 40,
+		workerKills: 22, twoWorkerKills: 10, apiKills: 6, apiKeys: 120,
 		pgOutage: 12 * time.Second, redisOutage: 10 * time.Second, temporalRestarts: 1,
 		concurrentOpens: 1000, concurrentAcks: 100, settle: 5 * time.Minute,
 	},
 	"long": {
 		name: "long", delay: 2 * time.Second, openEvery: 2500 * time.Millisecond, baselineIncidents: 60,
-		workerKills: 220, twoWorkerKills: 100, apiKills: 20, apiKeys: 150,
+		workerKills: 220, twoWorkerKills: 100, apiKills: 20, apiKeys: 400,
 		pgOutage: 120 * time.Second, redisOutage: 60 * time.Second, temporalRestarts: 3,
 		concurrentOpens: 1000, concurrentAcks: 100, settle: 10 * time.Minute,
 	},
@@ -102,6 +103,21 @@ func (f *faultLog) between(a, b time.Time) bool {
 		}
 	}
 	return false
+}
+
+// nextAfter returns how many milliseconds after t the next fault began,
+// or -1 when none did.
+func (f *faultLog) nextAfter(t time.Time) float64 {
+	next := time.Time{}
+	for _, x := range f.list() {
+		if !x.Start.Before(t) && (next.IsZero() || x.Start.Before(next)) {
+			next = x.Start
+		}
+	}
+	if next.IsZero() {
+		return -1
+	}
+	return round3(float64(next.Sub(t).Microseconds()) / 1000)
 }
 
 // restart kills or stops a process and starts it again at once, recording
@@ -312,6 +328,51 @@ func (s *stack) timeline(ctx context.Context, id string) ([]incident.Event, erro
 		Events []incident.Event `json:"events"`
 	}
 	return tl.Events, a.decode(&tl)
+}
+
+// heartbeat creates a heartbeat monitor of service and pings it every
+// second, as a job would, until stop closes; then the pings stop for good
+// and, one interval later, the monitor must open an incident on the
+// service. done closes once the last ping was sent; pings counts those
+// answered 202.
+type heartbeat struct {
+	done  chan struct{}
+	pings atomic.Int64
+	// longestGap is the longest time between two accepted pings.
+	longestGap atomic.Int64
+}
+
+func (s *stack) heartbeat(ctx context.Context, service string, interval time.Duration, stop <-chan struct{}) *heartbeat {
+	s.t.Helper()
+	key := s.integrationKey(service)
+	var m struct {
+		ID string `json:"id"`
+	}
+	s.must(http.MethodPost, "/api/v1/heartbeat-monitors", map[string]any{
+		"service_id": service, "name": "nightly job", "interval": interval.String(),
+	}, http.StatusCreated, &m)
+	hb := &heartbeat{done: make(chan struct{})}
+	go func() {
+		defer close(hb.done)
+		last := time.Now()
+		for {
+			a, err := s.send(ctx, "heartbeat", http.MethodPost, "/api/v1/heartbeats/"+m.ID, nil, "Authorization", "Bearer "+key)
+			if err == nil && a.status == http.StatusAccepted {
+				hb.pings.Add(1)
+				now := time.Now()
+				if gap := now.Sub(last); int64(gap) > hb.longestGap.Load() {
+					hb.longestGap.Store(int64(gap))
+				}
+				last = now
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+	return hb
 }
 
 // sleepJitter sleeps a random time in [lo, hi): the fault schedule's own
