@@ -177,11 +177,15 @@ type pageFigures struct {
 	UnfinishedEscalations int `json:"unfinished_escalations"`
 	// ProjectionBehind counts incidents whose Postgres record lags their
 	// workflow (version, pending writes, page events).
-	ProjectionBehind int         `json:"projection_behind"`
-	Duplicates       []duplicate `json:"duplicates,omitempty"`
-	Lost             []string    `json:"lost,omitempty"`
-	Lateness         lateness    `json:"lateness"`
-	Problems         []string    `json:"problems,omitempty"`
+	ProjectionBehind int `json:"projection_behind"`
+	// DuplicateEvents counts duplicate timeline events: the load opens each
+	// key once and sends alerts as signals, so any is a retried open taken
+	// for a second alert.
+	DuplicateEvents int         `json:"duplicate_events"`
+	Duplicates      []duplicate `json:"duplicates,omitempty"`
+	Lost            []string    `json:"lost,omitempty"`
+	Lateness        lateness    `json:"lateness"`
+	Problems        []string    `json:"problems,omitempty"`
 
 	timings []pageTiming
 }
@@ -313,6 +317,7 @@ func (s *stack) analyse(pg *paging, incs []incident.Incident) *pageFigures {
 		if count(tl, incident.EventExhausted) == 0 {
 			f.UnfinishedEscalations++
 		}
+		f.DuplicateEvents += count(tl, incident.EventDuplicate)
 		if v.Live == nil || v.Live.Escalation == nil {
 			f.Problems = append(f.Problems, fmt.Sprintf("incident %s (%s): no live escalation state", inc.ID, v.Status))
 			continue
@@ -558,6 +563,7 @@ func (sum *summary) finish(t *testing.T, s *stack) {
 		row("ledger rows claimed again", p.RetriedClaims)
 		row("escalations unfinished", p.UnfinishedEscalations)
 		row("projections behind", p.ProjectionBehind)
+		row("duplicate events (false joins)", p.DuplicateEvents)
 		row("lateness vs engine due", p.Lateness.Engine)
 		row("  while faults went on", p.Lateness.DuringFaults)
 		row("  after the last fault", p.Lateness.AfterFaults)
@@ -624,6 +630,9 @@ func assertPages(t *testing.T, f *pageFigures) {
 	}
 	if f.ProjectionBehind > 0 {
 		t.Errorf("%d projections behind their workflows", f.ProjectionBehind)
+	}
+	if f.DuplicateEvents > 0 {
+		t.Errorf("%d duplicate events: a retried keyed open was taken for a second alert", f.DuplicateEvents)
 	}
 	for _, p := range f.Problems {
 		t.Errorf("%s", p)

@@ -266,7 +266,7 @@ func tail(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// grepCount counts the lines of a file that contain s.
+// grepCount counts the occurrences of s in a file.
 func grepCount(path, s string) int {
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -264,17 +264,25 @@ func (o *opener) open(ctx context.Context, key string, then func(id string)) {
 }
 
 // wait waits for every open in flight and fails the test on any that did
-// not get through.
+// not get through, or that was not answered 201: each key is opened once,
+// so its retries must get the first answer back, never a join (200).
 func (o *opener) wait(t *testing.T) {
 	t.Helper()
 	o.wg.Wait()
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	for _, err := range o.errs {
 		t.Errorf("open: %v", err)
 	}
+	for key := range o.byKey {
+		if o.created[key] != 1 {
+			t.Errorf("open %s of %s was answered 200 (joined), not 201: its retry was taken for a second alert", key, o.service)
+		}
+	}
 }
 
-// openWhile opens one incident every profile.openEvery until stop closes,
-// at most max.
+// openWhile opens one incident every interval until stop closes, at most
+// max; the opens go on in the background (wait collects them).
 func (o *opener) openWhile(ctx context.Context, prefix string, every time.Duration, max int, stop <-chan struct{}) {
 	for i := 0; i < max; i++ {
 		o.open(ctx, fmt.Sprintf("%s-%03d", prefix, i), nil)

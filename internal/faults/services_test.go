@@ -8,6 +8,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -86,8 +87,7 @@ func startPostgres(t *testing.T, logDir string) *postgres {
 	if err := pg.proc.start(); err != nil {
 		t.Fatal(err)
 	}
-	// SIGINT is Postgres' fast shutdown: clients are disconnected at once.
-	t.Cleanup(func() { pg.proc.signal(syscall.SIGINT, 30*time.Second) })
+	t.Cleanup(pg.stopNow)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c, err := pgx.Connect(ctx, fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", pg.port))
@@ -101,9 +101,9 @@ func startPostgres(t *testing.T, logDir string) *postgres {
 	return pg
 }
 
-// stopFor stops Postgres the way an operator would (fast shutdown) and
-// returns the moment it was down; start brings it back on the same port and
-// data.
+// stopNow stops Postgres the way an operator would: a fast shutdown, which
+// disconnects every client at once. proc.start brings it back on the same
+// port and data.
 func (pg *postgres) stopNow() { pg.proc.signal(syscall.SIGINT, 30*time.Second) }
 
 func pgBin(t *testing.T) string {
@@ -118,14 +118,7 @@ func pgBin(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("PostgreSQL server binaries not found (PG_BIN, /usr/lib/postgresql/15/bin, pg_config --bindir)")
 	}
-	return string(trimNL(out))
-}
-
-func trimNL(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
-		b = b[:len(b)-1]
-	}
-	return b
+	return strings.TrimSpace(string(out))
 }
 
 // pgOSUser is the account Postgres runs as when the tests run as root.
