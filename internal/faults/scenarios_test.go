@@ -91,7 +91,7 @@ func assertAnswers(t *testing.T, s *stack) {
 // heartbeatInterval is the monitors' interval: longer than any gap the
 // faults of the scenarios that ping put between two pings, so only the
 // end of the pings opens an incident.
-const heartbeatInterval = 20 * time.Second
+const heartbeatInterval = 30 * time.Second
 
 func (hb *heartbeat) report(sum *summary) {
 	sum.Checks["heartbeat pings accepted"] = hb.pings.Load()
