@@ -35,6 +35,11 @@ type profile struct {
 	temporalRestarts  int
 	concurrentOpens   int
 	concurrentAcks    int
+	// stormDeadline is how long the clients of the concurrency scenario
+	// keep trying, for the opens and again for the acknowledges.
+	stormDeadline time.Duration
+	// pingFor is how long the heartbeat of the kill scenarios is pinged.
+	pingFor time.Duration
 	// settle bounds the wait, after the last fault, for every escalation
 	// to finish and every owed page to arrive.
 	settle time.Duration
@@ -42,16 +47,18 @@ type profile struct {
 
 var profiles = map[string]profile{
 	"short": {
-		name: "short", delay: 2 * time.Second, openEvery: 2500 * time.Millisecond, baselineIncidents: 12,
-		workerKills: 22, twoWorkerKills: 10, apiKills: 6, apiKeys: 120,
+		name: "short", delay: 2 * time.Second, openEvery: 2500 * time.Millisecond, baselineIncidents: 8,
+		workerKills: 21, twoWorkerKills: 8, apiKills: 6, apiKeys: 120,
 		pgOutage: 12 * time.Second, redisOutage: 10 * time.Second, temporalRestarts: 1,
-		concurrentOpens: 1000, concurrentAcks: 100, settle: 5 * time.Minute,
+		concurrentOpens: 1000, concurrentAcks: 100, stormDeadline: 90 * time.Second,
+		pingFor: 15 * time.Second, settle: 5 * time.Minute,
 	},
 	"long": {
 		name: "long", delay: 2 * time.Second, openEvery: 2500 * time.Millisecond, baselineIncidents: 60,
 		workerKills: 220, twoWorkerKills: 100, apiKills: 20, apiKeys: 400,
 		pgOutage: 120 * time.Second, redisOutage: 60 * time.Second, temporalRestarts: 3,
-		concurrentOpens: 1000, concurrentAcks: 100, settle: 10 * time.Minute,
+		concurrentOpens: 1000, concurrentAcks: 100, stormDeadline: 3 * time.Minute,
+		pingFor: 5 * time.Minute, settle: 10 * time.Minute,
 	},
 }
 
@@ -339,10 +346,10 @@ func (s *stack) timeline(ctx context.Context, id string) ([]incident.Event, erro
 }
 
 // heartbeat creates a heartbeat monitor of service and pings it every
-// second, as a job would, until stop closes; then the pings stop for good
-// and, one interval later, the monitor must open an incident on the
-// service. done closes once the last ping was sent; pings counts those
-// answered 202.
+// second, as a job would, for pingFor or until stop closes; then the pings
+// stop for good and, one interval later, the monitor must open an incident
+// on the service (while faults may still go on). done closes once the last
+// ping was sent; pings counts those answered 202.
 type heartbeat struct {
 	done  chan struct{}
 	pings atomic.Int64
@@ -350,7 +357,7 @@ type heartbeat struct {
 	longestGap atomic.Int64
 }
 
-func (s *stack) heartbeat(ctx context.Context, service string, interval time.Duration, stop <-chan struct{}) *heartbeat {
+func (s *stack) heartbeat(ctx context.Context, service string, interval, pingFor time.Duration, stop <-chan struct{}) *heartbeat {
 	s.t.Helper()
 	key := s.integrationKey(service)
 	var m struct {
@@ -363,6 +370,7 @@ func (s *stack) heartbeat(ctx context.Context, service string, interval time.Dur
 	go func() {
 		defer close(hb.done)
 		last := time.Now()
+		end := time.After(pingFor)
 		for {
 			a, err := s.send(ctx, "heartbeat", http.MethodPost, "/api/v1/heartbeats/"+m.ID, nil, "Authorization", "Bearer "+key)
 			if err == nil && a.status == http.StatusAccepted {
@@ -375,6 +383,8 @@ func (s *stack) heartbeat(ctx context.Context, service string, interval time.Dur
 			}
 			select {
 			case <-stop:
+				return
+			case <-end:
 				return
 			case <-time.After(time.Second):
 			}

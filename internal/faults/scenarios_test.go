@@ -88,7 +88,7 @@ func assertAnswers(t *testing.T, s *stack) {
 	}
 }
 
-// heartbeatInterval is the monitors' interval: longer than any gap the
+// heartbeatInterval is the monitors' interval in the kill scenarios: longer than any gap the
 // faults of the scenarios that ping put between two pings, so only the
 // end of the pings opens an incident.
 const heartbeatInterval = 30 * time.Second
@@ -131,7 +131,7 @@ func workerKills(t *testing.T, opt stackOptions, kills int, name string) {
 		defer close(opened)
 		o.openWhile(ctx, "wk", p.openEvery, 100000, stop)
 	}()
-	hb := s.heartbeat(ctx, pg.service, heartbeatInterval, stop)
+	hb := s.heartbeat(ctx, pg.service, heartbeatInterval, p.pingFor, stop)
 	sent := make([]float64, len(s.workers))
 	killLoop(s, kills, sent)
 	close(stop)
@@ -658,7 +658,8 @@ func TestTemporalRestarted(t *testing.T) {
 		defer close(opened)
 		o.openWhile(ctx, "tr", p.openEvery, 100000, stop)
 	}()
-	hb := s.heartbeat(ctx, pg.service, heartbeatInterval, stop)
+	// The restarts leave gaps of a few seconds between pings.
+	hb := s.heartbeat(ctx, pg.service, 10*time.Second, time.Hour, stop)
 	for range p.temporalRestarts {
 		// Mid-escalation: the incidents opened so far are between steps.
 		time.Sleep(10 * time.Second)
@@ -669,7 +670,7 @@ func TestTemporalRestarted(t *testing.T) {
 	<-opened
 	<-hb.done
 	o.wait(t)
-	s.settle(pg, len(o.byKey)+1, p.settle+heartbeatInterval)
+	s.settle(pg, len(o.byKey)+1, p.settle)
 	sum.Pages = s.analyse(pg, s.mustIncidents(pg.service, len(o.byKey)+1))
 	sum.Baseline = lat
 	hb.report(sum)
@@ -678,8 +679,6 @@ func TestTemporalRestarted(t *testing.T) {
 	assertAnswers(t, s)
 }
 
-const stormDeadline = 3 * time.Minute
-
 // Scenario 7: many opens of one dedup key at once, then many
 // acknowledgements of the incident at once.
 func TestConcurrentOpensAndAcknowledges(t *testing.T) {
@@ -687,9 +686,9 @@ func TestConcurrentOpensAndAcknowledges(t *testing.T) {
 	s := newStack(t, stackOptions{APIs: 1, Workers: 1})
 	sum := newSummary(t, s, "concurrent opens of one key, concurrent acknowledges")
 	s.quietService("storm")
-	// A client gives up at some point: three minutes for the storm, and
-	// three for the acknowledgements.
-	ctx, cancel := context.WithTimeout(context.Background(), stormDeadline)
+	// A client gives up at some point: p.stormDeadline for the opens, and
+	// again for the acknowledgements.
+	ctx, cancel := context.WithTimeout(context.Background(), p.stormDeadline)
 	defer cancel()
 
 	type result struct {
@@ -733,14 +732,14 @@ func TestConcurrentOpensAndAcknowledges(t *testing.T) {
 	incs := s.mustIncidents("storm", 1)
 	if len(ids) != 1 || created != 1 || unanswered > 0 {
 		t.Errorf("%d concurrent opens of one key: %d incident IDs answered, %d answers 201, %d not answered within %s; want 1, 1 and 0",
-			p.concurrentOpens, len(ids), created, unanswered, stormDeadline)
+			p.concurrentOpens, len(ids), created, unanswered, p.stormDeadline)
 	}
 	if len(incs) == 0 {
 		t.Fatal("the storm opened no incident")
 	}
 	id := incs[0].ID
 
-	ctx, cancel = context.WithTimeout(context.Background(), stormDeadline)
+	ctx, cancel = context.WithTimeout(context.Background(), p.stormDeadline)
 	defer cancel()
 	acks := make([]int, p.concurrentAcks)
 	start = time.Now()
@@ -764,7 +763,7 @@ func TestConcurrentOpensAndAcknowledges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum.Checks["opens: not answered within "+stormDeadline.String()] = unanswered
+	sum.Checks["opens: not answered within "+p.stormDeadline.String()] = unanswered
 	sum.Checks["opens: incidents"] = len(incs)
 	sum.Checks["opens: answered 201"] = created
 	sum.Checks["opens: duplicate events"] = count(tl, incident.EventDuplicate)
