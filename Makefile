@@ -132,10 +132,10 @@ test: $(GORUSH_BIN) ## go vet, go test against fresh test services (Postgres, Re
 # The fault-injection suite (internal/faults) runs in `make test` in its short
 # form. `make chaos` runs the long form: 200+ worker kills, a 120 s Postgres
 # outage, a 60 s Redis outage, three Temporal restarts, two workers and two
-# apis; about an hour on two cores. Each scenario starts its own Postgres
+# apis; about 40 minutes on two cores. Each scenario starts its own Postgres
 # cluster, redis-server, Temporal server, api and worker processes on free
 # loopback ports, so no test services are needed; the figures go to
-# .data/faults/<UTC time>.json and the process logs beside it, and
+# .data/faults/<UTC time>.json (failed scenarios' process logs beside it), and
 # RELIABILITY.md records a run's.
 chaos: ## run the long fault-injection suite (kills and outages of real processes); figures in .data/faults/
 	@$(REDIS_SERVER)

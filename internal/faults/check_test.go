@@ -58,8 +58,10 @@ type ledgerRow struct {
 
 // settle waits, at most d, until every incident of the service is done:
 // want incidents recorded, each with its escalation exhausted, its four SLA
-// moments on the timeline, no ledger row left claimed and as many pushes
-// received as it is owed. It polls; nothing here can be awaited otherwise.
+// moments and the outcome of every page it is owed (notified or
+// notify_failed: a push is received before its outcome is recorded) on the
+// timeline, and no ledger row left claimed. It polls; nothing here can be
+// awaited otherwise.
 func (s *stack) settle(pg *paging, want int, d time.Duration) {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -68,17 +70,14 @@ func (s *stack) settle(pg *paging, want int, d time.Duration) {
 	for {
 		incs, err := s.incidentsOf(ctx, pg.service)
 		if err == nil && len(incs) >= want {
-			byIncident := map[string]int{}
-			for _, p := range s.recv.pushes() {
-				byIncident[p.IncidentID]++
-			}
 			for _, inc := range incs {
-				if done[inc.ID] || byIncident[inc.ID] < pagesPerIncident+2*len(pg.sla) {
+				if done[inc.ID] {
 					continue
 				}
 				tl, err := s.timeline(ctx, inc.ID)
 				if err != nil || count(tl, incident.EventExhausted) == 0 ||
-					count(tl, incident.EventSLAWarning)+count(tl, incident.EventSLABreached) < len(pg.sla) {
+					count(tl, incident.EventSLAWarning)+count(tl, incident.EventSLABreached) < len(pg.sla) ||
+					count(tl, incident.EventNotified)+count(tl, incident.EventNotifyFailed) < pagesPerIncident+2*len(pg.sla) {
 					continue
 				}
 				rows, err := s.ledger(ctx, inc.ID)

@@ -10,5 +10,6 @@
 // It has no code of its own: everything is in its tests. `go test` runs the
 // short form (a few minutes); FAULTS=long (`make chaos`) runs the long one,
 // whose figures RELIABILITY.md records. Each run writes its summary to
-// .data/faults/<UTC time>.json at the repository root.
+// .data/faults/<UTC time>.json at the repository root, and keeps the
+// process logs of its failed scenarios in .data/faults/<UTC time>/.
 package faults

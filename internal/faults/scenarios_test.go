@@ -88,9 +88,9 @@ func assertAnswers(t *testing.T, s *stack) {
 	}
 }
 
-// heartbeatInterval is the monitors' interval in the kill scenarios: longer than any gap the
-// faults of the scenarios that ping put between two pings, so only the
-// end of the pings opens an incident.
+// heartbeatInterval is the monitors' interval in the kill scenarios:
+// longer than any gap the kills put between two accepted pings, so only
+// the end of the pings opens an incident.
 const heartbeatInterval = 30 * time.Second
 
 func (hb *heartbeat) report(sum *summary) {

@@ -177,6 +177,6 @@ func startRedis(t *testing.T, logDir string) *redisServer {
 	if err := r.proc.start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(r.proc.stop)
+	t.Cleanup(r.proc.kill)
 	return r
 }

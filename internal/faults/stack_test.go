@@ -68,6 +68,13 @@ func newStack(t *testing.T, opt stackOptions) *stack {
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// Registered first, so it runs last: a passing scenario's logs go,
+	// a failing one's stay for a look beyond the tail printed below.
+	t.Cleanup(func() {
+		if !t.Failed() {
+			_ = os.RemoveAll(logDir)
+		}
+	})
 	s := &stack{t: t, logDir: logDir, faults: &faultLog{}, statuses: map[string]map[int]int{}}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 2000, 2000
@@ -103,7 +110,8 @@ func newStack(t *testing.T, opt stackOptions) *stack {
 		if err := sv.start(); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(sv.stop)
+		// The state is thrown away: no graceful shutdown to wait for.
+		t.Cleanup(sv.kill)
 	}
 	t.Cleanup(func() {
 		for _, p := range s.procs() {
@@ -178,7 +186,7 @@ func (s *stack) startTemporal() {
 	if err := p.start(); err != nil {
 		s.t.Fatal(err)
 	}
-	s.t.Cleanup(p.stop)
+	s.t.Cleanup(p.kill)
 }
 
 func (s *stack) migrate() {
@@ -314,7 +322,10 @@ func (s *stack) send(ctx context.Context, op, method, path string, body any, hea
 	for {
 		a, err := s.call(ctx, method, path, body, header...)
 		status := a.status
-		if err != nil {
+		switch {
+		case err != nil && ctx.Err() != nil:
+			status = -1 // the client gave up
+		case err != nil:
 			status = 0 // connection error
 		}
 		s.tally(op, status)
@@ -351,8 +362,8 @@ func (s *stack) tally(op string, status int) {
 	m[status]++
 }
 
-// statusCount returns how often op was answered with status (0: connection
-// error).
+// statusCount returns how often op was answered with status (0: a
+// connection error, -1: the client gave up).
 func (s *stack) statusCount(op string, status int) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -367,8 +378,11 @@ func (s *stack) statusTable() map[string]map[string]int {
 		out[op] = map[string]int{}
 		for st, n := range m {
 			name := strconv.Itoa(st)
-			if st == 0 {
+			switch st {
+			case 0:
 				name = "conn_error"
+			case -1:
+				name = "gave_up"
 			}
 			out[op][name] = n
 		}
