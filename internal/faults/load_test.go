@@ -50,7 +50,7 @@ var profiles = map[string]profile{
 		name: "short", delay: 2 * time.Second, openEvery: 2500 * time.Millisecond, baselineIncidents: 8,
 		workerKills: 21, twoWorkerKills: 8, apiKills: 6, apiKeys: 120,
 		pgOutage: 12 * time.Second, redisOutage: 10 * time.Second, temporalRestarts: 1,
-		concurrentOpens: 1000, concurrentAcks: 100, stormDeadline: 90 * time.Second,
+		concurrentOpens: 1000, concurrentAcks: 100, stormDeadline: time.Minute,
 		pingFor: 15 * time.Second, settle: 5 * time.Minute,
 	},
 	"long": {
