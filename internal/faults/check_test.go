@@ -201,8 +201,15 @@ type duplicate struct {
 	FaultBetween bool `json:"fault_between"`
 	// SentBeforeFaultMs is how long before the next fault (a kill, an
 	// outage) the first send was taken; -1 when no fault followed it.
-	SentBeforeFaultMs float64  `json:"sent_before_fault_ms"`
-	DeliveryIDs       []string `json:"delivery_ids,omitempty"`
+	SentBeforeFaultMs float64 `json:"sent_before_fault_ms"`
+	// SinceFaultMs is how long after the last fault before it the first
+	// send was taken; -1 when none came before.
+	SinceFaultMs float64  `json:"since_fault_ms"`
+	Reasons      []string `json:"reasons"`
+	DeliveryIDs  []string `json:"delivery_ids,omitempty"`
+	// Ledger lists the ledger rows of the step, round and user:
+	// "page N: status, attempts A".
+	Ledger []string `json:"ledger,omitempty"`
 }
 
 // lateness of pages, in seconds: arrival at the receiver against the
@@ -389,6 +396,9 @@ func (s *stack) analyse(pg *paging, incs []incident.Incident) *pageFigures {
 					GapSeconds:        round3(extra.At.Sub(first.At).Seconds()),
 					FaultBetween:      s.faults.between(first.At, extra.At),
 					SentBeforeFaultMs: s.faults.nextAfter(first.At),
+					SinceFaultMs:      s.faults.lastBefore(first.At),
+					Reasons:           []string{first.Reason, extra.Reason},
+					Ledger:            ledgerOf(rows, k.step, k.round, userOf[k.token]),
 					DeliveryIDs:       []string{first.DeliveryID, extra.DeliveryID},
 				})
 			}
@@ -459,6 +469,17 @@ func (s *stack) analyse(pg *paging, incs []incident.Incident) *pageFigures {
 		DuringFaults: statsOf(during), AfterFaults: statsOf(after)}
 	sort.Slice(f.Duplicates, func(i, j int) bool { return f.Duplicates[i].Again.Before(f.Duplicates[j].Again) })
 	return f
+}
+
+// ledgerOf describes the ledger rows of one step, round and user.
+func ledgerOf(rows []ledgerRow, step, round int, user string) []string {
+	var out []string
+	for _, r := range rows {
+		if r.Step == step && r.Round == round && r.UserID == user {
+			out = append(out, fmt.Sprintf("page %d: %s, attempts %d", r.Page, r.Status, r.Attempts))
+		}
+	}
+	return out
 }
 
 // recovery is how the engine came back from one fault.
@@ -638,8 +659,8 @@ func assertPages(t *testing.T, f *pageFigures) {
 	}
 	for _, d := range f.Duplicates {
 		if !d.FaultBetween {
-			t.Errorf("duplicate page with no fault between its sends: %s, sent %s and again %s",
-				d.Page, d.First.Format(time.RFC3339Nano), d.Again.Format(time.RFC3339Nano))
+			t.Errorf("duplicate page with no fault between its sends: %s, sent %s and again %s (reasons %v, %.0f ms after the last fault; ledger %v)",
+				d.Page, d.First.Format(time.RFC3339Nano), d.Again.Format(time.RFC3339Nano), d.Reasons, d.SinceFaultMs, d.Ledger)
 		}
 	}
 }

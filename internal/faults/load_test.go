@@ -127,6 +127,21 @@ func (f *faultLog) nextAfter(t time.Time) float64 {
 	return round3(float64(next.Sub(t).Microseconds()) / 1000)
 }
 
+// lastBefore returns how many milliseconds before t the last fault that
+// began before it began, or -1 when none did.
+func (f *faultLog) lastBefore(t time.Time) float64 {
+	last := time.Time{}
+	for _, x := range f.list() {
+		if x.Start.Before(t) && x.Start.After(last) {
+			last = x.Start
+		}
+	}
+	if last.IsZero() {
+		return -1
+	}
+	return round3(float64(t.Sub(last).Microseconds()) / 1000)
+}
+
 // restart kills or stops a process and starts it again at once, recording
 // the fault; it returns once the process serves again.
 func (s *stack) restart(kind string, p *proc, down func()) {
