@@ -56,6 +56,18 @@ PGBOUNCER = if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgboun
 		service pgbouncer stop >/dev/null 2>&1 || true; \
 	fi
 
+# Installs redis-server from Debian's packages when missing and we are root:
+# the fault-injection suite runs redis-server processes of its own.
+REDIS_SERVER = if ! command -v redis-server >/dev/null 2>&1; then \
+		if [ "$$(id -u)" -ne 0 ]; then \
+			echo "redis-server is not installed; install it with: sudo apt-get install redis-server" >&2; \
+			exit 1; \
+		fi; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; \
+		service redis-server stop >/dev/null 2>&1 || true; \
+	fi
+
 # Validates the Prometheus config and alert rules and runs the rules' unit
 # tests. promtool comes from Debian's prometheus package, installed when
 # missing and we are root; without recommends, so no node exporter comes
@@ -85,7 +97,7 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-.PHONY: help build gorush mailpit run services-dev services-test test test-k8s test-bench prometheusrule stop clean fmt vet lint shellcheck bench
+.PHONY: help build gorush mailpit run services-dev services-test test test-k8s test-bench chaos prometheusrule stop clean fmt vet lint shellcheck bench
 
 help: ## list the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -138,6 +150,18 @@ test: $(GORUSH_BIN) $(MAILPIT_BIN) ## go vet, go test against fresh test service
 	$(PROMTOOL); \
 	$(MAKE) --no-print-directory test-k8s; \
 	$(MAKE) --no-print-directory test-bench
+
+# The fault-injection suite (internal/faults) runs in `make test` in its short
+# form. `make chaos` runs the long form: 200+ worker kills, a 120 s Postgres
+# outage, a 60 s Redis outage, three Temporal restarts, two workers and two
+# apis; about 40 minutes on two cores. Each scenario starts its own Postgres
+# cluster, redis-server, Temporal server, api and worker processes on free
+# loopback ports, so no test services are needed; the figures go to
+# .data/faults/<UTC time>.json (failed scenarios' process logs beside it), and
+# RELIABILITY.md records a run's.
+chaos: ## run the long fault-injection suite (kills and outages of real processes); figures in .data/faults/
+	@$(REDIS_SERVER)
+	FAULTS=long $(GO) test -count=1 -timeout 150m -v ./internal/faults/
 
 # deploy/k8s is a Go module of its own: the Kubernetes and kustomize
 # libraries its tests need would move Temporal's gRPC and protobuf versions
