@@ -158,6 +158,8 @@ func (a *Activities) deliver(ctx context.Context, in contract.NotifyInput, user 
 	case sendErr == nil:
 	case push.IsPermanent(sendErr):
 		status, detail = store.NotificationFailed, sendErr.Error()
+	case attempt(ctx) >= MaxProviderAttempts:
+		status, detail = store.NotificationFailed, fmt.Sprintf("gave up after %d attempts: %v", attempt(ctx), sendErr)
 	default:
 		a.Metrics.Notified(channel, "retry")
 		return d, fmt.Errorf("%s %s: %w", channel, cm.ID, sendErr)
@@ -226,6 +228,21 @@ func (a *Activities) send(ctx context.Context, channel string, in contract.Notif
 		}
 		return fmt.Sprintf("webhook answered %d", status), nil
 	}
+}
+
+// MaxProviderAttempts is how often NotifyUser tries a provider that fails
+// transiently (5xx, timeouts) before it records the delivery as failed and
+// escalation goes on. The activity itself is retried without limit: a
+// failure of the engine's own parts (Postgres down) delays a page, never
+// drops it.
+const MaxProviderAttempts = 6
+
+// attempt is the activity's attempt number, from 1.
+func attempt(ctx context.Context) int {
+	if !activity.IsActivity(ctx) {
+		return 1
+	}
+	return int(activity.GetInfo(ctx).Attempt)
 }
 
 // keepAlive heartbeats the activity every second until the returned stop

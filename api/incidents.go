@@ -50,9 +50,15 @@ func (s *Server) openIncident(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	res, err := s.engine.Open(c.Request.Context(), engine.OpenRequest{
-		NewIncident: in, Actor: actorOf(c, ""), Caller: principal(c).RateKey(), IdempotencyKey: key,
-	})
+	req := engine.OpenRequest{NewIncident: in, Actor: actorOf(c, ""), Caller: principal(c).RateKey(), IdempotencyKey: key}
+	if in.DedupKey != "" {
+		if inc, ok := s.joinOpen(c, req); ok {
+			c.Header("Location", "/api/v1/incidents/"+inc.ID)
+			c.JSON(http.StatusOK, inc)
+			return
+		}
+	}
+	res, err := s.engine.Open(c.Request.Context(), req)
 	if err != nil {
 		s.abort(c, err)
 		return
@@ -64,6 +70,25 @@ func (s *Server) openIncident(c *gin.Context) {
 	auditTarget(c, res.Incident.ID)
 	c.Header("Location", "/api/v1/incidents/"+res.Incident.ID)
 	c.JSON(status, res.Incident)
+}
+
+// joinOpen joins the incident open under req's dedup key, when the
+// projection shows one: a signal, not an update, so a storm of opens with
+// one key does not queue behind the workflow's few updates in flight. It
+// reports false (the caller opens through the workflow) when none is open,
+// the lookup fails, or the workflow has closed meanwhile.
+func (s *Server) joinOpen(c *gin.Context, req engine.OpenRequest) (incident.Incident, bool) {
+	ctx := c.Request.Context()
+	inc, ok, err := s.store.OpenIncidentOf(ctx, contract.DedupWorkflowID(req.Service, req.DedupKey))
+	if err != nil || !ok {
+		return incident.Incident{}, false
+	}
+	if err := s.engine.Join(ctx, inc, req); err != nil {
+		s.log.WarnContext(ctx, "join open incident; opening through its workflow", "request_id", requestID(c),
+			"incident_id", inc.ID, "error", err)
+		return incident.Incident{}, false
+	}
+	return inc, true
 }
 
 type listResponse struct {
@@ -226,8 +251,11 @@ func (s *Server) transition(action incident.Action) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		if inc.Status == incident.StatusResolved && key == "" {
-			s.abort(c, incident.CanTransition(inc.Status, target))
+		// Without an Idempotency-Key (whose retry must get the first
+		// answer back) a move the incident's recorded status forbids is
+		// answered here, without a round trip to its workflow.
+		if err := incident.CanTransition(inc.Status, target); err != nil && key == "" {
+			s.abort(c, err)
 			return
 		}
 		req.IncidentID = inc.ID

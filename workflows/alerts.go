@@ -72,6 +72,8 @@ func (r *incidentRun) startAlerts(ctx workflow.Context, in contract.IncidentInpu
 	r.alerts = newAlertBook(in.Alerts, in.AutoResolve)
 	r.alertCh = workflow.GetSignalChannel(ctx, contract.SignalAlert)
 	r.alertsCh = workflow.GetSignalChannel(ctx, contract.SignalAlerts)
+	r.joinCh = workflow.GetSignalChannel(ctx, contract.SignalJoin)
+	joins := in.PendingJoins
 	pending := in.PendingAlerts
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		// The incident's row must exist before its alerts and events.
@@ -80,7 +82,7 @@ func (r *incidentRun) startAlerts(ctx workflow.Context, in contract.IncidentInpu
 		}
 		batch := pending
 		for {
-			if len(batch) == 0 {
+			if len(batch) == 0 && len(joins) == 0 {
 				sel := workflow.NewSelector(ctx)
 				sel.AddReceive(r.alertCh, func(c workflow.ReceiveChannel, _ bool) {
 					var sig contract.AlertSignal
@@ -92,7 +94,30 @@ func (r *incidentRun) startAlerts(ctx workflow.Context, in contract.IncidentInpu
 					c.Receive(ctx, &sigs)
 					batch = append(batch, sigs...)
 				})
+				// Requests joining by the dedup key are taken while the
+				// incident is open; after it resolved they wait for the
+				// next run.
+				if r.inc.Status != incident.StatusResolved {
+					sel.AddReceive(r.joinCh, func(c workflow.ReceiveChannel, _ bool) {
+						var j contract.OpenRequest
+						c.Receive(ctx, &j)
+						joins = append(joins, j)
+					})
+				}
 				sel.Select(ctx)
+			}
+			if len(joins) > 0 {
+				r.alerts.busy = true
+				for _, j := range joins {
+					if err := r.join(ctx, j); err != nil {
+						workflow.GetLogger(ctx).Error("join failed", "incident_id", r.inc.ID, "error", err)
+					}
+				}
+				r.alerts.busy = false
+				joins = nil
+			}
+			if len(batch) == 0 {
+				continue
 			}
 			batch = r.receiveAlerts(batch, maxAlertBatch)
 			r.alerts.busy = true
@@ -129,6 +154,18 @@ func (r *incidentRun) drainAlerts() []contract.AlertSignal {
 	out := r.receiveAlerts(r.alerts.leftover, 0)
 	r.alerts.leftover = nil
 	return out
+}
+
+// drainJoins returns the join signals received but not handled.
+func (r *incidentRun) drainJoins() []contract.OpenRequest {
+	var out []contract.OpenRequest
+	for {
+		var j contract.OpenRequest
+		if !r.joinCh.ReceiveAsync(&j) {
+			return out
+		}
+		out = append(out, j)
+	}
 }
 
 func (r *incidentRun) applyAlerts(ctx workflow.Context, batch []contract.AlertSignal) error {

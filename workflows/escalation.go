@@ -65,10 +65,12 @@ const (
 	reasonSLABreach   = "sla_breach"   // an SLA target was missed
 )
 
-// notifyOptions: a page must not wait on a slow provider for long, and a
-// provider outage is retried with backoff until the attempts run out; then
-// the failure is recorded and escalation goes on. NotifyUser heartbeats
-// while it sends, so a page held by a worker that died is retried within
+// notifyOptions: a page must not wait on a slow provider for long. The
+// activity is retried with backoff until it is done: a provider that keeps
+// failing is given up on by the activity itself after MaxProviderAttempts
+// (the failure recorded, escalation going on), while the engine's own parts
+// failing (Postgres down) only delay the page. NotifyUser heartbeats while
+// it sends, so a page held by a worker that died is retried within
 // HeartbeatTimeout (plus the first retry interval), not after the whole
 // StartToCloseTimeout.
 var notifyOptions = workflow.ActivityOptions{
@@ -78,7 +80,6 @@ var notifyOptions = workflow.ActivityOptions{
 		InitialInterval:        time.Second,
 		BackoffCoefficient:     2,
 		MaximumInterval:        30 * time.Second,
-		MaximumAttempts:        6,
 		NonRetryableErrorTypes: nonRetryable,
 	},
 }

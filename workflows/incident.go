@@ -53,7 +53,7 @@ var nonRetryable = []string{string(fault.Invalid), string(fault.Internal)}
 // activities. It returns the resolved incident.
 func IncidentWorkflow(ctx workflow.Context, in contract.IncidentInput) (incident.Incident, error) {
 	r := &incidentRun{inc: in.Incident, duplicates: in.Duplicates, recorded: in.Continued, seq: in.Seq, sla: in.SLA,
-		requestKey: in.RequestKey}
+		requestKey: in.RequestKey, joined: map[string]bool{}}
 	r.esc = &escalator{r: r}
 	if !in.Continued {
 		at := now(ctx)
@@ -128,6 +128,7 @@ func IncidentWorkflow(ctx workflow.Context, in contract.IncidentInput) (incident
 		return r.inc, err
 	}
 	pending := r.drainAlerts()
+	joins := r.drainJoins()
 	if r.inc.Status != incident.StatusResolved {
 		return r.inc, workflow.NewContinueAsNewError(ctx, contract.IncidentWorkflow, contract.IncidentInput{
 			Incident:      r.inc,
@@ -139,6 +140,7 @@ func IncidentWorkflow(ctx workflow.Context, in contract.IncidentInput) (incident
 			AutoResolve:   r.alerts.autoResolve,
 			Alerts:        r.alerts.list(),
 			PendingAlerts: pending,
+			PendingJoins:  joins,
 			RequestKey:    r.requestKey,
 			Runbooks:      r.carryRunbooks(),
 		})
@@ -156,6 +158,7 @@ func IncidentWorkflow(ctx workflow.Context, in contract.IncidentInput) (incident
 			},
 			AutoResolve:   r.alerts.autoResolve,
 			PendingAlerts: pending[i:],
+			PendingJoins:  joins,
 		})
 	}
 	return r.inc, nil
@@ -168,6 +171,9 @@ type incidentRun struct {
 	duplicates int
 	// requestKey is the key of the keyed open that started the incident.
 	requestKey string
+	// joined holds the requests this run recorded as joining the incident,
+	// so a request that arrives twice (a retried join) counts once.
+	joined map[string]bool
 	// localWrites runs the projection's writes and the open's loads as
 	// local activities: inside the workflow task, with no round trip
 	// through Temporal's matching. False for runs recorded before.
@@ -184,6 +190,8 @@ type incidentRun struct {
 	alerts   *alertBook
 	alertCh  workflow.ReceiveChannel
 	alertsCh workflow.ReceiveChannel
+	// joinCh takes requests joining the open incident by its dedup key.
+	joinCh workflow.ReceiveChannel
 	// runbooks tracks the runbooks started on the incident; nil before any.
 	runbooks *runbookDesk
 }
@@ -287,14 +295,28 @@ func (r *incidentRun) open(ctx workflow.Context, req contract.OpenRequest) (cont
 	if err := workflow.Await(ctx, func() bool { return r.recorded }); err != nil {
 		return contract.OpenResult{}, err
 	}
-	r.duplicates++
+	if err := r.join(ctx, req); err != nil {
+		return contract.OpenResult{}, err
+	}
+	return contract.OpenResult{Incident: r.inc, Created: false}, nil
+}
+
+// join records a request with the incident's dedup key as a duplicate
+// joining it: through the open update, or the join signal the API sends
+// when the incident is already open. The event is keyed by the joining
+// request (its key, when it has one, which its retries share), so a
+// retried write or request is stored once.
+func (r *incidentRun) join(ctx workflow.Context, req contract.OpenRequest) error {
 	joiner := req.IncidentID
 	if req.RequestKey != "" {
 		joiner = req.RequestKey
 	}
-	ev := incident.Event{
-		// Keyed by the joining request (its key, when it has one, which its
-		// retries share), so a retried write or request is stored once.
+	if r.joined[joiner] {
+		return nil
+	}
+	r.joined[joiner] = true
+	r.duplicates++
+	return r.recordEvent(ctx, incident.Event{
 		ID:         "duplicate/" + joiner,
 		IncidentID: r.inc.ID,
 		Type:       incident.EventDuplicate,
@@ -302,11 +324,7 @@ func (r *incidentRun) open(ctx workflow.Context, req contract.OpenRequest) (cont
 		Message:    "alert with the same dedup key joined the incident",
 		Data:       map[string]any{"count": r.duplicates},
 		EventTime:  now(ctx),
-	}
-	if err := r.recordEvent(ctx, ev); err != nil {
-		return contract.OpenResult{}, err
-	}
-	return contract.OpenResult{Incident: r.inc, Created: false}, nil
+	})
 }
 
 func (r *incidentRun) validateTransition(action incident.Action, req contract.TransitionRequest) error {

@@ -13,7 +13,8 @@
 //
 //	IncidentWorkflow (one per incident; ID: IncidentWorkflowID, DedupWorkflowID or RequestWorkflowID)
 //	  updates  open, acknowledge, mitigate, resolve, escalate, snooze, reassign, note, start_runbook
-//	  signals  alert, alerts (monitoring alerts: storms are signals, never updates), runbook_report
+//	  signals  alert, alerts (monitoring alerts: storms are signals, never updates), join
+//	           (an open whose dedup key finds the incident open), runbook_report
 //	  query    state (State)
 //	  activities RecordChange, RecordEvent, RecordAlerts (local), LoadOpen (local), LoadEscalation, LoadPolicy, LoadSLA, NotifyUser
 //	  children RunbookWorkflow (one per runbook started; see runbook.go)
@@ -88,6 +89,12 @@ const (
 	// SignalAlerts delivers several alerts of one dedup key at once (an
 	// Alertmanager group): one signal, however many alerts ([]AlertSignal).
 	SignalAlerts = "alerts"
+	// SignalJoin records a request to open an incident whose dedup key
+	// finds one open (an OpenRequest) as a duplicate joining it: the API
+	// sends it instead of the open update when the projection shows the
+	// incident open, so a storm of opens with one key costs a signal each,
+	// not an update (a workflow takes at most 10 updates at a time).
+	SignalJoin = "join"
 	// SignalPing delivers one ping (a HeartbeatPing) to a HeartbeatWorkflow.
 	SignalPing = "ping"
 )

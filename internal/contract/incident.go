@@ -32,6 +32,8 @@ type IncidentInput struct {
 	Alerts []incident.AlertState
 	// PendingAlerts arrived too late for the previous run to handle them.
 	PendingAlerts []AlertSignal
+	// PendingJoins are join signals the previous run had not handled.
+	PendingJoins []OpenRequest `json:",omitempty"`
 	// RequestKey is the OpenRequest.RequestKey of the request that started
 	// the run, if it had one: a retry of that request, with the same key
 	// and a new proposed incident ID, is answered as the opener, not as a

@@ -32,7 +32,7 @@ type authFixture struct {
 	// checklist and gate are runbooks started by hand: a manual step, and
 	// an approval for responders.
 	checklist, gate string
-	schedule string
+	schedule        string
 }
 
 func newAuthFixture(t *testing.T, s *stack) *authFixture {
@@ -68,7 +68,6 @@ func (f *authFixture) step(t *testing.T, runbook string) string {
 	awaitStep(t, f.s, id, 1, 1, "running", "waiting_approval")
 	return "/api/v1/incidents/" + id + "/runbooks/1/steps/1"
 }
-
 
 // calendarFeed makes the calendar feed of owner (a schedule's or a user's
 // path) as admin and returns the path of its URL.

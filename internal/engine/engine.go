@@ -105,6 +105,26 @@ func (c *Client) Open(ctx context.Context, req OpenRequest) (contract.OpenResult
 	return res, nil
 }
 
+// Join records a request to open an incident whose dedup key finds inc
+// open as a duplicate joining it: one signal, however many such requests
+// arrive at once (where Open's update would queue behind the workflow's
+// limit of updates in flight). A workflow that has closed meanwhile is a
+// fault.Conflict: open it anew with Open.
+func (c *Client) Join(ctx context.Context, inc incident.Incident, req OpenRequest) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout())
+	defer cancel()
+	id := incident.NewID(time.Now())
+	ids := contract.OpenIDs(id, req.Service, req.DedupKey, req.Caller, req.IdempotencyKey)
+	join := contract.OpenRequest{IncidentID: id, Actor: req.Actor}
+	if req.IdempotencyKey != "" {
+		join.RequestKey = ids.UpdateID
+	}
+	if err := c.Temporal.SignalWorkflow(ctx, inc.WorkflowID, "", contract.SignalJoin, join); err != nil {
+		return classify("join "+inc.WorkflowID, err)
+	}
+	return nil
+}
+
 // startOptions are the options of every incident workflow the API starts.
 // Workflow code opens incidents with the same ID reuse policy and search
 // attributes (workflows.openIncident).

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/incident-server/incident-server/internal/auth"
+	"github.com/incident-server/incident-server/internal/testenv"
 )
 
 // jwtSecret signs the suite's user tokens; every api process verifies
@@ -145,6 +146,7 @@ func (s *stack) env(addr string) []string {
 		"GORUSH_URL=" + s.recv.url,
 		"INCIDENT_SERVER_ADDR=" + addr,
 		"INCIDENT_AUTH_JWT_SECRET=" + jwtSecret,
+		"INCIDENT_SECRETS_KEYS=" + testenv.SecretsKey,
 		"INCIDENT_AUTH_RATE_LIMIT=100000",
 		"INCIDENT_AUTH_RATE_BURST=100000",
 		"INCIDENT_AUTH_EVENTS_V2_RATE_LIMIT=100000",

@@ -171,6 +171,24 @@ func (s *Store) GetIncident(ctx context.Context, id string) (incident.Incident, 
 	return inc, nil
 }
 
+// OpenIncidentOf returns the newest incident workflowID holds that is not
+// resolved, and false when there is none.
+func (s *Store) OpenIncidentOf(ctx context.Context, workflowID string) (incident.Incident, bool, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+incidentColumns+` FROM incidents
+		WHERE workflow_id = $1 AND status <> 'resolved' ORDER BY created_at DESC LIMIT 1`, workflowID)
+	if err != nil {
+		return incident.Incident{}, false, fail(fmt.Sprintf("open incident of %s", workflowID), err)
+	}
+	inc, err := pgx.CollectExactlyOneRow(rows, scanIncident)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return incident.Incident{}, false, nil
+	}
+	if err != nil {
+		return incident.Incident{}, false, fail(fmt.Sprintf("open incident of %s", workflowID), err)
+	}
+	return inc, true, nil
+}
+
 // ListFilter selects incidents. Empty fields match everything.
 type ListFilter struct {
 	Status   incident.Status

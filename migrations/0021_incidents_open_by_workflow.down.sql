@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS idx_incidents_open_workflow;
