@@ -257,7 +257,11 @@ func (h *Hub) Close() {
 // entry appended while it ran is missed, even across Redis failures.
 func (h *Hub) run(ready chan struct{}) {
 	last, err := h.lastID(h.ctx)
-	h.setLive(err == nil)
+	// Subscribers learn the first state from Subscribe's answer, not from a
+	// status message.
+	h.mu.Lock()
+	h.live = err == nil
+	h.mu.Unlock()
 	close(ready)
 	failing := err != nil
 	if failing {
