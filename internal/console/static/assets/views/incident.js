@@ -2,10 +2,13 @@
 // was paged on which channel with what outcome, its alerts and timeline,
 // and the actions a responder takes. Everything updates live.
 //
-// Runbooks go here later: a panel like "Alerts" that renders
-// incident.live.runbooks (see renderAlerts for the pattern), its step
-// buttons posting through act() like the actions below; a "timeline"
-// event of a runbook type then refreshes it (see refreshOn).
+// Runbooks go here later: a section like `alerts` below (created next to
+// it, added to the grid between alerts and timeline), rendered from
+// state.live.runbooks by a renderRunbooks() modelled on renderAlerts and
+// called where renderEscalation is (the live state is read again after
+// every refreshOn event: add the runbook event types there). Its step
+// buttons (complete, skip, approve) post through act(), as the actions do,
+// and are built only when ctx.can(<the route's role>).
 
 import { get, post, query } from '../api.js';
 import { h, replace, time, badge, countdown, field, select, message } from '../dom.js';
@@ -42,7 +45,7 @@ export function incidentView(main, ctx, id) {
   main.append(
     h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '/console/incidents', text: 'Incidents' }), ' › ', h('span', { text: id })),
     title, facts, status, actions,
-    h('div', { class: 'grid' }, sla, esc, alerts, timeline));
+    h('div', { class: 'grid' }, sla, esc, alerts, /* runbooks, */ timeline));
 
   // ---- rendering ----
 
