@@ -1,4 +1,4 @@
-// dom.js: building elements without innerHTML (every text is set as text,
+// dom.js: building elements without parsing markup (every text is set as text,
 // so nothing an alert or a user typed can run as markup), and times: shown
 // in the viewer's time zone, with the absolute UTC time on hover.
 
