@@ -68,6 +68,17 @@ REDIS_SERVER = if ! command -v redis-server >/dev/null 2>&1; then \
 		service redis-server stop >/dev/null 2>&1 || true; \
 	fi
 
+# Installs Debian's chromium when missing and we are root: the web
+# console's tests (internal/e2e) drive it headless through chromedp.
+CHROMIUM = if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then \
+		if [ "$$(id -u)" -ne 0 ]; then \
+			echo "chromium is not installed; install it with: sudo apt-get install chromium" >&2; \
+			exit 1; \
+		fi; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	fi
+
 # Validates the Prometheus config and alert rules and runs the rules' unit
 # tests. promtool comes from Debian's prometheus package, installed when
 # missing and we are root; without recommends, so no node exporter comes
@@ -97,7 +108,7 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-.PHONY: help build gorush mailpit run services-dev services-test test test-k8s test-bench chaos prometheusrule stop clean fmt vet lint shellcheck bench
+.PHONY: help build gorush mailpit run services-dev services-test test test-k8s test-bench chaos prometheusrule stop clean fmt vet lint shellcheck bench screenshots
 
 help: ## list the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -138,9 +149,10 @@ run: build $(DEV_GORUSH) $(DEV_MAILPIT) services-dev ## migrate, then run the em
 
 # The test services are stopped on every exit path, Ctrl-C included; the
 # recipe's exit status stays that of the first failing step.
-test: $(GORUSH_BIN) $(MAILPIT_BIN) ## go vet, go test against fresh test services (Postgres, Redis, Gorush, Mailpit, PgBouncer), shellcheck, promtool
+test: $(GORUSH_BIN) $(MAILPIT_BIN) ## go vet, go test against fresh test services (Postgres, Redis, Gorush, Mailpit, PgBouncer) and headless Chromium, shellcheck, promtool
 	@trap '$(SERVICES) stop test || true' EXIT; \
 	$(PGBOUNCER); \
+	$(CHROMIUM); \
 	GORUSH=local $(SERVICES) start test; \
 	eval "$$(GORUSH=local $(SERVICES) env test | sed 's/^/TEST_/')"; \
 	export TEST_DATABASE_URL TEST_REDIS_ADDR TEST_GORUSH_URL TEST_MAILPIT_SMTP_ADDR TEST_MAILPIT_URL TEST_MAILPIT_SMTP_CA; \
@@ -221,6 +233,16 @@ bench: build $(GORUSH_BIN) $(BENCH_BIN) services-dev ## run every incident-bench
 # repository root, where its defaults find .data/.
 $(BENCH_BIN): bench/go.mod bench/go.sum $(wildcard bench/cmd/incident-bench/*.go)
 	cd bench && $(GO) build -o ../$(BENCH_BIN) ./cmd/incident-bench
+
+# Retakes the README's pictures of the web console (docs/images/*.png)
+# with the browser test that takes them anyway, against fresh test services.
+screenshots: $(GORUSH_BIN) $(MAILPIT_BIN) ## retake docs/images/console-*.png (the web console at 1280 and 375 px)
+	@trap '$(SERVICES) stop test || true' EXIT; \
+	$(CHROMIUM); \
+	GORUSH=local $(SERVICES) start test; \
+	eval "$$(GORUSH=local $(SERVICES) env test | sed 's/^/TEST_/')"; \
+	export TEST_DATABASE_URL TEST_REDIS_ADDR TEST_GORUSH_URL TEST_MAILPIT_SMTP_ADDR TEST_MAILPIT_URL TEST_MAILPIT_SMTP_CA; \
+	CONSOLE_SCREENSHOTS=1 $(GO) test -count=1 -run TestConsoleScreenshots ./internal/e2e
 
 stop: ## stop the dev and test services (Gorush and Mailpit included)
 	$(SERVICES) stop dev

@@ -18,6 +18,7 @@ import (
 	"github.com/incident-server/incident-server/internal/directory"
 	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/incident"
+	"github.com/incident-server/incident-server/internal/live"
 	"github.com/incident-server/incident-server/internal/metrics"
 	"github.com/incident-server/incident-server/internal/push"
 	"github.com/incident-server/incident-server/internal/store"
@@ -45,6 +46,9 @@ type Activities struct {
 	Temporal client.Client
 	// Backup configures RunBackup; required by it.
 	Backup BackupOptions
+	// Live publishes a notice of each projection write for the web
+	// console's live views; nil publishes nothing.
+	Live *live.Publisher
 	// AuditRetention is how long RunMaintenance keeps audit events when
 	// its input names no retention of its own; zero keeps them.
 	AuditRetention time.Duration
@@ -58,8 +62,8 @@ type Activities struct {
 //
 // Idempotent: the row only moves to a newer version and the event is keyed by
 // (incident, event ID). Postgres errors are retried until it is back, except
-// for data it rejects as invalid. A Redis failure is logged and dropped:
-// Redis is never the source of truth.
+// for data it rejects as invalid. A Redis failure (the cache, the live
+// notice) is logged and dropped: Redis is never the source of truth.
 func (a *Activities) RecordChange(ctx context.Context, c incident.Change) error {
 	inserted, err := a.Store.ApplyTransition(ctx, c.Incident, c.Event, c.Also...)
 	if err != nil {
@@ -75,7 +79,24 @@ func (a *Activities) RecordChange(ctx context.Context, c incident.Change) error 
 			_ = a.Cache.DeleteIncident(ctx, c.Incident.ID)
 		}
 	}
+	seq := c.Event.Seq
+	for _, ev := range c.Also {
+		seq = max(seq, ev.Seq)
+	}
+	a.publish(ctx, live.Notice{IncidentID: c.Incident.ID, Kind: live.KindChange, Seq: seq, Type: string(c.Event.Type)})
 	return nil
+}
+
+// publish tells the web console's live views about a write that Postgres
+// committed. Best effort: a notice lost costs a live view a delay (it
+// catches up at the next notice, or polls while Redis is down), never data.
+func (a *Activities) publish(ctx context.Context, n live.Notice) {
+	if a.Live == nil {
+		return
+	}
+	if err := a.Live.Publish(ctx, n); err != nil {
+		a.logger().WarnContext(ctx, "live notice not published", "incident_id", n.IncidentID, "error", err)
+	}
 }
 
 // RecordEvent appends a timeline event that changes no state. Idempotent by
@@ -93,6 +114,7 @@ func (a *Activities) RecordEvent(ctx context.Context, ev incident.Event) error {
 	if inserted && ev.Type == incident.EventNoOneOnCall {
 		a.Metrics.NoOneOnCall()
 	}
+	a.publish(ctx, live.Notice{IncidentID: ev.IncidentID, Kind: live.KindEvent, Seq: ev.Seq, Type: string(ev.Type)})
 	return nil
 }
 
@@ -140,6 +162,7 @@ func (a *Activities) RecordAlerts(ctx context.Context, in contract.RecordAlertsI
 	if err := a.Store.UpsertAlerts(ctx, in.IncidentID, in.Alerts); err != nil {
 		return toTemporal(fmt.Errorf("record alerts of %s: %w", in.IncidentID, err))
 	}
+	a.publish(ctx, live.Notice{IncidentID: in.IncidentID, Kind: live.KindAlerts, Type: "alerts"})
 	return nil
 }
 

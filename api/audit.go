@@ -93,7 +93,7 @@ func (s *Server) recordAudit(c *gin.Context, p auth.Principal, at time.Time) {
 		summary = auditSummary(n)
 	}
 	e := store.AuditEvent{
-		At: at, Actor: p.Actor(), CredentialKind: string(p.Kind), CredentialID: p.Subject,
+		At: at, Actor: p.Actor(), CredentialKind: string(p.Kind), CredentialID: p.CredentialID(),
 		Method: c.Request.Method, Route: c.FullPath(), Path: c.Request.URL.Path, Target: target,
 		Status: c.Writer.Status(), RequestID: requestID(c), Summary: summary,
 	}

@@ -29,7 +29,9 @@ func (s *Server) require(role auth.Role) gin.HandlerFunc {
 		at := time.Now()
 		p, err := s.authenticate(c)
 		if err != nil {
-			c.Header("WWW-Authenticate", `Bearer realm="incident-server"`)
+			if fault.Is(err, fault.Unauthorized) {
+				c.Header("WWW-Authenticate", `Bearer realm="incident-server"`)
+			}
 			s.abort(c, err)
 			return
 		}
@@ -48,9 +50,17 @@ func (s *Server) require(role auth.Role) gin.HandlerFunc {
 }
 
 // authenticate reads the bearer credential: an API key (ak_…) or a user
-// token (a JWT). Every way of failing is a 401 whose message says what to
-// fix without saying which part of a secret was wrong.
+// token (a JWT); without an Authorization header, the web console's session
+// cookie (see authenticateSession). Every way of failing is a 401 whose
+// message says what to fix without saying which part of a secret was
+// wrong, except a session used from elsewhere than the console or a
+// console write without its CSRF token, which are 403.
 func (s *Server) authenticate(c *gin.Context) (auth.Principal, error) {
+	if c.GetHeader("Authorization") == "" {
+		if cookie, err := c.Cookie(sessionCookie); err == nil && cookie != "" {
+			return s.authenticateSession(c, cookie)
+		}
+	}
 	cred := bearer(c)
 	switch {
 	case cred == "":

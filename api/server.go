@@ -21,10 +21,12 @@ import (
 
 	"github.com/incident-server/incident-server/internal/auth"
 	"github.com/incident-server/incident-server/internal/cache"
+	"github.com/incident-server/incident-server/internal/console"
 	"github.com/incident-server/incident-server/internal/directory"
 	"github.com/incident-server/incident-server/internal/engine"
 	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/incident"
+	"github.com/incident-server/incident-server/internal/live"
 	"github.com/incident-server/incident-server/internal/metrics"
 	"github.com/incident-server/incident-server/internal/outbound"
 	"github.com/incident-server/incident-server/internal/store"
@@ -73,6 +75,11 @@ type Options struct {
 	// saved: one whose host is an address it refuses is a 400. Nil checks
 	// nothing here; deliveries are still checked when they dial.
 	Outbound *outbound.Client
+	// Live feeds the web console's live views (GET /api/v1/stream). Nil:
+	// the stream tells the console to poll.
+	Live *live.Hub
+	// Console configures the web console's sign-in and live views.
+	Console ConsoleOptions
 }
 
 // Server holds the API's dependencies.
@@ -94,6 +101,8 @@ type Server struct {
 	amMaxBody     int64
 	limiterLogged atomic.Int64
 	outbound      *outbound.Client
+	hub           *live.Hub
+	console       ConsoleOptions
 
 	// Route guards: authenticate, rate-limit, then check the role.
 	asViewer, asResponder, asAdmin gin.HandlerFunc
@@ -118,7 +127,10 @@ func New(opts Options) http.Handler {
 		metricsAuth: opts.MetricsAuth,
 		amMaxBody:   opts.AlertmanagerMaxBody,
 		outbound:    opts.Outbound,
+		hub:         opts.Live,
+		console:     opts.Console,
 	}
+	s.console.defaults()
 	if s.amMaxBody <= 0 {
 		s.amMaxBody = 4 << 20
 	}
@@ -186,7 +198,21 @@ func (s *Server) routes() *gin.Engine {
 	s.heartbeatRoutes(v1)
 	s.auditRoutes(v1)
 	s.runbookRoutes(v1)
+	s.sessionRoutes(v1)
+	s.streamRoutes(v1)
+	s.consoleRoutes(r)
 	return r
+}
+
+// consoleRoutes serves the web console's files, open to anyone: they hold
+// no data, and every data call they make goes through /api/v1.
+func (s *Server) consoleRoutes(r *gin.Engine) {
+	h, err := console.New()
+	if err != nil {
+		// The files are embedded: only a broken build gets here.
+		panic("load the web console: " + err.Error())
+	}
+	r.GET("/console/*path", gin.WrapH(h))
 }
 
 const requestIDKey = "request_id"
@@ -209,6 +235,11 @@ func (s *Server) observe(c *gin.Context) {
 	route := c.FullPath()
 	if route == "" {
 		route = "unmatched"
+	}
+	if c.GetBool(streamingKey) {
+		// How long a page kept its live feed open says nothing of latency.
+		s.metrics.CountHTTP(c.Request.Method, route, c.Writer.Status())
+		return
 	}
 	s.metrics.ObserveHTTP(c.Request.Method, route, c.Writer.Status(), time.Since(start))
 }

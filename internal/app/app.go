@@ -39,6 +39,7 @@ import (
 	"github.com/incident-server/incident-server/internal/contract"
 	"github.com/incident-server/incident-server/internal/directory"
 	"github.com/incident-server/incident-server/internal/engine"
+	"github.com/incident-server/incident-server/internal/live"
 	"github.com/incident-server/incident-server/internal/logging"
 	"github.com/incident-server/incident-server/internal/metrics"
 	"github.com/incident-server/incident-server/internal/outbound"
@@ -73,6 +74,8 @@ type App struct {
 	// Temporal is nil until DialTemporal.
 	Temporal client.Client
 
+	hubOnce sync.Once
+	hub     *live.Hub
 	closers []func()
 }
 
@@ -274,6 +277,7 @@ func (a *App) Activities() (*activities.Activities, error) {
 		Webhook:        hook,
 		Metrics:        a.Metrics,
 		Temporal:       a.Temporal,
+		Live:           live.NewPublisher(a.Redis, cfg.Redis.KeyPrefix, cfg.Console.StreamMaxLen),
 		AuditRetention: cfg.Maintenance.AuditRetention,
 		Actions: activities.ActionOptions{
 			Client:        actions,
@@ -398,7 +402,60 @@ func (a *App) Handler() http.Handler {
 		EventsV2Limit:       auth.Limit{Rate: s.EventsV2RateLimit, Burst: s.EventsV2RateBurst},
 		MetricsAuth:         !s.MetricsPublic,
 		Outbound:            a.Outbound,
+		Live:                a.Hub(),
+		Console: api.ConsoleOptions{
+			PublicURL:     cfg.Console.PublicURL,
+			SessionTTL:    cfg.Console.SessionTTL,
+			LoginLinkTTL:  cfg.Console.LoginLinkTTL,
+			PollInterval:  cfg.Console.PollInterval,
+			TemporalUIURL: cfg.Console.TemporalUIURL,
+			Namespace:     cfg.Temporal.Namespace,
+		},
 	})
+}
+
+// Hub is the process's reader of the live-update stream, shared by every
+// handler the app builds; it starts reading when the first browser
+// subscribes and stops when the app closes or its server shuts down.
+func (a *App) Hub() *live.Hub {
+	a.hubOnce.Do(func() {
+		a.hub = live.NewHub(a.Redis, a.Config.Redis.KeyPrefix, live.HubOptions{Logger: a.Logs.Component("websocket")})
+		a.closers = append(a.closers, a.hub.Close)
+	})
+	return a.hub
+}
+
+// MintLoginLink stores a one-time login link for user with role, valid for
+// ttl, and returns its URL under the console's base URL.
+func MintLoginLink(ctx context.Context, st *store.Store, base, user string, role auth.Role, ttl time.Duration, by string) (string, error) {
+	if !role.Valid() {
+		return "", fmt.Errorf("role %q: must be one of viewer, responder, admin", role)
+	}
+	user = strings.TrimSpace(user)
+	if user == "" || len(user) > auth.MaxSubjectLen {
+		return "", fmt.Errorf("user: must be 1 to %d characters", auth.MaxSubjectLen)
+	}
+	if ttl <= 0 || ttl > 24*time.Hour {
+		return "", fmt.Errorf("ttl: must be positive and at most 24h")
+	}
+	_, token, err := st.CreateLoginLink(ctx, store.NewLoginLink{Subject: user, Role: string(role), ExpiresAt: time.Now().Add(ttl), CreatedBy: by})
+	if err != nil {
+		return "", err
+	}
+	return api.LoginURL(base, token), nil
+}
+
+// ConsoleBase is the console's base URL for links printed outside a
+// request: console.public_url, else the API's own address.
+func ConsoleBase(cfg config.Config) string {
+	if cfg.Console.PublicURL != "" {
+		return cfg.Console.PublicURL
+	}
+	scheme := "http"
+	if cfg.Server.TLSCertFile != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + cfg.Server.Addr
 }
 
 // Listen binds the server address, capped at the configured connection count.
@@ -423,6 +480,13 @@ func (a *App) Serve(ctx context.Context, l net.Listener, h http.Handler) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.Logs.Component("api").Handler(), slog.LevelWarn),
 	}
+	// Live streams never go idle by themselves: closing the hub ends them,
+	// so Shutdown does not wait for browsers to leave.
+	srv.RegisterOnShutdown(func() {
+		if a.hub != nil {
+			a.hub.Close()
+		}
+	})
 	if cfg.TLSCertFile != "" {
 		tc, err := api.TLSConfig(cfg.TLSCertFile, cfg.TLSKeyFile)
 		if err != nil {

@@ -59,18 +59,30 @@ func ParseRole(s string) (Role, error) {
 type Kind string
 
 const (
-	KindUser   Kind = "user"    // a JWT user token
-	KindAPIKey Kind = "api_key" // an API key made by an admin
+	KindUser    Kind = "user"    // a JWT user token
+	KindAPIKey  Kind = "api_key" // an API key made by an admin
+	KindSession Kind = "session" // a web console session (its cookie)
 )
 
 // Principal is the authenticated caller of a request.
 type Principal struct {
 	Kind Kind
-	// Subject is the token's sub, or the API key's ID.
+	// Subject is the token's or session's user, or the API key's ID.
 	Subject string
-	// Name is the API key's name; empty for user tokens.
+	// Name is the API key's name; empty for user tokens and sessions.
 	Name string
 	Role Role
+	// SessionID is the console session's ID; empty for other kinds.
+	SessionID string
+}
+
+// CredentialID names the credential itself, as the audit trail records
+// it: the user of a token, an API key's ID, a session's ID.
+func (p Principal) CredentialID() string {
+	if p.Kind == KindSession {
+		return p.SessionID
+	}
+	return p.Subject
 }
 
 // Actor is how the timeline names the caller: the user's subject as it
@@ -82,5 +94,12 @@ func (p Principal) Actor() string {
 	return p.Subject
 }
 
-// RateKey is the bucket the caller's requests are counted in.
-func (p Principal) RateKey() string { return string(p.Kind) + ":" + p.Subject }
+// RateKey is the bucket the caller's requests are counted in. A user's
+// console session shares the bucket of the user's tokens: one person, one
+// budget.
+func (p Principal) RateKey() string {
+	if p.Kind == KindSession {
+		return string(KindUser) + ":" + p.Subject
+	}
+	return string(p.Kind) + ":" + p.Subject
+}

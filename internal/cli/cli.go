@@ -28,7 +28,7 @@ func Commands() []Command {
 		{"worker", "run the Temporal worker against the configured Temporal cluster", app.RunWorker},
 		{"migrate", "migrate up | down [N] | status: manage the Postgres schema", runMigrate},
 		{"health", "check a running API's readiness; exit 0 when ready", runHealth},
-		{"token", "create --user U --role R [--ttl D]: mint a user token", runToken},
+		{"token", "create [--login] --user U --role R [--ttl D]: mint a user token, or a one-time console login link", runToken},
 		{"schedules", "sync: create or update the backup and maintenance Temporal Schedules", runSchedules},
 		{"restore", "restore -from FILE [-force]: load a backup dump into an empty database", runRestore},
 		{"export", "export config | policies: print them as JSON", runExport},

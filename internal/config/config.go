@@ -70,6 +70,7 @@ type Config struct {
 	Dev      Dev      `yaml:"dev"`
 	Logging  Logging  `yaml:"logging"`
 	Auth     Auth     `yaml:"auth"`
+	Console  Console  `yaml:"console"`
 
 	Outbound Outbound `yaml:"outbound"`
 	Secrets  Secrets  `yaml:"secrets"`
@@ -335,6 +336,33 @@ type Auth struct {
 	EventsV2RateBurst int `yaml:"events_v2_rate_burst"`
 }
 
+// Console configures the web console served under /console/: sign-in
+// (login links, sessions) and live updates.
+type Console struct {
+	// PublicURL is the console's external base URL, e.g.
+	// "https://incidents.example.com", used in login links. Default "":
+	// links minted through the API use the scheme and host the request
+	// came to, and `token create --login` uses http(s)://<server.addr>.
+	PublicURL string `yaml:"public_url"`
+	// SessionTTL is how long a console session lasts; one opened with a
+	// pasted user token ends no later than the token. Default 12h.
+	SessionTTL time.Duration `yaml:"session_ttl"`
+	// LoginLinkTTL is how long a login link stays valid when its request
+	// names no TTL (at most 24h). Default 15m.
+	LoginLinkTTL time.Duration `yaml:"login_link_ttl"`
+	// PollInterval is how often the console reloads what it shows while
+	// live updates are off (Redis unreachable). Default 5s.
+	PollInterval time.Duration `yaml:"poll_interval"`
+	// StreamMaxLen is about how many change notices the Redis Stream of
+	// live updates keeps (XADD MAXLEN ~): a browser that was away for
+	// fewer than this many changes resumes without reloading. Default 10000.
+	StreamMaxLen int64 `yaml:"stream_max_len"`
+	// TemporalUIURL is the Temporal Web UI's base URL; each incident page
+	// links its workflow there. Default "": no link (`dev` links its
+	// embedded Web UI).
+	TemporalUIURL string `yaml:"temporal_ui_url"`
+}
+
 // Backup configures the scheduled database backup (the backup Temporal
 // Schedule) and `incident-server restore`.
 type Backup struct {
@@ -473,6 +501,12 @@ func Default() Config {
 			RateBurst:         40,
 			EventsV2RateLimit: 10,
 			EventsV2RateBurst: 200,
+		},
+		Console: Console{
+			SessionTTL:   12 * time.Hour,
+			LoginLinkTTL: 15 * time.Minute,
+			PollInterval: 5 * time.Second,
+			StreamMaxLen: 10000,
 		},
 		Backup: Backup{
 			Cron:      "0 2 * * *",
@@ -934,6 +968,21 @@ func (c Config) Validate() error {
 	if c.Auth.EventsV2RateLimit > 0 && c.Auth.EventsV2RateBurst < 1 {
 		bad("auth.events_v2_rate_burst", "must be at least 1 while auth.events_v2_rate_limit is on, got %d", c.Auth.EventsV2RateBurst)
 	}
+	for _, u := range []struct{ path, v string }{{"console.public_url", c.Console.PublicURL}, {"console.temporal_ui_url", c.Console.TemporalUIURL}} {
+		if u.v == "" {
+			continue
+		}
+		if p, err := url.Parse(u.v); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			bad(u.path, "%q is not an absolute http or https URL (or empty)", u.v)
+		}
+	}
+	positiveDur("console.session_ttl", c.Console.SessionTTL)
+	positiveDur("console.login_link_ttl", c.Console.LoginLinkTTL)
+	if c.Console.LoginLinkTTL > 24*time.Hour {
+		bad("console.login_link_ttl", "must be at most 24h, got %s", c.Console.LoginLinkTTL)
+	}
+	positiveDur("console.poll_interval", c.Console.PollInterval)
+	positive("console.stream_max_len", c.Console.StreamMaxLen)
 	// Temporal parses the expression when the schedule is synced; this
 	// catches the usual slips (a seconds field, a missing field) at start.
 	cron := func(path, v, or string) {

@@ -75,6 +75,8 @@ func TestDefaultMatchesGuide(t *testing.T) {
 			},
 		},
 		Auth: Auth{MetricsPublic: true, RateLimit: 20, RateBurst: 40, EventsV2RateLimit: 10, EventsV2RateBurst: 200},
+		Console: Console{SessionTTL: 12 * time.Hour, LoginLinkTTL: 15 * time.Minute, PollInterval: 5 * time.Second,
+			StreamMaxLen: 10000},
 		// The guide's backup CronJob: daily at 02:00, files kept 3 days.
 		Backup: Backup{Cron: "0 2 * * *", Dir: ".data/backups", Retention: 72 * time.Hour, Timeout: time.Hour},
 		Maintenance: Maintenance{Cron: "30 3 * * *", Retention: 90 * 24 * time.Hour, ReconcileGrace: 10 * time.Minute,
@@ -539,6 +541,7 @@ func TestEveryFieldHasAnEnvironmentVariable(t *testing.T) {
 		"INCIDENT_WORKER_STICKY_CACHE_SIZE", "INCIDENT_WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES",
 		"INCIDENT_OUTBOUND_ALLOW_PRIVATE", "INCIDENT_OUTBOUND_ALLOW", "INCIDENT_OUTBOUND_SIGNING_SECRET",
 		"INCIDENT_SECRETS_KEYS", "INCIDENT_MAINTENANCE_AUDIT_RETENTION", "INCIDENT_RUNBOOKS_SECRETS",
+		"INCIDENT_CONSOLE_PUBLIC_URL", "INCIDENT_CONSOLE_SESSION_TTL", "INCIDENT_CONSOLE_STREAM_MAX_LEN",
 	} {
 		if !seen[name] {
 			t.Errorf("no field answers to %s", name)
@@ -550,9 +553,10 @@ func TestEveryFieldHasAnEnvironmentVariable(t *testing.T) {
 		}
 	}
 	// 2 top-level + 10 server + 6 database + 14 redis + 3 temporal + 6 worker + 3 push + 3 dev
-	// + 3 logging + 7 auth + 3 outbound + 1 secrets + 1 runbooks + 6 backup + 4 maintenance + 1 schedules.
-	if len(fs) != 73 {
-		t.Errorf("walk found %d fields, want 73", len(fs))
+	// + 3 logging + 7 auth + 6 console + 3 outbound + 1 secrets + 1 runbooks + 6 backup + 4 maintenance
+	// + 1 schedules.
+	if len(fs) != 79 {
+		t.Errorf("walk found %d fields, want 79", len(fs))
 	}
 }
 

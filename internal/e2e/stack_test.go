@@ -46,6 +46,9 @@ type stack struct {
 	gorush   *push.Gorush
 	dir      *directory.Directory
 	metrics  *metrics.Registry
+	// temporalAddr is the in-memory Temporal server's frontend, for a
+	// second API process of the same deployment.
+	temporalAddr string
 }
 
 const taskQueue = "incidents-e2e"
@@ -110,7 +113,7 @@ func newStackWith(t *testing.T, edit func(*config.Config), configure ...func(sdk
 	t.Cleanup(w.Stop)
 
 	s := &stack{t: t, app: a, store: a.Store, rdb: rdb, cache: a.Cache, prefix: prefix, temporal: a.Temporal,
-		gorush: acts.Push, dir: a.Directory, metrics: a.Metrics}
+		gorush: acts.Push, dir: a.Directory, metrics: a.Metrics, temporalAddr: srv.HostPort()}
 	ts := httptest.NewServer(a.Handler())
 	t.Cleanup(ts.Close)
 	s.url = ts.URL

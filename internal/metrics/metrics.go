@@ -239,6 +239,12 @@ func (r *Registry) ObserveHTTP(method, route string, status int, elapsed time.Du
 	r.httpDuration.WithLabelValues(method, route).Observe(elapsed.Seconds())
 }
 
+// CountHTTP counts a request without timing it: a long-lived stream, whose
+// duration is how long a browser kept it open.
+func (r *Registry) CountHTTP(method, route string, status int) {
+	r.httpRequests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+}
+
 // RateLimited counts one request refused by the rate limit of scope.
 func (r *Registry) RateLimited(scope string) {
 	if r != nil {

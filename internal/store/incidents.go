@@ -372,3 +372,29 @@ func utc(t *time.Time) *time.Time {
 	u := t.UTC()
 	return &u
 }
+
+// TimelineSince returns up to limit events of an incident whose sequence
+// is above after, in sequence order: what a live view that has seen
+// everything up to after is missing. Events the workflow did not number
+// (seq 0: the maintenance run's) are never among them. It reads the
+// primary: it answers a notice that a write just committed, which a
+// replica may not have yet.
+func (s *Store) TimelineSince(ctx context.Context, incidentID string, after int64, limit int) ([]incident.Event, error) {
+	if limit <= 0 || limit > MaxTimelineLimit {
+		limit = MaxTimelineLimit
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT event_key, incident_id, event_type, actor, message, data, event_time, seq
+		FROM timeline_events
+		WHERE incident_id = $1 AND seq > $2
+		ORDER BY seq, id
+		LIMIT $3`, incidentID, after, limit)
+	if err != nil {
+		return nil, fail(fmt.Sprintf("timeline of %s since %d", incidentID, after), err)
+	}
+	events, err := pgx.CollectRows(rows, scanEvent)
+	if err != nil {
+		return nil, fail(fmt.Sprintf("timeline of %s since %d", incidentID, after), err)
+	}
+	return events, nil
+}

@@ -86,7 +86,21 @@ func RunDev(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	base := a.Scheme() + "://" + l.Addr().String()
+	if a.Config.Console.TemporalUIURL == "" {
+		a.Config.Console.TemporalUIURL = srv.UIAddress()
+	}
+	consoleBase := a.Config.Console.PublicURL
+	if consoleBase == "" {
+		consoleBase = base
+	}
+	signIn, err := app.MintLoginLink(ctx, a.Store, consoleBase, "admin", auth.Admin, a.Config.Console.LoginLinkTTL, "dev")
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(out, `incident-server %s is ready
+  Console          %s/console/
+  Sign in          %s
+                   (one-time link for user "admin", valid %s; more: incident-server token create --login --user NAME --role ROLE)
   API              %s/api/v1/incidents
   health           %s/health/ready
   metrics          %s/metrics
@@ -99,7 +113,7 @@ func RunDev(ctx context.Context, args []string, out io.Writer) error {
                    (user "admin", valid %s; send it as "Authorization: Bearer <token>";
                    more: incident-server token create --user NAME --role viewer|responder|admin)
 Press Ctrl-C to stop.
-`, cfg.Version, base, base, base, srv.HostPort(), cfg.Temporal.Namespace, srv.UIAddress(),
+`, cfg.Version, consoleBase, signIn, a.Config.Console.LoginLinkTTL, base, base, base, srv.HostPort(), cfg.Temporal.Namespace, srv.UIAddress(),
 		app.RedactURL(cfg.Database.URL), cfg.Redis.Addr, pushTarget(cfg.Push.GorushURL), adminToken, BootstrapTTL)
 	err = a.Serve(ctx, l, a.Handler())
 	fmt.Fprintln(out, "incident-server stopped")
