@@ -16,8 +16,8 @@ const ExportFormat = "incident-server.export/v1"
 
 // Export kinds: what a document holds.
 const (
-	// ExportConfig is who gets paged and for what: users and their contact
-	// methods, services, integration keys (their secrets' hashes) and
+	// ExportConfig is who gets paged and for what: users, their contact
+	// methods and notification rules, services, integration keys (their secrets' hashes) and
 	// maintenance windows. Heartbeat monitors are left out: each runs as a
 	// workflow that only the API starts.
 	ExportConfig = "config"
@@ -29,11 +29,11 @@ const (
 // writes tables in, parents before the rows that reference them.
 var (
 	exportTables = map[string][]string{
-		ExportConfig:   {"users", "contact_methods", "services", "integration_keys", "maintenance_windows"},
+		ExportConfig:   {"users", "contact_methods", "notification_rules", "services", "integration_keys", "maintenance_windows"},
 		ExportPolicies: {"escalation_policies", "sla_policies"},
 	}
 	importOrder = []string{
-		"escalation_policies", "sla_policies", "users", "contact_methods",
+		"escalation_policies", "sla_policies", "users", "contact_methods", "notification_rules",
 		"services", "integration_keys", "maintenance_windows",
 	}
 )
