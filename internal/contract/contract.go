@@ -15,7 +15,7 @@
 //	  updates  open, acknowledge, mitigate, resolve, escalate, snooze, reassign, note
 //	  signals  alert, alerts (monitoring alerts: storms are signals, never updates)
 //	  query    state (State)
-//	  activities RecordChange, RecordEvent, RecordAlerts (local), LoadOpen (local), LoadEscalation, LoadPolicy, LoadSLA, NotifyUser
+//	  activities RecordChange, RecordEvent, RecordAlerts (local), LoadOpen (local), LoadEscalation, LoadPolicy, LoadSLA, NotifyUser, NotifyContact
 //	HeartbeatWorkflow (one per monitor; ID: HeartbeatWorkflowID)
 //	  activity CheckHeartbeat (local): pings are writes to Postgres, read at each deadline
 //	  signal   ping (the first ping after an overdue one, to resolve at once)
@@ -117,8 +117,14 @@ const (
 	ActivityLoadOpen = "LoadOpen"
 	// ActivityNotifyUser pages one user on every contact method, each
 	// delivery claimed once in the notification ledger (NotifyInput,
-	// NotifyResult).
+	// NotifyResult). With NotifyInput.Urgency set, a user with notification
+	// rules of that urgency is paged by the rules due at once, and the
+	// result lists the rules still to come (NotifyResult.Later).
 	ActivityNotifyUser = "NotifyUser"
+	// ActivityNotifyContact sends one notification rule's page: one contact
+	// method, claimed once in the ledger under its rule (NotifyInput with
+	// ContactMethodID and Rule, Delivery).
+	ActivityNotifyContact = "NotifyContact"
 	// ActivityCheckHeartbeat reads a heartbeat monitor's last ping
 	// (HeartbeatStatus), given its ID; a local activity.
 	ActivityCheckHeartbeat = "CheckHeartbeat"

@@ -288,6 +288,10 @@ const (
 	EventReassigned   EventType = "reassigned"           // a new policy or set of users took over
 	EventAckTimeout   EventType = "ack_timeout"          // an acknowledgement lapsed; the incident is open again
 	EventExhausted    EventType = "escalation_exhausted" // every step of every round was paged
+	// EventRulesStopped lists the notification rule steps that were not
+	// sent because the incident was acknowledged, mitigated or resolved, or
+	// paging was snoozed or reassigned.
+	EventRulesStopped EventType = "notification_rules_stopped"
 
 	// SLA events; their data names the sla_type (response, resolution).
 	EventSLAWarning  EventType = "sla_warning"  // a target is near
