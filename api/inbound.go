@@ -90,6 +90,10 @@ func (s *Server) twilioForm(c *gin.Context) (map[string][]string, bool) {
 		s.abort(c, fault.New(fault.NotFound, "twilio is not configured on this server"))
 		return nil, false
 	}
+	if c.GetHeader(twilio.SignatureHeader) == "" {
+		s.abort(c, fault.New(fault.Unauthorized, "the request is not signed: "+twilio.SignatureHeader+" is missing"))
+		return nil, false
+	}
 	form, err := twilio.ReadForm(c.Request)
 	if err != nil {
 		s.abort(c, fault.New(fault.Invalid, "not a twilio webhook form"))

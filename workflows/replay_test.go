@@ -44,7 +44,11 @@ import (
 //     with the projection written by local activities ("local-writes"),
 //     steps timed from their schedule ("step-schedule") and delivery IDs;
 //   - heartbeat_v2.json: a monitor whose pings are writes, read from the
-//     store at each deadline ("ping-check").
+//     store at each deadline ("ping-check");
+//   - incident_rules_v1.json: a user paged by notification rules
+//     ("notification-rules"): push at once, an SMS after 2 s, a call after a
+//     minute; the SMS reply acknowledges (an update with its channel), the
+//     call's timer is cancelled, then resolve.
 func TestReplayRecordedHistories(t *testing.T) {
 	t.Parallel()
 	for _, file := range []string{
@@ -66,6 +70,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 		"testdata/incident_note_v3.json",
 		"testdata/incident_heartbeat_v3.json",
 		"testdata/heartbeat_v2.json",
+		"testdata/incident_rules_v1.json",
 	} {
 		t.Run(file, func(t *testing.T) {
 			t.Parallel()

@@ -12,6 +12,8 @@ import (
 	"github.com/incident-server/incident-server/api"
 	"github.com/incident-server/incident-server/internal/auth"
 	"github.com/incident-server/incident-server/internal/fault"
+	"github.com/incident-server/incident-server/internal/notify"
+	"github.com/incident-server/incident-server/internal/notify/slack"
 	"github.com/incident-server/incident-server/internal/testenv"
 )
 
@@ -92,6 +94,10 @@ type need string
 const (
 	open   need = "open"
 	ingest need = "integration key"
+	// signed routes take no bearer credential: Twilio's or Slack's
+	// signature, or a signed link token, is what authenticates them, so
+	// every column of the table, none of which signs, gets 401.
+	signed need = "signature"
 )
 
 type routeCase struct {
@@ -253,6 +259,21 @@ func routeTable() []routeCase {
 
 		{"GET", "/api/v1/audit", need(auth.Admin), fixed("/api/v1/audit"), nil},
 
+		{"GET", "/api/v1/users/:id/notification-rules", need(auth.Viewer), func(t *testing.T, f *authFixture) string {
+			return "/api/v1/users/" + f.user + "/notification-rules"
+		}, nil},
+		{"PUT", "/api/v1/users/:id/notification-rules", need(auth.Admin), func(t *testing.T, f *authFixture) string {
+			return "/api/v1/users/" + f.user + "/notification-rules"
+		}, func(t *testing.T, f *authFixture) any {
+			return f.read(t, "/api/v1/users/"+f.user+"/notification-rules")
+		}},
+
+		{"POST", "/api/v1/inbound/twilio/sms", signed, fixed("/api/v1/inbound/twilio/sms"), body(map[string]string{"Body": "4"})},
+		{"POST", "/api/v1/inbound/twilio/voice", signed, fixed("/api/v1/inbound/twilio/voice?token=x"), body(map[string]string{"Digits": "4"})},
+		{"POST", "/api/v1/inbound/slack/interactions", signed, fixed("/api/v1/inbound/slack/interactions"), body(map[string]string{"payload": "{}"})},
+		{"GET", "/ack/:token", signed, fixed("/ack/not-a-token"), nil},
+		{"POST", "/ack/:token", signed, fixed("/ack/not-a-token"), nil},
+
 		{"POST", "/api/v1/integrations/alertmanager", ingest, fixed("/api/v1/integrations/alertmanager"), func(*testing.T, *authFixture) any {
 			return amPayload("firing", "fp-"+randomID())
 		}},
@@ -276,7 +297,12 @@ var authExempt = map[string]bool{
 func TestEveryRouteChecksItsCredential(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
-	s.url = s.serve(api.Options{Temporal: s.temporal, Store: s.store, Cache: s.cache, Directory: s.dir, TaskQueue: taskQueue, Metrics: s.metrics})
+	s.url = s.serve(api.Options{Temporal: s.temporal, Store: s.store, Cache: s.cache, Directory: s.dir, TaskQueue: taskQueue, Metrics: s.metrics,
+		Inbound: api.Inbound{
+			Links:            &notify.Links{PublicURL: publicURL, Secret: []byte(linkSecret)},
+			TwilioAccountSID: twilioSID, TwilioAuthToken: twilioToken,
+			SlackSigningSecret: slackSecret, Slack: &slack.Client{BotToken: slackBot},
+		}})
 	f := newAuthFixture(t, s)
 	table := routeTable()
 
@@ -315,9 +341,12 @@ func TestEveryRouteChecksItsCredential(t *testing.T) {
 					return
 				}
 				require.Equal(t, want, r.status, "%s", r.body)
+				if rc.need == signed && strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
+					return // a link's page, read by a browser
+				}
 				code := map[int]string{401: string(fault.Unauthorized), 403: string(fault.Forbidden), 404: string(fault.NotFound)}[want]
 				require.Equal(t, code, r.errorCode(t))
-				if want == http.StatusUnauthorized {
+				if want == http.StatusUnauthorized && rc.need != signed {
 					require.Contains(t, r.header.Get("WWW-Authenticate"), "Bearer")
 				}
 			})
@@ -331,6 +360,8 @@ func expected(rc routeCase, c credential) int {
 	switch rc.need {
 	case open:
 		return http.StatusOK
+	case signed:
+		return http.StatusUnauthorized
 	case ingest:
 		switch {
 		case c.name == "own service's integration key":
