@@ -376,7 +376,9 @@ func (s *Server) ackLinkPage(c *gin.Context) {
 		s.ackHTML(c, status, ackView{Heading: "The incident cannot be shown", Text: msg})
 		return
 	}
-	v := ackView{Heading: "Acknowledge this incident?", Incident: &inc, Form: true, Action: c.Request.URL.Path}
+	// The form posts to the link itself, named relative to it so that a
+	// proxy's path prefix stays in front.
+	v := ackView{Heading: "Acknowledge this incident?", Incident: &inc, Form: true, Action: c.Param("token")}
 	if inc.Status != incident.StatusOpen {
 		v.Heading, v.Form = "Nothing to acknowledge", false
 		v.Text = "The incident is " + string(inc.Status) + " already."
