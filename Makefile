@@ -140,10 +140,27 @@ services-dev: $(DEV_GORUSH) $(DEV_MAILPIT) ## start the dev Postgres and Redis, 
 services-test: $(GORUSH_BIN) $(MAILPIT_BIN) ## start the test Postgres, Redis, Gorush and Mailpit
 	GORUSH=local $(SERVICES) start test
 
-run: build $(DEV_GORUSH) $(DEV_MAILPIT) services-dev ## migrate, then run the embedded stack (`incident-server dev`) in the foreground; GORUSH=local adds Gorush, MAILPIT=local Mailpit
+# With MAILPIT=local the email channel sends to the dev Mailpit (STARTTLS,
+# its self-signed certificate trusted), pages link to the local API, and
+# acknowledge links are signed with a secret kept in .data/dev. Settings
+# already in the environment win.
+run: build $(DEV_GORUSH) $(DEV_MAILPIT) services-dev ## migrate, then run the embedded stack (`incident-server dev`) in the foreground; GORUSH=local adds Gorush, MAILPIT=local Mailpit and email pages
 	@eval "$$($(SERVICES) env dev)"; \
 	export DATABASE_URL REDIS_ADDR; \
 	if [ "$(GORUSH)" = local ]; then export GORUSH_URL; fi; \
+	if [ "$(MAILPIT)" = local ]; then \
+		if [ ! -s .data/dev/ack-link-secret ]; then \
+			mkdir -p .data/dev; \
+			(umask 077; head -c 32 /dev/urandom | base64 | tr -d '\n' >.data/dev/ack-link-secret); \
+		fi; \
+		export INCIDENT_NOTIFICATIONS_EMAIL_SMTP_HOST="$${INCIDENT_NOTIFICATIONS_EMAIL_SMTP_HOST:-$${MAILPIT_SMTP_ADDR%:*}}"; \
+		export INCIDENT_NOTIFICATIONS_EMAIL_SMTP_PORT="$${INCIDENT_NOTIFICATIONS_EMAIL_SMTP_PORT:-$${MAILPIT_SMTP_ADDR##*:}}"; \
+		export INCIDENT_NOTIFICATIONS_EMAIL_CA_FILE="$${INCIDENT_NOTIFICATIONS_EMAIL_CA_FILE:-$$MAILPIT_SMTP_CA}"; \
+		export INCIDENT_NOTIFICATIONS_EMAIL_FROM="$${INCIDENT_NOTIFICATIONS_EMAIL_FROM:-Incident Server <pager@localhost>}"; \
+		export INCIDENT_NOTIFICATIONS_PUBLIC_URL="$${INCIDENT_NOTIFICATIONS_PUBLIC_URL:-http://127.0.0.1:8080}"; \
+		export INCIDENT_NOTIFICATIONS_ACK_LINK_SECRET="$${INCIDENT_NOTIFICATIONS_ACK_LINK_SECRET:-$$(cat .data/dev/ack-link-secret)}"; \
+		echo "email pages go to Mailpit: $$MAILPIT_URL" >&2; \
+	fi; \
 	$(BIN) migrate up; \
 	exec $(BIN) dev
 

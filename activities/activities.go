@@ -1,5 +1,5 @@
 // Package activities holds every side effect of the incident workflows:
-// projection writes to Postgres and Redis today, notifications later. Each
+// projection writes to Postgres and Redis, and pages through every channel. Each
 // activity runs at least once, so each is idempotent under the key its
 // comment names.
 package activities
@@ -20,6 +20,10 @@ import (
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/live"
 	"github.com/incident-server/incident-server/internal/metrics"
+	"github.com/incident-server/incident-server/internal/notify"
+	"github.com/incident-server/incident-server/internal/notify/email"
+	"github.com/incident-server/incident-server/internal/notify/slack"
+	"github.com/incident-server/incident-server/internal/notify/twilio"
 	"github.com/incident-server/incident-server/internal/push"
 	"github.com/incident-server/incident-server/internal/store"
 )
@@ -40,6 +44,16 @@ type Activities struct {
 	Push *push.Gorush
 	// Webhook posts webhook notifications; required when users have webhooks.
 	Webhook *push.Webhook
+	// Email, Twilio and Slack send email, SMS and voice, and Slack pages;
+	// nil for a channel that is not configured, whose deliveries then fail
+	// with a detail that says so.
+	Email  *email.Sender
+	Twilio *twilio.Client
+	Slack  *slack.Client
+	// Links builds the incident and acknowledge links pages carry and the
+	// keypress URL of voice pages; nil leaves them out (voice pages then
+	// fail: nobody could answer them).
+	Links *notify.Links
 	// Metrics counts deliveries; nil counts nothing.
 	Metrics *metrics.Registry
 	// Temporal describes incident workflows for FindOrphans; required by it.

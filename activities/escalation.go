@@ -9,6 +9,11 @@ import (
 
 	"github.com/incident-server/incident-server/internal/contract"
 	"github.com/incident-server/incident-server/internal/fault"
+	"github.com/incident-server/incident-server/internal/notify"
+	"github.com/incident-server/incident-server/internal/notify/ackcode"
+	"github.com/incident-server/incident-server/internal/notify/email"
+	"github.com/incident-server/incident-server/internal/notify/slack"
+	"github.com/incident-server/incident-server/internal/notify/twilio"
 	"github.com/incident-server/incident-server/internal/oncall"
 	"github.com/incident-server/incident-server/internal/push"
 	"github.com/incident-server/incident-server/internal/store"
@@ -79,21 +84,29 @@ func (a *Activities) LoadPolicy(ctx context.Context, policyID string) (oncall.Sn
 	return oncall.SnapshotOf(p, 0), nil
 }
 
-// Delivery channels.
+// Delivery channels, as the ledger, events and metrics name them.
 const (
 	ChannelPush    = "push"
 	ChannelWebhook = "webhook"
 	ChannelLog     = "log"
+	ChannelEmail   = "email"
+	ChannelSMS     = "sms"
+	ChannelVoice   = "voice"
+	ChannelSlack   = "slack"
 )
 
-// NotifyUser pages one user on every contact method they have.
+// NotifyUser pages one user: on every contact method they have, or, when
+// in.Urgency is set and the user has notification rules of that urgency,
+// on the rules due at once; the other rules are returned in Later for the
+// workflow to send when they fall due (NotifyContact).
 //
 // Idempotency: each delivery is claimed in the notification ledger under
-// (incident, step, round, page number, user, contact method) before it is sent.
-// A retried activity finds its earlier claims: a delivery already sent or
-// failed is reported, not sent again; a claim left without an outcome (the
-// process died between claiming and recording) is sent again, which is the
-// one case that can page twice.
+// (incident, step, round, page number, user, contact method, rule) before
+// it is sent. A retried activity finds its earlier claims: a delivery
+// already sent or failed is reported, not sent again; a claim left without
+// an outcome (the process died between claiming and recording) is sent
+// again, which is the one case that can page twice (and the delivery ID,
+// the same on every attempt, lets the receiver drop it).
 //
 // Failures: a provider's permanent refusal (4xx) is recorded as failed and
 // does not stop the other contact methods. A transient failure (5xx,
@@ -115,9 +128,31 @@ func (a *Activities) NotifyUser(ctx context.Context, in contract.NotifyInput) (c
 	if err != nil {
 		return res, toTemporal(fmt.Errorf("load user %s: %w", in.UserID, err))
 	}
+	var rules []oncall.NotificationRule
+	if in.Urgency != "" {
+		rs, err := a.Directory.NotificationRules(ctx, in.UserID)
+		if err != nil && !fault.Is(err, fault.NotFound) {
+			return res, toTemporal(fmt.Errorf("load notification rules of %s: %w", in.UserID, err))
+		}
+		rules = rs.For(oncall.Urgency(in.Urgency))
+	}
 	var transient []error
-	for _, cm := range user.ContactMethods {
-		d, err := a.deliver(ctx, in, user, cm)
+	if len(rules) == 0 {
+		for _, cm := range user.ContactMethods {
+			d, err := a.deliver(ctx, in, user, cm, 0)
+			if err != nil {
+				transient = append(transient, err)
+				continue
+			}
+			res.Deliveries = append(res.Deliveries, d)
+		}
+	}
+	for i, rule := range rules {
+		if rule.Delay > 0 {
+			res.Later = append(res.Later, contract.RuleStep{Rule: i + 1, ContactMethodID: rule.ContactMethodID, Delay: rule.Delay.D()})
+			continue
+		}
+		d, err := a.deliverTo(ctx, in, user, rule.ContactMethodID, i+1)
 		if err != nil {
 			transient = append(transient, err)
 			continue
@@ -130,19 +165,57 @@ func (a *Activities) NotifyUser(ctx context.Context, in contract.NotifyInput) (c
 	return res, nil
 }
 
-// deliver sends one contact method its page once. A returned error is
-// transient: the claim stays open for the retry.
-func (a *Activities) deliver(ctx context.Context, in contract.NotifyInput, user oncall.User, cm oncall.ContactMethod) (contract.Delivery, error) {
-	channel := ChannelWebhook
-	if cm.Type == oncall.ContactPush {
-		channel = ChannelPush
-		if a.Push == nil {
-			channel = ChannelLog
+// NotifyContact sends one notification rule's page: in.ContactMethodID
+// under rule in.Rule, claimed once in the ledger as NotifyUser's
+// deliveries are. A contact method or user deleted since the page is a
+// failed delivery; a transient failure fails the activity, to be retried.
+func (a *Activities) NotifyContact(ctx context.Context, in contract.NotifyInput) (contract.Delivery, error) {
+	defer keepAlive(ctx)()
+	user, err := a.Directory.User(ctx, in.UserID)
+	if fault.Is(err, fault.NotFound) {
+		return contract.Delivery{ContactMethodID: in.ContactMethodID, Rule: in.Rule, Channel: ChannelLog,
+			Status: store.NotificationFailed, Detail: "no such user (deleted after the page)"}, nil
+	}
+	if err != nil {
+		return contract.Delivery{}, toTemporal(fmt.Errorf("load user %s: %w", in.UserID, err))
+	}
+	return a.deliverTo(ctx, in, user, in.ContactMethodID, in.Rule)
+}
+
+// deliverTo delivers rule's page to the user's contact method cmID. A
+// method that is gone is a failed delivery, not sent and not claimed.
+func (a *Activities) deliverTo(ctx context.Context, in contract.NotifyInput, user oncall.User, cmID string, rule int) (contract.Delivery, error) {
+	for _, cm := range user.ContactMethods {
+		if cm.ID == cmID {
+			return a.deliver(ctx, in, user, cm, rule)
 		}
 	}
+	return contract.Delivery{ContactMethodID: cmID, Rule: rule, Channel: ChannelLog, Status: store.NotificationFailed,
+		Detail: "the contact method was removed after the rule was set"}, nil
+}
+
+// channelOf is the channel a contact method is paged on.
+func (a *Activities) channelOf(cm oncall.ContactMethod) string {
+	switch cm.Type {
+	case oncall.ContactPush:
+		if a.Push == nil {
+			return ChannelLog
+		}
+		return ChannelPush
+	case oncall.ContactWebhook:
+		return ChannelWebhook
+	}
+	return string(cm.Type)
+}
+
+// deliver sends one contact method its page once, under rule (0 for a page
+// to every method at once). A returned error is transient: the claim stays
+// open for the retry.
+func (a *Activities) deliver(ctx context.Context, in contract.NotifyInput, user oncall.User, cm oncall.ContactMethod, rule int) (contract.Delivery, error) {
+	channel := a.channelOf(cm)
 	key := store.NotificationKey{IncidentID: in.IncidentID, Step: in.Step, Round: in.Round, Page: in.Page,
-		UserID: in.UserID, ContactMethodID: cm.ID}
-	d := contract.Delivery{ContactMethodID: cm.ID, Channel: channel, DeliveryID: key.DeliveryID()}
+		UserID: in.UserID, ContactMethodID: cm.ID, Rule: rule}
+	d := contract.Delivery{ContactMethodID: cm.ID, Channel: channel, DeliveryID: key.DeliveryID(), Rule: rule}
 	prior, claimed, err := a.Store.ClaimNotification(ctx, key, channel)
 	if err != nil {
 		return d, fmt.Errorf("claim %s: %w", key, err)
@@ -172,11 +245,39 @@ func (a *Activities) deliver(ctx context.Context, in contract.NotifyInput, user 
 	return d, nil
 }
 
+// notConfigured is the permanent failure of a page to a channel this
+// server has no provider for: the method was added while it was, or the
+// configuration changed since.
+func notConfigured(channel, section string) error {
+	return &push.Error{Op: channel, Permanent: true,
+		Err: fmt.Errorf("%s is not configured on this server (%s)", channel, section)}
+}
+
+// page is a delivery as the channels render it, with its links.
+func (a *Activities) page(in contract.NotifyInput, user oncall.User, deliveryID string) notify.Page {
+	p := notify.Page{IncidentID: in.IncidentID, Title: in.Title, Service: in.Service, Severity: in.Severity,
+		Step: in.Step + 1, Reason: in.Reason, IncidentURL: a.Links.Incident(in.IncidentID), DeliveryID: deliveryID}
+	if a.Links.Signs() {
+		due := in.DueAt
+		if due.IsZero() {
+			due = time.Now()
+		}
+		// A link that cannot be minted is left out: the page matters more.
+		if link, exp, err := a.Links.Ack(in.IncidentID, user.ID, deliveryID, due); err == nil {
+			p.AckURL, p.AckExpires = link, exp
+		}
+	}
+	return p
+}
+
 // send performs one delivery and returns the provider's answer. The
 // delivery ID goes with the message: in push data and as the collapse ID
-// (APNs) and collapse key (FCM), so a device shows a resent page once, and
-// in the webhook body.
+// (APNs) and collapse key (FCM), so a device shows a resent page once; in
+// the webhook body; as the email's Message-ID; in Twilio's idempotency
+// header; in the Slack message's metadata. Push data and webhook bodies
+// carry the one-click acknowledge link when links are configured.
 func (a *Activities) send(ctx context.Context, channel string, in contract.NotifyInput, user oncall.User, cm oncall.ContactMethod, deliveryID string) (string, error) {
+	page := a.page(in, user, deliveryID)
 	title := fmt.Sprintf("[%s] %s", strings.ToUpper(string(in.Severity)), in.Service)
 	message := in.Title
 	data := map[string]any{
@@ -185,6 +286,10 @@ func (a *Activities) send(ctx context.Context, channel string, in contract.Notif
 	}
 	if !in.DueAt.IsZero() {
 		data["due_at"] = in.DueAt.UTC().Format(time.RFC3339Nano)
+	}
+	if page.AckURL != "" {
+		data["ack_url"] = page.AckURL
+		data["ack_expires_at"] = page.AckExpires.UTC().Format(time.RFC3339)
 	}
 	switch channel {
 	case ChannelLog:
@@ -216,6 +321,58 @@ func (a *Activities) send(ctx context.Context, channel string, in contract.Notif
 				Body: fmt.Sprintf("gorush took no push: is platform %s enabled there?", cm.Platform)}
 		}
 		return fmt.Sprintf("gorush accepted %d push(es)", res.Counts), nil
+	case ChannelEmail:
+		if a.Email == nil {
+			return "", notConfigured(channel, "notifications.email")
+		}
+		m := email.PageMessage(page)
+		m.To = cm.Address
+		if err := a.Email.Send(ctx, m); err != nil {
+			return "", err
+		}
+		return "smtp server accepted the message " + m.MessageID, nil
+	case ChannelSMS:
+		if a.Twilio == nil {
+			return "", notConfigured(channel, "notifications.twilio")
+		}
+		// The reply code is stored before the SMS goes out, so a reply that
+		// comes back at once finds it.
+		code := ackcode.Code(deliveryID)
+		if err := a.Store.RecordReplyCode(ctx, store.ReplyCode{Number: cm.Address, Code: code,
+			IncidentID: in.IncidentID, UserID: user.ID, DeliveryID: deliveryID}); err != nil {
+			return "", fmt.Errorf("record reply code: %w", err)
+		}
+		r, err := a.Twilio.SendSMS(ctx, twilio.SMS{To: cm.Address, Body: twilio.PageSMS(page, code), IdempotencyKey: deliveryID})
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("twilio took message %s (%s); reply code %s", r.SID, r.Status, strings.ToUpper(code)), nil
+	case ChannelVoice:
+		if a.Twilio == nil {
+			return "", notConfigured(channel, "notifications.twilio")
+		}
+		due := in.DueAt
+		if due.IsZero() {
+			due = time.Now()
+		}
+		keypress, err := a.Links.Keypress(in.IncidentID, user.ID, deliveryID, due)
+		if err != nil {
+			return "", &push.Error{Op: channel, Permanent: true, Err: err}
+		}
+		r, err := a.Twilio.Call(ctx, twilio.VoiceCall{To: cm.Address, TwiML: twilio.PageTwiML(page, keypress), IdempotencyKey: deliveryID})
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("twilio placed call %s (%s)", r.SID, r.Status), nil
+	case ChannelSlack:
+		if a.Slack == nil {
+			return "", notConfigured(channel, "notifications.slack")
+		}
+		posted, err := a.Slack.PostMessage(ctx, cm.Address, slack.PageMessage(page))
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("slack posted message %s in %s", posted.TS, posted.Channel), nil
 	default:
 		var body any = map[string]any{"type": "incident.page", "title": title, "message": message, "data": data,
 			"user": map[string]string{"id": user.ID, "name": user.Name}}

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +16,8 @@ import (
 
 	"github.com/incident-server/incident-server/api"
 	"github.com/incident-server/incident-server/internal/auth"
+	"github.com/incident-server/incident-server/internal/notify"
+	"github.com/incident-server/incident-server/internal/notify/twilio"
 	"github.com/incident-server/incident-server/internal/testenv"
 )
 
@@ -96,6 +100,83 @@ func FuzzReassign(f *testing.F) {
 func FuzzUser(f *testing.F) {
 	fuzzBody(f, "POST", "/api/v1/users", `{"name":"Ann","email":"ann@example.com","time_zone":"Europe/Berlin",
 		"contact_methods":[{"type":"push","platform":"ios","token":"t"},{"type":"webhook","url":"https://hooks.example.com/x"}]}`)
+}
+
+func FuzzUserWithChannels(f *testing.F) {
+	fuzzBody(f, "POST", "/api/v1/users", `{"name":"Ann","email":"ann@example.com",
+		"contact_methods":[{"type":"email","address":"ann@example.com"},{"type":"sms","address":"+1 (500) 555-0006"},
+		{"type":"voice","address":"+15005550006"},{"type":"slack","address":"u024be7lh"}]}`,
+		`{"name":"Ann","email":"ann@example.com","contact_methods":[{"type":"sms","address":"+1call","url":"x"}]}`)
+}
+
+func FuzzNotificationRules(f *testing.F) {
+	fuzzBody(f, "PUT", "/api/v1/users/usr_fuzz/notification-rules",
+		`{"high":[{"contact_method_id":"cm_a","delay":"0s"},{"contact_method_id":"cm_b","delay":"2m"}],"low":[]}`,
+		`{"user_id":"usr_other"}`, `{"high":[{"contact_method_id":"cm_a","delay":"-1s"}]}`, `{"low":[{"delay":1e300}]}`)
+}
+
+// FuzzSignedSMSReply sends arbitrary bodies to the SMS reply route, each
+// signed as Twilio signs its webhooks: whatever a (compromised or buggy)
+// sender with the auth token posts, the answer is never a 500 or a panic.
+func FuzzSignedSMSReply(f *testing.F) {
+	const token, sid, public = "fuzz-auth-token", "ACfuzz", "https://incidents.example.com"
+	tc, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1",
+		Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		f.Fatalf("temporal client: %v", err)
+	}
+	f.Cleanup(tc.Close)
+	h := api.New(api.Options{Temporal: tc, Store: testenv.Store(f, testenv.Postgres(f)), UpdateTimeout: 200 * time.Millisecond,
+		Inbound: api.Inbound{Links: &notify.Links{PublicURL: public, Secret: []byte("0123456789abcdef0123456789abcdef")},
+			TwilioAccountSID: sid, TwilioAuthToken: token}})
+	for _, s := range []string{
+		"MessageSid=SM1&AccountSid=ACfuzz&From=%2B15005550006&To=%2B15005550001&Body=4",
+		"MessageSid=SM1&AccountSid=ACfuzz&From=%2B15005550006&To=%2B15005550001&Body=ack+k3m9",
+		"MessageSid=SM1&AccountSid=ACfuzz&From=x&To=y&Body=%FF%FE", "AccountSid=ACfuzz&AccountSid=ACfuzz", "%zz", "",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			form = url.Values{}
+		}
+		req := httptest.NewRequestWithContext(t.Context(), "POST", notify.SMSPath, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set(twilio.SignatureHeader, twilio.Signature(token, public+notify.SMSPath, form))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code >= 500 {
+			t.Fatalf("body %q answered %d: %s", body, rec.Code, rec.Body)
+		}
+	})
+}
+
+// FuzzAckLink opens and posts arbitrary link tokens: never a 500, never an
+// acknowledgement.
+func FuzzAckLink(f *testing.F) {
+	tc, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1",
+		Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		f.Fatalf("temporal client: %v", err)
+	}
+	f.Cleanup(tc.Close)
+	h := api.New(api.Options{Temporal: tc, Store: testenv.Store(f, testenv.Postgres(f)), UpdateTimeout: 200 * time.Millisecond,
+		Inbound: api.Inbound{Links: &notify.Links{PublicURL: "https://incidents.example.com", Secret: []byte("0123456789abcdef0123456789abcdef")}}})
+	for _, s := range []string{"AQAAAABrDWcIHmluY18x", "not-a-token", "", "%2F..%2F", strings.Repeat("A", 600)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, token string) {
+		for _, method := range []string{"GET", "POST"} {
+			req := httptest.NewRequestWithContext(t.Context(), method, "/", nil)
+			req.URL.Path = notify.AckPath + token
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code >= 500 || rec.Code == http.StatusOK && method == "POST" {
+				t.Fatalf("%s of token %q answered %d: %s", method, token, rec.Code, rec.Body)
+			}
+		}
+	})
 }
 
 func FuzzUserUpdate(f *testing.F) {

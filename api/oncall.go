@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -311,18 +312,28 @@ func isRedacted(u string) bool { return u == "…" || strings.HasSuffix(u, "/…
 // full URL replaces the stored one. Then every webhook URL whose host is
 // an address the outbound policy refuses (http://169.254.169.254/…,
 // http://127.0.0.1/…) is refused; host names are judged when a delivery
-// dials them.
+// dials them. An email, sms, voice or slack method whose channel the
+// server has not configured is refused, unless it is stored already.
 func (s *Server) prepareUser(u *oncall.User, cur *oncall.User) error {
 	stored := map[string]string{}
+	have := map[oncall.ContactMethod]bool{}
 	if cur != nil {
 		for _, c := range cur.ContactMethods {
 			if c.Type == oncall.ContactWebhook {
 				stored[c.ID] = c.URL
 			}
+			have[oncall.ContactMethod{ID: c.ID, Type: c.Type, Address: c.Address}] = true
 		}
 	}
 	for i := range u.ContactMethods {
 		cm := &u.ContactMethods[i]
+		if cm.Type.Addressed() && !slices.Contains(s.inbound.Channels, string(cm.Type)) &&
+			!have[oncall.ContactMethod{ID: cm.ID, Type: cm.Type, Address: cm.Address}] {
+			// Refused when added, not dropped at page time. A method saved
+			// while the channel was on is kept as it is.
+			return fault.InvalidField(fmt.Sprintf("contact_methods[%d].type", i),
+				fmt.Sprintf("%s is not configured on this server (notifications.%s in its configuration)", cm.Type, channelSection(cm.Type)))
+		}
 		if cm.Type != oncall.ContactWebhook {
 			continue
 		}
@@ -346,6 +357,15 @@ func (s *Server) prepareUser(u *oncall.User, cur *oncall.User) error {
 		}
 	}
 	return nil
+}
+
+// channelSection is the configuration section that turns on the channel of
+// contact type t.
+func channelSection(t oncall.ContactType) string {
+	if t == oncall.ContactSMS || t == oncall.ContactVoice {
+		return "twilio"
+	}
+	return string(t)
 }
 
 // forget retires the cached on-call configuration after a write, so the

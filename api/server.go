@@ -28,6 +28,8 @@ import (
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/live"
 	"github.com/incident-server/incident-server/internal/metrics"
+	"github.com/incident-server/incident-server/internal/notify"
+	"github.com/incident-server/incident-server/internal/notify/slack"
 	"github.com/incident-server/incident-server/internal/outbound"
 	"github.com/incident-server/incident-server/internal/store"
 )
@@ -80,6 +82,33 @@ type Options struct {
 	Live *live.Hub
 	// Console configures the web console's sign-in and live views.
 	Console ConsoleOptions
+	// Inbound configures the channels: which contact methods may be added,
+	// and the routes that take answers to pages (SMS replies, keypresses,
+	// Slack buttons, acknowledge links). The zero value takes none.
+	Inbound Inbound
+}
+
+// Inbound is what the API knows of the channels pages go out through.
+type Inbound struct {
+	// Links verifies acknowledge links and keypress tokens and names the
+	// public URL Twilio signs its webhooks for. Nil: the link and Twilio
+	// routes refuse everything.
+	Links *notify.Links
+	// TwilioAccountSID and TwilioAuthToken verify Twilio's webhooks: the
+	// signature is keyed with the token, and the account must be this
+	// one. Empty: the Twilio routes answer 404.
+	TwilioAccountSID string
+	TwilioAuthToken  string
+	// SlackSigningSecret verifies the interactions of Slack's buttons.
+	// Empty: the Slack route answers 404.
+	SlackSigningSecret string
+	// Slack looks up who pressed a button (users.info) and answers them
+	// (response_url, chat.update). Required with SlackSigningSecret.
+	Slack *slack.Client
+	// Channels are the contact method types the server can page besides
+	// push and webhook ("email", "sms", "voice", "slack"): a method of
+	// another type is refused when it is added.
+	Channels []string
 }
 
 // Server holds the API's dependencies.
@@ -103,6 +132,7 @@ type Server struct {
 	outbound      *outbound.Client
 	hub           *live.Hub
 	console       ConsoleOptions
+	inbound       Inbound
 
 	// Route guards: authenticate, rate-limit, then check the role.
 	asViewer, asResponder, asAdmin gin.HandlerFunc
@@ -129,6 +159,7 @@ func New(opts Options) http.Handler {
 		outbound:    opts.Outbound,
 		hub:         opts.Live,
 		console:     opts.Console,
+		inbound:     opts.Inbound,
 	}
 	s.console.defaults()
 	if s.amMaxBody <= 0 {
@@ -154,8 +185,9 @@ func New(opts Options) http.Handler {
 
 // routes registers every route. Each /api/v1 route names the weakest role
 // that may call it (asViewer, asResponder, asAdmin); the ingestion
-// endpoints authenticate integration keys instead, and /health and
-// /health/ready are open.
+// endpoints authenticate integration keys instead, the inbound channel
+// routes the signature of Twilio, of Slack or of an acknowledge link, and
+// /health and /health/ready are open.
 func (s *Server) routes() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
@@ -192,6 +224,8 @@ func (s *Server) routes() *gin.Engine {
 	v1.GET("/incidents/:id/notifications", s.asViewer, s.notifications)
 	v1.GET("/incidents/:id/alerts", s.asViewer, s.alerts)
 	s.oncallRoutes(v1)
+	s.ruleRoutes(v1)
+	s.inboundRoutes(r)
 	s.integrationRoutes(v1)
 	s.apiKeyRoutes(v1)
 	s.ingestRoutes(r, v1)

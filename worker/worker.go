@@ -48,6 +48,7 @@ func New(c client.Client, taskQueue string, opts Options, acts *activities.Activ
 	w.RegisterActivityWithOptions(acts.CheckHeartbeat, activity.RegisterOptions{Name: contract.ActivityCheckHeartbeat})
 	w.RegisterActivityWithOptions(acts.RecordAlerts, activity.RegisterOptions{Name: contract.ActivityRecordAlerts})
 	w.RegisterActivityWithOptions(acts.NotifyUser, activity.RegisterOptions{Name: contract.ActivityNotifyUser})
+	w.RegisterActivityWithOptions(acts.NotifyContact, activity.RegisterOptions{Name: contract.ActivityNotifyContact})
 	w.RegisterActivityWithOptions(acts.RunBackup, activity.RegisterOptions{Name: contract.ActivityRunBackup})
 	w.RegisterActivityWithOptions(acts.RunMaintenance, activity.RegisterOptions{Name: contract.ActivityRunMaintenance})
 	w.RegisterActivityWithOptions(acts.FindOrphans, activity.RegisterOptions{Name: contract.ActivityFindOrphans})

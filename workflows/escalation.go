@@ -36,6 +36,8 @@ import (
 // A page is one NotifyUser activity per target user, run in parallel; each
 // delivery is claimed in the notification ledger under (incident, step,
 // round, user, contact method), so a retried activity never pages twice.
+// A user's notification rules that are not due at once follow on timers of
+// their own (rules.go).
 
 // escalationVersion marks the first workflow code that escalates. Histories
 // recorded before it (no marker) replay without paging.
@@ -92,6 +94,8 @@ type escalator struct {
 	e *contract.Escalation
 	// wake is set by handlers whenever they change what the loop waits for.
 	wake bool
+	// chains run the paged users' notification rules (see rules.go).
+	chains *ruleChains
 }
 
 // dueAction is what the loop does when its timer fires.
@@ -145,6 +149,8 @@ func (x *escalator) due() due {
 
 // run pages until the incident resolves or the run should continue as new.
 func (x *escalator) run(ctx workflow.Context, stop func() bool) error {
+	x.chainsOf(ctx)
+	x.resumeRules(ctx)
 	for {
 		x.wake = false
 		// An accepted escalate pages before the run may end: its answer
@@ -314,9 +320,11 @@ func (x *escalator) notifyUsers(ctx workflow.Context, p pageRef, extra []string)
 		}
 	}
 	actx := workflow.WithActivityOptions(ctx, notifyOptions)
+	urgency := x.urgency(ctx)
+	inputs := make([]contract.NotifyInput, len(users))
 	futures := make([]workflow.Future, len(users))
 	for i, u := range users {
-		futures[i] = workflow.ExecuteActivity(actx, contract.ActivityNotifyUser, contract.NotifyInput{
+		inputs[i] = contract.NotifyInput{
 			IncidentID: x.r.inc.ID,
 			Title:      x.r.inc.Title,
 			Severity:   x.r.inc.Severity,
@@ -327,7 +335,9 @@ func (x *escalator) notifyUsers(ctx workflow.Context, p pageRef, extra []string)
 			UserID:     u,
 			Reason:     p.reason,
 			DueAt:      p.due,
-		})
+			Urgency:    urgency,
+		}
+		futures[i] = workflow.ExecuteActivity(actx, contract.ActivityNotifyUser, inputs[i])
 	}
 	for i, f := range futures {
 		var res contract.NotifyResult
@@ -349,7 +359,7 @@ func (x *escalator) notifyUsers(ctx workflow.Context, p pageRef, extra []string)
 			// event's key makes the write happen once.
 			events = append(events, x.deliveryEvent(ctx, page, p.due, d))
 		}
-		if err == nil && len(res.Deliveries) == 0 {
+		if err == nil && len(res.Deliveries) == 0 && len(res.Later) == 0 {
 			page.Failed = 1
 			events = append(events, x.deliveryEvent(ctx, page, p.due, contract.Delivery{Status: "failed", Detail: "user has no contact methods"}))
 		}
@@ -362,14 +372,21 @@ func (x *escalator) notifyUsers(ctx workflow.Context, p pageRef, extra []string)
 				return err
 			}
 		}
+		if err == nil {
+			x.scheduleRules(ctx, inputs[i], p.at, res.Later)
+		}
 	}
 	return nil
 }
 
 func (x *escalator) deliveryEvent(ctx workflow.Context, p contract.Page, due time.Time, d contract.Delivery) incident.Event {
-	typ, msg := incident.EventNotified, fmt.Sprintf("paged %s (step %d) via %s", p.UserID, p.Step+1, d.Channel)
+	where := fmt.Sprintf("step %d", p.Step+1)
+	if d.Rule > 0 {
+		where += fmt.Sprintf(", rule %d", d.Rule)
+	}
+	typ, msg := incident.EventNotified, fmt.Sprintf("paged %s (%s) via %s", p.UserID, where, d.Channel)
 	if d.Status != "sent" {
-		typ, msg = incident.EventNotifyFailed, fmt.Sprintf("could not page %s (step %d): %s", p.UserID, p.Step+1, d.Detail)
+		typ, msg = incident.EventNotifyFailed, fmt.Sprintf("could not page %s (%s): %s", p.UserID, where, d.Detail)
 	}
 	key := fmt.Sprintf("notify/%d/%s/%s", p.No, p.UserID, d.ContactMethodID)
 	data := map[string]any{
@@ -379,6 +396,11 @@ func (x *escalator) deliveryEvent(ctx workflow.Context, p contract.Page, due tim
 	}
 	if d.DeliveryID != "" {
 		data["delivery_id"] = d.DeliveryID
+	}
+	if d.Rule > 0 {
+		// One contact method may be paged by two rules: each is an event.
+		key += fmt.Sprintf("#r%d", d.Rule)
+		data["rule"] = d.Rule
 	}
 	ev := x.event(ctx, typ, msg, data)
 	ev.ID = key
@@ -544,10 +566,14 @@ func (r *incidentRun) snooze(ctx workflow.Context, req contract.SnoozeRequest) (
 	until := now(ctx).Add(req.Duration)
 	x.e.SnoozedUntil = until
 	x.wake = true
+	stopped := x.stopRules()
 	ev := x.event(ctx, incident.EventSnoozed, fmt.Sprintf("paging snoozed for %s", req.Duration),
 		map[string]any{"until": until.Format(time.RFC3339Nano)})
 	ev.Actor = req.Actor
 	if err := r.recordEvent(ctx, ev); err != nil {
+		return contract.State{}, err
+	}
+	if err := x.recordStopped(ctx, stopped, "snoozed"); err != nil {
 		return contract.State{}, err
 	}
 	return r.state(ctx), nil
@@ -569,12 +595,16 @@ func (r *incidentRun) reassign(ctx workflow.Context, req contract.ReassignReques
 		snap = oncall.Snapshot{Name: "reassigned users", Steps: []oncall.Step{{Targets: targets}}}
 	}
 	snap.AckTimeout = x.e.Policy.AckTimeout
+	stopped := x.stopRules()
 	x.e = &contract.Escalation{Policy: snap, Step: -1, NextPageAt: now(ctx), Pages: x.e.Pages, PageCount: x.e.PageCount}
 	x.wake = true
 	ev := x.event(ctx, incident.EventReassigned, fmt.Sprintf("reassigned to %q version %d", snap.Name, snap.Version),
 		map[string]any{"policy_id": snap.PolicyID, "policy_version": snap.Version, "user_ids": req.UserIDs})
 	ev.Actor = req.Actor
 	if err := r.recordEvent(ctx, ev); err != nil {
+		return contract.State{}, err
+	}
+	if err := x.recordStopped(ctx, stopped, "reassigned"); err != nil {
 		return contract.State{}, err
 	}
 	return r.state(ctx), nil

@@ -119,11 +119,11 @@ func IncidentWorkflow(ctx workflow.Context, in contract.IncidentInput) (incident
 	if err := r.settleRunbooks(ctx); err != nil {
 		return r.inc, err
 	}
-	// Let every accepted update and the alert batch and runbook reports in
-	// hand finish their writes before the run closes or continues, so no
-	// event is lost.
+	// Let every accepted update, the alert batch and runbook reports in
+	// hand and the notification rule steps being sent finish their writes
+	// before the run closes or continues, so no event is lost.
 	if err := workflow.Await(ctx, func() bool {
-		return workflow.AllHandlersFinished(ctx) && !r.alerts.busy && !r.runbooksBusy()
+		return workflow.AllHandlersFinished(ctx) && !r.alerts.busy && !r.runbooksBusy() && r.esc.rulesIdle()
 	}); err != nil {
 		return r.inc, err
 	}
@@ -253,6 +253,7 @@ func (r *incidentRun) state(ctx workflow.Context) contract.State {
 	if r.esc.e != nil {
 		e := *r.esc.e
 		e.Pages = append([]contract.Page(nil), e.Pages...)
+		e.Rules = append([]contract.PendingRule(nil), e.Rules...)
 		st.Escalation = &e
 	}
 	st.SLA = r.slaView(workflow.Now(ctx))
@@ -385,7 +386,13 @@ func (r *incidentRun) note(ctx workflow.Context, req contract.NoteRequest) (inci
 // transition applies an accepted action; see move.
 func (r *incidentRun) transition(ctx workflow.Context, action incident.Action, req contract.TransitionRequest) (incident.Incident, error) {
 	to, _ := action.Target()
-	return r.move(ctx, to, req.Actor, incident.EventFor(to), req.Note)
+	var extra map[string]any
+	if req.Channel != "" {
+		// Acknowledged from an SMS, a call, Slack or a link: the timeline
+		// says so.
+		extra = map[string]any{"channel": req.Channel}
+	}
+	return r.moveWith(ctx, to, req.Actor, incident.EventFor(to), req.Note, extra)
 }
 
 // move is the one path of every status change, a responder's or the
@@ -394,18 +401,28 @@ func (r *incidentRun) transition(ctx workflow.Context, action incident.Action, r
 // updates the search attributes and records the new version with its event
 // (evType, message), then waits for the projection.
 func (r *incidentRun) move(ctx workflow.Context, to incident.Status, actor string, evType incident.EventType, message string) (incident.Incident, error) {
+	return r.moveWith(ctx, to, actor, evType, message, nil)
+}
+
+// moveWith is move with extra entries for the event's data.
+func (r *incidentRun) moveWith(ctx workflow.Context, to incident.Status, actor string, evType incident.EventType, message string,
+	extra map[string]any) (incident.Incident, error) {
 	at := now(ctx)
 	from := r.inc.Status
 	r.inc.Move(to, actor, at)
 	if err := r.meetSLA(ctx, from, to, at); err != nil {
 		return r.inc, err
 	}
+	var stopped []contract.PendingRule
 	if e := r.esc.e; e != nil {
 		e.AckExpiresAt = time.Time{}
 		if to == incident.StatusAcknowledged && e.Policy.AckTimeout > 0 {
 			e.AckExpiresAt = at.Add(e.Policy.AckTimeout.D())
 		}
 		r.esc.wake = true
+		if to != incident.StatusOpen {
+			stopped = r.esc.stopRules()
+		}
 	}
 	snapshot := r.inc
 	ev := incident.Event{
@@ -417,10 +434,16 @@ func (r *incidentRun) move(ctx workflow.Context, to incident.Status, actor strin
 		Data:       map[string]any{"from": string(from), "to": string(to)},
 		EventTime:  at,
 	}
+	for k, v := range extra {
+		ev.Data[k] = v
+	}
 	if err := r.upsertSearch(ctx); err != nil {
 		return snapshot, err
 	}
 	if err := r.record(ctx, incident.Change{Incident: snapshot, Event: ev}); err != nil {
+		return snapshot, err
+	}
+	if err := r.esc.recordStopped(ctx, stopped, string(to)); err != nil {
 		return snapshot, err
 	}
 	return snapshot, nil

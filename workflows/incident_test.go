@@ -35,6 +35,11 @@ type projection struct {
 	pages    []paged
 	alerts   map[string]incident.AlertState // the alerts table
 	notify   func(contract.NotifyInput) (contract.NotifyResult, error)
+	// contact answers NotifyContact (a rule step); sent by default.
+	contact func(contract.NotifyInput, int) (contract.Delivery, error)
+	// rules are the rule steps NotifyContact was called for, attempts
+	// included.
+	rules []paged
 }
 
 // paged is one NotifyUser call as the pager saw it.
@@ -46,6 +51,12 @@ type paged struct {
 	at     time.Duration // since the incident opened
 	reason string
 	due    time.Time
+	// urgency, contact and rule are a rule step's (NotifyContact), attempt
+	// its attempt.
+	urgency string
+	contact string
+	rule    int
+	attempt int
 }
 
 func (p *projection) LoadEscalation(_ context.Context, _ string) (oncall.Snapshot, error) {
@@ -78,7 +89,7 @@ func (p *projection) LoadPolicy(_ context.Context, id string) (oncall.Snapshot, 
 
 func (p *projection) NotifyUser(_ context.Context, in contract.NotifyInput) (contract.NotifyResult, error) {
 	p.mu.Lock()
-	p.pages = append(p.pages, paged{user: in.UserID, step: in.Step, round: in.Round, page: in.Page, at: p.now().Sub(start), reason: in.Reason, due: in.DueAt})
+	p.pages = append(p.pages, paged{user: in.UserID, step: in.Step, round: in.Round, page: in.Page, at: p.now().Sub(start), reason: in.Reason, due: in.DueAt, urgency: in.Urgency})
 	p.mu.Unlock()
 	if p.notify != nil {
 		return p.notify(in)
@@ -86,6 +97,18 @@ func (p *projection) NotifyUser(_ context.Context, in contract.NotifyInput) (con
 	return contract.NotifyResult{UserID: in.UserID, Deliveries: []contract.Delivery{
 		{ContactMethodID: "cm_" + in.UserID, Channel: "push", Status: "sent"},
 	}}, nil
+}
+
+func (p *projection) NotifyContact(ctx context.Context, in contract.NotifyInput) (contract.Delivery, error) {
+	attempt := int(activity.GetInfo(ctx).Attempt)
+	p.mu.Lock()
+	p.rules = append(p.rules, paged{user: in.UserID, step: in.Step, round: in.Round, page: in.Page, at: p.now().Sub(start),
+		reason: in.Reason, due: in.DueAt, contact: in.ContactMethodID, rule: in.Rule, attempt: attempt})
+	p.mu.Unlock()
+	if p.contact != nil {
+		return p.contact(in, attempt)
+	}
+	return contract.Delivery{ContactMethodID: in.ContactMethodID, Channel: "sms", Status: "sent", Rule: in.Rule}, nil
 }
 
 func (p *projection) eventTypes() []incident.EventType {
@@ -140,6 +163,7 @@ func (s *incidentSuite) SetupTest() {
 	s.env.RegisterActivityWithOptions(s.proj.LoadOpen, activity.RegisterOptions{Name: contract.ActivityLoadOpen})
 	s.env.RegisterActivityWithOptions(s.proj.RecordAlerts, activity.RegisterOptions{Name: contract.ActivityRecordAlerts})
 	s.env.RegisterActivityWithOptions(s.proj.NotifyUser, activity.RegisterOptions{Name: contract.ActivityNotifyUser})
+	s.env.RegisterActivityWithOptions(s.proj.NotifyContact, activity.RegisterOptions{Name: contract.ActivityNotifyContact})
 }
 
 func (s *incidentSuite) AfterTest(_, _ string) { s.env.AssertExpectations(s.T()) }

@@ -32,16 +32,15 @@ const (
 )
 
 // resolveOptions: the lookup is a cached read, usually a Redis hit. While
-// Postgres and Redis cannot answer it is retried for about a minute, as a
-// page is; then the page goes on without the schedule's person and the
-// timeline says why.
+// Postgres and Redis cannot answer it is retried until they can, as a page
+// is: an outage of the engine's own parts delays the page, never drops the
+// schedule's person from it.
 var resolveOptions = workflow.LocalActivityOptions{
 	StartToCloseTimeout: 10 * time.Second,
 	RetryPolicy: &temporal.RetryPolicy{
 		InitialInterval:        time.Second,
 		BackoffCoefficient:     2,
 		MaximumInterval:        30 * time.Second,
-		MaximumAttempts:        6,
 		NonRetryableErrorTypes: nonRetryable,
 	},
 }

@@ -58,6 +58,10 @@ import (
 //   - handoff_v1.json: a schedule's HandoffWorkflow: a subscription put
 //     twice, an override that makes a handoff, the notice sent before it,
 //     then cancelled as the schedule is deleted.
+//   - incident_rules_v1.json: a user paged by notification rules
+//     ("notification-rules"): push at once, an SMS after 2 s, a call after a
+//     minute; the SMS reply acknowledges (an update with its channel), the
+//     call's timer is cancelled, then resolve.
 func TestReplayRecordedHistories(t *testing.T) {
 	t.Parallel()
 	for _, file := range []string{
@@ -84,6 +88,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 		"testdata/incident_runbook_waiting_v4.json",
 		"testdata/incident_schedule_v4.json",
 		"testdata/handoff_v1.json",
+		"testdata/incident_rules_v1.json",
 	} {
 		t.Run(file, func(t *testing.T) {
 			t.Parallel()

@@ -71,6 +71,9 @@ type App struct {
 	// Outbound is the policy for URLs that users type: the API checks
 	// webhook URLs against it when they are saved.
 	Outbound *outbound.Client
+	// Channels are the page providers and links of notifications.*, shared
+	// by the worker's activities and the API's inbound routes.
+	Channels Channels
 	// Temporal is nil until DialTemporal.
 	Temporal client.Client
 
@@ -99,6 +102,9 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	}
 	a := &App{Config: cfg, Logs: logs, Log: logs.Logger(), Metrics: metrics.New()}
 	if a.Outbound, err = outbound.NewClient(outboundOptions(cfg)); err != nil {
+		return nil, err
+	}
+	if a.Channels, err = NewChannels(cfg.Notifications); err != nil {
 		return nil, err
 	}
 	if err := a.openData(ctx); err != nil {
@@ -275,6 +281,10 @@ func (a *App) Activities() (*activities.Activities, error) {
 		Directory:      a.Directory,
 		Logger:         a.Logs.Component("connectors"),
 		Webhook:        hook,
+		Email:          a.Channels.Email,
+		Twilio:         a.Channels.Twilio,
+		Slack:          a.Channels.Slack,
+		Links:          a.Channels.Links,
 		Metrics:        a.Metrics,
 		Temporal:       a.Temporal,
 		Live:           live.NewPublisher(a.Redis, cfg.Redis.KeyPrefix, cfg.Console.StreamMaxLen),
@@ -410,6 +420,14 @@ func (a *App) Handler() http.Handler {
 			PollInterval:  cfg.Console.PollInterval,
 			TemporalUIURL: cfg.Console.TemporalUIURL,
 			Namespace:     cfg.Temporal.Namespace,
+		},
+		Inbound: api.Inbound{
+			Links:              a.Channels.Links,
+			TwilioAccountSID:   cfg.Notifications.Twilio.AccountSID,
+			TwilioAuthToken:    cfg.Notifications.Twilio.AuthToken,
+			SlackSigningSecret: cfg.Notifications.Slack.SigningSecret,
+			Slack:              a.Channels.Slack,
+			Channels:           cfg.Notifications.Enabled(),
 		},
 	})
 }

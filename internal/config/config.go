@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -24,6 +25,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/incident-server/incident-server/internal/notify/email"
 	"github.com/incident-server/incident-server/internal/outbound"
 	"github.com/incident-server/incident-server/internal/secret"
 )
@@ -71,6 +73,8 @@ type Config struct {
 	Logging  Logging  `yaml:"logging"`
 	Auth     Auth     `yaml:"auth"`
 	Console  Console  `yaml:"console"`
+
+	Notifications Notifications `yaml:"notifications"`
 
 	Outbound Outbound `yaml:"outbound"`
 	Secrets  Secrets  `yaml:"secrets"`
@@ -227,6 +231,113 @@ type Push struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// WebhookTimeout bounds one webhook delivery. Default 5s.
 	WebhookTimeout time.Duration `yaml:"webhook_timeout"`
+}
+
+// Notifications configures the channels pages go out through besides push
+// and webhooks (email over SMTP, SMS and voice through Twilio, Slack) and
+// the links pages carry. A channel whose section is left empty is off:
+// contact methods of its types are refused when they are added.
+type Notifications struct {
+	// PublicURL is where people's browsers and Twilio reach the API,
+	// "https://incidents.example.com": acknowledge links, voice keypress
+	// callbacks and the URLs Twilio signs its webhooks for start with it.
+	// Required by twilio and by acknowledge links. Default "".
+	PublicURL string `yaml:"public_url"`
+	// IncidentURL is the link to an incident in pages, "{id}" standing for
+	// its ID ("https://console.example.com/incidents/{id}"). Default "":
+	// public_url + "/api/v1/incidents/{id}", or no link without public_url.
+	IncidentURL string `yaml:"incident_url"`
+	// AckLinkSecret signs the one-click acknowledge links in emails, push
+	// data and webhook bodies, and the keypress token of voice pages; at
+	// least 32 bytes. Default "": pages carry no acknowledge link.
+	AckLinkSecret string `yaml:"ack_link_secret"`
+	// AckLinkTTL is how long an acknowledge link works after its page was
+	// due. Default 24h.
+	AckLinkTTL time.Duration `yaml:"ack_link_ttl"`
+
+	Email  Email  `yaml:"email"`
+	Twilio Twilio `yaml:"twilio"`
+	Slack  Slack  `yaml:"slack"`
+}
+
+// Email configures pages by email, over SMTP.
+type Email struct {
+	// SMTPHost is the SMTP server; setting it turns email on. Certificates
+	// are verified against it. Default "": email off.
+	SMTPHost string `yaml:"smtp_host"`
+	// SMTPPort defaults (0) to 587 for starttls, 465 for implicit and 25
+	// for none.
+	SMTPPort int `yaml:"smtp_port"`
+	// TLS is "starttls" (upgrade before anything else; a server without
+	// STARTTLS is refused), "implicit" (SMTPS) or "none" (a relay on the
+	// same host). Default "starttls".
+	TLS string `yaml:"tls"`
+	// Username and Password, when Username is set, authenticate with AUTH
+	// PLAIN once TLS is up. Default "".
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// From is the sender, "Incident Server <pager@example.com>". Required
+	// with smtp_host.
+	From string `yaml:"from"`
+	// InsecureAuth allows AUTH without TLS, to a loopback smtp_host only.
+	// Default false.
+	InsecureAuth bool `yaml:"insecure_auth"`
+	// CAFile is a PEM file of the certificates to trust for the server's
+	// TLS besides the host's roots (a private CA, a development server's
+	// self-signed certificate). Default "".
+	CAFile string `yaml:"ca_file"`
+	// Timeout bounds one message, from dialling to the server's last
+	// answer. Default 30s.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Twilio configures SMS and voice pages through Twilio, and the webhooks
+// Twilio sends back (SMS replies, voice keypresses).
+type Twilio struct {
+	// AccountSID ("AC…") turns SMS and voice on. Default "": off.
+	AccountSID string `yaml:"account_sid"`
+	// AuthToken authenticates the API calls and verifies Twilio's webhook
+	// signatures. Required with account_sid.
+	AuthToken string `yaml:"auth_token"`
+	// FromNumber is the sending number, E.164 ("+15005550006"). Required
+	// with account_sid.
+	FromNumber string `yaml:"from_number"`
+	// BaseURL is Twilio's REST API, or a regional edge or proxy in front
+	// of it. Default "https://api.twilio.com".
+	BaseURL string `yaml:"base_url"`
+	// Timeout bounds one API call. Default 10s.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Slack configures pages through a Slack app and the interactions of their
+// buttons.
+type Slack struct {
+	// BotToken ("xoxb-…", scopes chat:write, users:read, users:read.email)
+	// turns Slack on. Default "": off.
+	BotToken string `yaml:"bot_token"`
+	// SigningSecret verifies the interaction requests Slack sends when a
+	// button is pressed. Required with bot_token.
+	SigningSecret string `yaml:"signing_secret"`
+	// BaseURL is Slack's Web API. Default "https://slack.com/api".
+	BaseURL string `yaml:"base_url"`
+	// Timeout bounds one API call. Default 10s.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Enabled lists the contact method types the configuration can page
+// besides push and webhook: "email", "sms" and "voice", "slack".
+func (n Notifications) Enabled() []string {
+	var out []string
+	if n.Email.SMTPHost != "" {
+		out = append(out, "email")
+	}
+	if n.Twilio.AccountSID != "" {
+		out = append(out, "sms", "voice")
+	}
+	if n.Slack.BotToken != "" {
+		out = append(out, "slack")
+	}
+	return out
 }
 
 // Outbound configures calls to URLs that users type (webhook contact
@@ -477,6 +588,12 @@ func Default() Config {
 		Push: Push{
 			Timeout:        10 * time.Second,
 			WebhookTimeout: 5 * time.Second,
+		},
+		Notifications: Notifications{
+			AckLinkTTL: 24 * time.Hour,
+			Email:      Email{TLS: "starttls", Timeout: 30 * time.Second},
+			Twilio:     Twilio{BaseURL: "https://api.twilio.com", Timeout: 10 * time.Second},
+			Slack:      Slack{BaseURL: "https://slack.com/api", Timeout: 10 * time.Second},
 		},
 		Dev: Dev{
 			DataDir:      ".data/dev",
@@ -907,6 +1024,8 @@ func (c Config) Validate() error {
 	positiveDur("push.timeout", c.Push.Timeout)
 	positiveDur("push.webhook_timeout", c.Push.WebhookTimeout)
 
+	c.validateNotifications(bad)
+
 	if _, err := outbound.NewClient(outbound.Options{Allow: c.Outbound.Allow}); err != nil {
 		bad("outbound.allow", "%v", err)
 	}
@@ -1006,4 +1125,85 @@ func (c Config) Validate() error {
 		return fmt.Errorf("invalid config: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// e164 is a phone number in E.164 form.
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{1,14}$`)
+
+// validateNotifications checks the notifications section: each channel is
+// either off (its turning key empty) or complete.
+func (c Config) validateNotifications(bad func(path, format string, args ...any)) {
+	n := c.Notifications
+	absolute := func(path, v string) bool {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(path, "%q is not an absolute http or https URL", v)
+			return false
+		}
+		return true
+	}
+	if n.PublicURL != "" && absolute("notifications.public_url", n.PublicURL) {
+		if u, _ := url.Parse(n.PublicURL); u.RawQuery != "" || u.Fragment != "" {
+			bad("notifications.public_url", "must not have a query or fragment")
+		}
+	}
+	if n.IncidentURL != "" && absolute("notifications.incident_url", n.IncidentURL) && !strings.Contains(n.IncidentURL, "{id}") {
+		bad("notifications.incident_url", "must contain {id}, where the incident's ID goes")
+	}
+	if n.AckLinkSecret != "" {
+		if len(n.AckLinkSecret) < 32 {
+			bad("notifications.ack_link_secret", "must be at least 32 bytes, got %d", len(n.AckLinkSecret))
+		}
+		if n.PublicURL == "" {
+			bad("notifications.ack_link_secret", "needs notifications.public_url: links start with it")
+		}
+	}
+	positiveDur := func(path string, v time.Duration) {
+		if v <= 0 {
+			bad(path, "must be a positive duration, got %s", v)
+		}
+	}
+	positiveDur("notifications.ack_link_ttl", n.AckLinkTTL)
+
+	e := n.Email
+	if e.SMTPHost != "" {
+		if _, err := email.New(email.Options{Host: e.SMTPHost, Port: e.SMTPPort, TLS: email.TLSMode(e.TLS), Username: e.Username,
+			Password: e.Password, From: e.From, InsecureAuth: e.InsecureAuth, HelloName: "localhost"}); err != nil {
+			bad("notifications.email", "%v", err)
+		}
+	} else if e.From != "" || e.Username != "" || e.CAFile != "" {
+		bad("notifications.email.smtp_host", "is required to send email (the section sets other keys)")
+	}
+	positiveDur("notifications.email.timeout", e.Timeout)
+
+	t := n.Twilio
+	switch {
+	case t.AccountSID != "":
+		if t.AuthToken == "" {
+			bad("notifications.twilio.auth_token", "is required with account_sid")
+		}
+		if !e164.MatchString(t.FromNumber) {
+			bad("notifications.twilio.from_number", "%q is not a phone number in E.164 form, like +15005550006", t.FromNumber)
+		}
+		if n.PublicURL == "" || n.AckLinkSecret == "" {
+			bad("notifications.twilio", "needs notifications.public_url and notifications.ack_link_secret: Twilio's webhooks "+
+				"are verified against the public URL, and voice pages carry a signed keypress token")
+		}
+	case t.AuthToken != "" || t.FromNumber != "":
+		bad("notifications.twilio.account_sid", "is required to send SMS and voice pages (the section sets other keys)")
+	}
+	absolute("notifications.twilio.base_url", t.BaseURL)
+	positiveDur("notifications.twilio.timeout", t.Timeout)
+
+	sl := n.Slack
+	switch {
+	case sl.BotToken != "":
+		if sl.SigningSecret == "" {
+			bad("notifications.slack.signing_secret", "is required with bot_token: the buttons' interactions are verified with it")
+		}
+	case sl.SigningSecret != "":
+		bad("notifications.slack.bot_token", "is required to post pages to Slack (the section sets signing_secret)")
+	}
+	absolute("notifications.slack.base_url", sl.BaseURL)
+	positiveDur("notifications.slack.timeout", sl.Timeout)
 }

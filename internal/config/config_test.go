@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -77,6 +78,13 @@ func TestDefaultMatchesGuide(t *testing.T) {
 		Auth: Auth{MetricsPublic: true, RateLimit: 20, RateBurst: 40, EventsV2RateLimit: 10, EventsV2RateBurst: 200},
 		Console: Console{SessionTTL: 12 * time.Hour, LoginLinkTTL: 15 * time.Minute, PollInterval: 5 * time.Second,
 			StreamMaxLen: 10000},
+		// Every channel off until its section is filled in.
+		Notifications: Notifications{
+			AckLinkTTL: 24 * time.Hour,
+			Email:      Email{TLS: "starttls", Timeout: 30 * time.Second},
+			Twilio:     Twilio{BaseURL: "https://api.twilio.com", Timeout: 10 * time.Second},
+			Slack:      Slack{BaseURL: "https://slack.com/api", Timeout: 10 * time.Second},
+		},
 		// The guide's backup CronJob: daily at 02:00, files kept 3 days.
 		Backup: Backup{Cron: "0 2 * * *", Dir: ".data/backups", Retention: 72 * time.Hour, Timeout: time.Hour},
 		Maintenance: Maintenance{Cron: "30 3 * * *", Retention: 90 * 24 * time.Hour, ReconcileGrace: 10 * time.Minute,
@@ -542,6 +550,8 @@ func TestEveryFieldHasAnEnvironmentVariable(t *testing.T) {
 		"INCIDENT_OUTBOUND_ALLOW_PRIVATE", "INCIDENT_OUTBOUND_ALLOW", "INCIDENT_OUTBOUND_SIGNING_SECRET",
 		"INCIDENT_SECRETS_KEYS", "INCIDENT_MAINTENANCE_AUDIT_RETENTION", "INCIDENT_RUNBOOKS_SECRETS",
 		"INCIDENT_CONSOLE_PUBLIC_URL", "INCIDENT_CONSOLE_SESSION_TTL", "INCIDENT_CONSOLE_STREAM_MAX_LEN",
+		"INCIDENT_NOTIFICATIONS_PUBLIC_URL", "INCIDENT_NOTIFICATIONS_ACK_LINK_SECRET", "INCIDENT_NOTIFICATIONS_EMAIL_SMTP_HOST",
+		"INCIDENT_NOTIFICATIONS_EMAIL_CA_FILE", "INCIDENT_NOTIFICATIONS_TWILIO_AUTH_TOKEN", "INCIDENT_NOTIFICATIONS_SLACK_SIGNING_SECRET",
 	} {
 		if !seen[name] {
 			t.Errorf("no field answers to %s", name)
@@ -553,10 +563,10 @@ func TestEveryFieldHasAnEnvironmentVariable(t *testing.T) {
 		}
 	}
 	// 2 top-level + 10 server + 6 database + 14 redis + 3 temporal + 6 worker + 3 push + 3 dev
-	// + 3 logging + 7 auth + 6 console + 3 outbound + 1 secrets + 1 runbooks + 6 backup + 4 maintenance
-	// + 1 schedules.
-	if len(fs) != 79 {
-		t.Errorf("walk found %d fields, want 79", len(fs))
+	// + 3 logging + 7 auth + 6 console + 22 notifications (4 + 9 email + 5 twilio + 4 slack)
+	// + 3 outbound + 1 secrets + 1 runbooks + 6 backup + 4 maintenance + 1 schedules.
+	if len(fs) != 101 {
+		t.Errorf("walk found %d fields, want 101", len(fs))
 	}
 }
 
@@ -730,6 +740,79 @@ func TestOutboundAndSecretsSettings(t *testing.T) {
 			}
 			if tc.not != "" && strings.Contains(err.Error(), tc.not) {
 				t.Errorf("error %q shows key material", err)
+			}
+		})
+	}
+}
+
+func TestNotificationChannels(t *testing.T) {
+	t.Parallel()
+	secret := "0123456789abcdef0123456789abcdef"
+	full := map[string]string{
+		"INCIDENT_NOTIFICATIONS_PUBLIC_URL":           "https://incidents.example.com",
+		"INCIDENT_NOTIFICATIONS_ACK_LINK_SECRET":      secret,
+		"INCIDENT_NOTIFICATIONS_EMAIL_SMTP_HOST":      "smtp.example.com",
+		"INCIDENT_NOTIFICATIONS_EMAIL_FROM":           "Incident Server <pager@example.com>",
+		"INCIDENT_NOTIFICATIONS_TWILIO_ACCOUNT_SID":   "AC123",
+		"INCIDENT_NOTIFICATIONS_TWILIO_AUTH_TOKEN":    "token",
+		"INCIDENT_NOTIFICATIONS_TWILIO_FROM_NUMBER":   "+15005550006",
+		"INCIDENT_NOTIFICATIONS_SLACK_BOT_TOKEN":      "xoxb-1",
+		"INCIDENT_NOTIFICATIONS_SLACK_SIGNING_SECRET": "shh",
+		"INCIDENT_NOTIFICATIONS_EMAIL_SMTP_PORT":      "2525",
+		"INCIDENT_NOTIFICATIONS_TWILIO_BASE_URL":      "http://127.0.0.1:9999",
+		"INCIDENT_NOTIFICATIONS_ACK_LINK_TTL":         "2h",
+		"INCIDENT_NOTIFICATIONS_INCIDENT_URL":         "https://console.example.com/incidents/{id}",
+		"INCIDENT_NOTIFICATIONS_SLACK_TIMEOUT":        "3s",
+		"INCIDENT_NOTIFICATIONS_EMAIL_INSECURE_AUTH":  "false",
+		"INCIDENT_NOTIFICATIONS_EMAIL_TLS":            "implicit",
+		"INCIDENT_NOTIFICATIONS_EMAIL_TIMEOUT":        "5s",
+		"INCIDENT_NOTIFICATIONS_TWILIO_TIMEOUT":       "4s",
+		"INCIDENT_NOTIFICATIONS_SLACK_BASE_URL":       "http://127.0.0.1:9998/api",
+		"INCIDENT_NOTIFICATIONS_EMAIL_USERNAME":       "pager",
+		"INCIDENT_NOTIFICATIONS_EMAIL_PASSWORD":       "pw",
+		"INCIDENT_NOTIFICATIONS_EMAIL_CA_FILE":        "/etc/ssl/private-ca.pem",
+	}
+	c, err := LoadFrom("", env(full))
+	if err != nil {
+		t.Fatalf("LoadFrom: %v", err)
+	}
+	if got, want := c.Notifications.Enabled(), []string{"email", "sms", "voice", "slack"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Enabled() = %q, want %q", got, want)
+	}
+	if c.Notifications.Email.SMTPPort != 2525 || c.Notifications.AckLinkTTL != 2*time.Hour || c.Notifications.Slack.Timeout != 3*time.Second {
+		t.Errorf("notifications = %+v", c.Notifications)
+	}
+	if got := Default().Notifications.Enabled(); len(got) != 0 {
+		t.Errorf("defaults enable %q, want nothing", got)
+	}
+
+	for name, tt := range map[string]struct {
+		vars map[string]string
+		want string
+	}{
+		"twilio without a token":        {map[string]string{"INCIDENT_NOTIFICATIONS_TWILIO_AUTH_TOKEN": ""}, "notifications.twilio.auth_token"},
+		"twilio with a local number":    {map[string]string{"INCIDENT_NOTIFICATIONS_TWILIO_FROM_NUMBER": "555-0006"}, "notifications.twilio.from_number"},
+		"twilio without a public url":   {map[string]string{"INCIDENT_NOTIFICATIONS_PUBLIC_URL": "", "INCIDENT_NOTIFICATIONS_ACK_LINK_SECRET": ""}, "notifications.twilio: needs"},
+		"a token without an account":    {map[string]string{"INCIDENT_NOTIFICATIONS_TWILIO_ACCOUNT_SID": ""}, "notifications.twilio.account_sid"},
+		"slack without a secret":        {map[string]string{"INCIDENT_NOTIFICATIONS_SLACK_SIGNING_SECRET": ""}, "notifications.slack.signing_secret"},
+		"a slack secret without a bot":  {map[string]string{"INCIDENT_NOTIFICATIONS_SLACK_BOT_TOKEN": ""}, "notifications.slack.bot_token"},
+		"email without a sender":        {map[string]string{"INCIDENT_NOTIFICATIONS_EMAIL_FROM": ""}, "notifications.email"},
+		"email in an unknown tls mode":  {map[string]string{"INCIDENT_NOTIFICATIONS_EMAIL_TLS": "ssl"}, "notifications.email"},
+		"a sender without a server":     {map[string]string{"INCIDENT_NOTIFICATIONS_EMAIL_SMTP_HOST": ""}, "notifications.email.smtp_host"},
+		"a short link secret":           {map[string]string{"INCIDENT_NOTIFICATIONS_ACK_LINK_SECRET": "short"}, "notifications.ack_link_secret"},
+		"a public url with a query":     {map[string]string{"INCIDENT_NOTIFICATIONS_PUBLIC_URL": "https://x.example/?a=1"}, "notifications.public_url"},
+		"an incident url without an id": {map[string]string{"INCIDENT_NOTIFICATIONS_INCIDENT_URL": "https://console.example.com/"}, "notifications.incident_url"},
+		"a relative twilio base url":    {map[string]string{"INCIDENT_NOTIFICATIONS_TWILIO_BASE_URL": "api.twilio.com"}, "notifications.twilio.base_url"},
+		"no link lifetime":              {map[string]string{"INCIDENT_NOTIFICATIONS_ACK_LINK_TTL": "0s"}, "notifications.ack_link_ttl"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			vars := map[string]string{}
+			maps.Copy(vars, full)
+			maps.Copy(vars, tt.vars)
+			_, err := LoadFrom("", env(vars))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("LoadFrom: %v, want an error naming %s", err, tt.want)
 			}
 		})
 	}

@@ -16,7 +16,7 @@
 //	  signals  alert, alerts (monitoring alerts: storms are signals, never updates), join
 //	           (an open whose dedup key finds the incident open), runbook_report
 //	  query    state (State)
-//	  activities RecordChange, RecordEvent, RecordAlerts (local), LoadOpen (local), LoadEscalation, LoadPolicy, LoadSLA, NotifyUser
+//	  activities RecordChange, RecordEvent, RecordAlerts (local), LoadOpen (local), LoadEscalation, LoadPolicy, LoadSLA, NotifyUser, NotifyContact
 //	  children RunbookWorkflow (one per runbook started; see runbook.go)
 //	  activity ResolveOnCall (local): who is on call in the schedules a page targets
 //	HeartbeatWorkflow (one per monitor; ID: HeartbeatWorkflowID)
@@ -129,8 +129,14 @@ const (
 	ActivityLoadOpen = "LoadOpen"
 	// ActivityNotifyUser pages one user on every contact method, each
 	// delivery claimed once in the notification ledger (NotifyInput,
-	// NotifyResult).
+	// NotifyResult). With NotifyInput.Urgency set, a user with notification
+	// rules of that urgency is paged by the rules due at once, and the
+	// result lists the rules still to come (NotifyResult.Later).
 	ActivityNotifyUser = "NotifyUser"
+	// ActivityNotifyContact sends one notification rule's page: one contact
+	// method, claimed once in the ledger under its rule (NotifyInput with
+	// ContactMethodID and Rule, Delivery).
+	ActivityNotifyContact = "NotifyContact"
 	// ActivityCheckHeartbeat reads a heartbeat monitor's last ping
 	// (HeartbeatStatus), given its ID; a local activity.
 	ActivityCheckHeartbeat = "CheckHeartbeat"

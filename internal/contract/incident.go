@@ -1,6 +1,8 @@
 package contract
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/incident-server/incident-server/internal/fault"
@@ -101,10 +103,30 @@ type TransitionRequest struct {
 	IncidentID string
 	Actor      string
 	Note       string
+	// Channel is where the action came from when it was not the REST API:
+	// one of InboundChannels. It is recorded in the event's data.
+	Channel string `json:",omitempty"`
 }
 
+// Channels an acknowledgement or resolution can come from besides the REST
+// API, as TransitionRequest.Channel and the event's data name them.
+const (
+	InboundSMS   = "sms"   // a reply to a page SMS
+	InboundVoice = "voice" // a keypress during a voice page
+	InboundSlack = "slack" // a button of a Slack page
+	InboundLink  = "link"  // a one-click acknowledge link (email, push)
+)
+
+// InboundChannels lists the values of TransitionRequest.Channel.
+var InboundChannels = []string{InboundSMS, InboundVoice, InboundSlack, InboundLink}
+
 // Validate checks the request's own fields (not the incident's status).
-func (r TransitionRequest) Validate() error { return incident.ValidateActor(r.Actor, r.Note) }
+func (r TransitionRequest) Validate() error {
+	if r.Channel != "" && !slices.Contains(InboundChannels, r.Channel) {
+		return fault.InvalidField("channel", "must be one of "+strings.Join(InboundChannels, ", "))
+	}
+	return incident.ValidateActor(r.Actor, r.Note)
+}
 
 // NoteRequest is the argument of UpdateNote. Note is required.
 type NoteRequest struct {
@@ -206,6 +228,21 @@ type Escalation struct {
 	EscalateNow string `json:"escalate_now,omitempty"`
 	// Pages lists who was paged, oldest first (the most recent 100).
 	Pages []Page `json:"pages"`
+	// Rules are the notification rule steps of paged users still to be
+	// sent, in the order they were scheduled; they survive a
+	// continue-as-new. Acknowledge, mitigate, resolve, snooze and reassign
+	// drop them.
+	Rules []PendingRule `json:"rules,omitempty"`
+}
+
+// PendingRule is one notification rule step waiting for its time.
+type PendingRule struct {
+	// Input is the step's ActivityNotifyContact input: the page, the user,
+	// the contact method and the rule.
+	Input NotifyInput `json:"input"`
+	// PagedAt is when the user was paged; FireAt when the step is due.
+	PagedAt time.Time `json:"paged_at"`
+	FireAt  time.Time `json:"fire_at"`
 }
 
 // Page records one user paged at one step.
@@ -278,12 +315,33 @@ type NotifyInput struct {
 	// escalation page, when it was asked for otherwise. Zero in runs
 	// recorded before it was kept.
 	DueAt time.Time `json:",omitzero"`
+	// Urgency ("high" or "low", see oncall.UrgencyOf) asks ActivityNotifyUser
+	// to apply the user's notification rules of that urgency. Empty (runs
+	// recorded before rules existed) pages every contact method at once.
+	Urgency string `json:",omitempty"`
+	// ContactMethodID and Rule name the one contact method and the rule
+	// (from 1) that ActivityNotifyContact sends.
+	ContactMethodID string `json:",omitempty"`
+	Rule            int    `json:",omitempty"`
 }
 
 // NotifyResult is what ActivityNotifyUser returns.
 type NotifyResult struct {
 	UserID     string
 	Deliveries []Delivery
+	// Later are the user's notification rules not due at once, ordered by
+	// delay: the workflow sends each when its delay has passed, unless the
+	// incident was acknowledged, mitigated or resolved by then.
+	Later []RuleStep `json:",omitempty"`
+}
+
+// RuleStep is one notification rule still to be sent.
+type RuleStep struct {
+	// Rule numbers the rule among the user's rules of the urgency, from 1.
+	Rule            int
+	ContactMethodID string
+	// Delay is the rule's delay after the user was paged.
+	Delay time.Duration
 }
 
 // Delivery is the outcome of one contact method.
@@ -299,6 +357,9 @@ type Delivery struct {
 	// DeliveryID identifies the delivery (its ledger key, hashed): the same
 	// for every attempt, so a receiver can drop a repeat.
 	DeliveryID string `json:",omitempty"`
+	// Rule is the notification rule that sent the delivery, from 1; 0 for
+	// a page to every contact method at once.
+	Rule int `json:",omitempty"`
 }
 
 // LoadOpenInput is the argument of ActivityLoadOpen.

@@ -1,11 +1,11 @@
-// Package directory reads the on-call configuration (users, the escalation
-// snapshot of each service, and who is on call in each schedule) through
-// Redis, as the production guide's caching strategy describes: users are
-// lazy-loaded and kept an hour; escalation snapshots are kept a day and
-// refreshed ahead of expiry; on-call answers are kept until their shift
-// ends, a day at most. Writers invalidate what they change. Redis is never
-// the source of truth: when it is down or returns garbage, reads go to
-// Postgres.
+// Package directory reads the on-call configuration (users and their
+// notification rules, the escalation snapshot of each service, and who is
+// on call in each schedule) through Redis, as the production guide's
+// caching strategy describes: users are lazy-loaded and kept an hour;
+// escalation snapshots are kept a day and refreshed ahead of expiry;
+// on-call answers are kept until their shift ends, a day at most. Writers
+// invalidate what they change. Redis is never the source of truth: when it
+// is down or returns garbage, reads go to Postgres.
 package directory
 
 import (
@@ -67,6 +67,10 @@ func escalationKey(gen int64, service string) string {
 	return "escalation:" + strconv.FormatInt(gen, 10) + ":" + service
 }
 
+func rulesKey(gen int64, userID string) string {
+	return "rules:" + strconv.FormatInt(gen, 10) + ":" + userID
+}
+
 // User returns a user with contact methods (lazy-loaded into the cache),
 // webhook URLs in clear. The error is a fault.NotFound for an unknown user.
 //
@@ -102,6 +106,28 @@ func (d *Directory) User(ctx context.Context, id string) (oncall.User, error) {
 		d.set(ctx, key, sealed, d.userTTL)
 	}
 	return u, nil
+}
+
+// NotificationRules returns a user's notification rules (lazy-loaded into
+// the cache, kept as long as users). The error is a fault.NotFound for an
+// unknown user.
+func (d *Directory) NotificationRules(ctx context.Context, userID string) (oncall.NotificationRules, error) {
+	key := d.key(ctx, func(gen int64) string { return rulesKey(gen, userID) })
+	if key != "" {
+		var r oncall.NotificationRules
+		ok, _, err := d.cache.GetJSON(ctx, key, &r)
+		if err != nil {
+			d.log.WarnContext(ctx, "rules cache read failed; reading postgres", "user_id", userID, "error", err)
+		} else if ok {
+			return r, nil
+		}
+	}
+	r, err := d.store.GetNotificationRules(ctx, userID)
+	if err != nil {
+		return oncall.NotificationRules{}, err
+	}
+	d.set(ctx, key, r, d.userTTL)
+	return r, nil
 }
 
 // key names an entry under the current generation, or returns "" when

@@ -180,3 +180,32 @@ func TestCachedUsersHoldNoPlainWebhookURL(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, hook, got.ContactMethods[0].URL)
 }
+
+func TestNotificationRulesAreCachedUntilForgotten(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st, d, u, _ := setup(t)
+	u.ContactMethods = []oncall.ContactMethod{{Type: oncall.ContactEmail, Address: "ann@example.com"}}
+	u, err := st.UpdateUser(ctx, u)
+	require.NoError(t, err)
+
+	got, err := d.NotificationRules(ctx, u.ID)
+	require.NoError(t, err)
+	require.Empty(t, got.High)
+
+	_, err = st.SetNotificationRules(ctx, oncall.NotificationRules{UserID: u.ID,
+		High: []oncall.NotificationRule{{ContactMethodID: u.ContactMethods[0].ID, Delay: oncall.Duration(time.Minute)}}})
+	require.NoError(t, err)
+	got, err = d.NotificationRules(ctx, u.ID)
+	require.NoError(t, err)
+	require.Empty(t, got.High, "served from the cache until a writer says it changed")
+
+	d.Forget(ctx)
+	got, err = d.NotificationRules(ctx, u.ID)
+	require.NoError(t, err)
+	require.Len(t, got.High, 1)
+	require.Equal(t, time.Minute, got.High[0].Delay.D())
+
+	_, err = d.NotificationRules(ctx, "usr_missing")
+	require.Equal(t, fault.NotFound, fault.CodeOf(err), "%v", err)
+}

@@ -14,6 +14,8 @@ import (
 	"github.com/incident-server/incident-server/api"
 	"github.com/incident-server/incident-server/internal/auth"
 	"github.com/incident-server/incident-server/internal/fault"
+	"github.com/incident-server/incident-server/internal/notify"
+	"github.com/incident-server/incident-server/internal/notify/slack"
 	"github.com/incident-server/incident-server/internal/testenv"
 )
 
@@ -131,6 +133,10 @@ const (
 	open     need = "open"
 	ingest   need = "integration key"
 	urlToken need = "token in the URL"
+	// signed routes take no bearer credential: Twilio's or Slack's
+	// signature, or a signed link token, is what authenticates them, so
+	// every column of the table, none of which signs, gets 401.
+	signed need = "signature"
 )
 
 func selfOr(r auth.Role) need { return need("self:" + string(r)) }
@@ -383,6 +389,20 @@ func routeTable() []routeCase {
 		{"POST", "/api/v1/login-links", need(auth.Admin), fixed("/api/v1/login-links"), body(map[string]string{"user": "someone", "role": "responder"})},
 		{"GET", "/api/v1/stream", need(auth.Viewer), fixed("/api/v1/stream"), nil},
 		{"GET", "/console/*path", open, fixed("/console/incidents"), nil},
+		{"GET", "/api/v1/users/:id/notification-rules", need(auth.Viewer), func(t *testing.T, f *authFixture) string {
+			return "/api/v1/users/" + f.user + "/notification-rules"
+		}, nil},
+		{"PUT", "/api/v1/users/:id/notification-rules", need(auth.Admin), func(t *testing.T, f *authFixture) string {
+			return "/api/v1/users/" + f.user + "/notification-rules"
+		}, func(t *testing.T, f *authFixture) any {
+			return f.read(t, "/api/v1/users/"+f.user+"/notification-rules")
+		}},
+
+		{"POST", "/api/v1/inbound/twilio/sms", signed, fixed("/api/v1/inbound/twilio/sms"), body(map[string]string{"Body": "4"})},
+		{"POST", "/api/v1/inbound/twilio/voice", signed, fixed("/api/v1/inbound/twilio/voice?token=x"), body(map[string]string{"Digits": "4"})},
+		{"POST", "/api/v1/inbound/slack/interactions", signed, fixed("/api/v1/inbound/slack/interactions"), body(map[string]string{"payload": "{}"})},
+		{"GET", "/ack/:token", signed, fixed("/ack/not-a-token"), nil},
+		{"POST", "/ack/:token", signed, fixed("/ack/not-a-token"), nil},
 
 		{"POST", "/api/v1/integrations/alertmanager", ingest, fixed("/api/v1/integrations/alertmanager"), func(*testing.T, *authFixture) any {
 			return amPayload("firing", "fp-"+randomID())
@@ -407,7 +427,12 @@ var authExempt = map[string]bool{
 func TestEveryRouteChecksItsCredential(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
-	s.url = s.serve(api.Options{Temporal: s.temporal, Store: s.store, Cache: s.cache, Directory: s.dir, TaskQueue: taskQueue, Metrics: s.metrics})
+	s.url = s.serve(api.Options{Temporal: s.temporal, Store: s.store, Cache: s.cache, Directory: s.dir, TaskQueue: taskQueue, Metrics: s.metrics,
+		Inbound: api.Inbound{
+			Links:            &notify.Links{PublicURL: publicURL, Secret: []byte(linkSecret)},
+			TwilioAccountSID: twilioSID, TwilioAuthToken: twilioToken,
+			SlackSigningSecret: slackSecret, Slack: &slack.Client{BotToken: slackBot},
+		}})
 	f := newAuthFixture(t, s)
 	table := routeTable()
 
@@ -455,9 +480,12 @@ func TestEveryRouteChecksItsCredential(t *testing.T) {
 					return
 				}
 				require.Equal(t, want, r.status, "%s", r.body)
+				if rc.need == signed && strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
+					return // a link's page, read by a browser
+				}
 				code := map[int]string{401: string(fault.Unauthorized), 403: string(fault.Forbidden), 404: string(fault.NotFound)}[want]
 				require.Equal(t, code, r.errorCode(t))
-				if want == http.StatusUnauthorized {
+				if want == http.StatusUnauthorized && rc.need != signed {
 					require.Contains(t, r.header.Get("WWW-Authenticate"), "Bearer")
 				}
 			})
@@ -490,6 +518,8 @@ func expected(rc routeCase, c credential) int {
 		return http.StatusOK
 	case urlToken:
 		return http.StatusOK
+	case signed:
+		return http.StatusUnauthorized
 	case ingest:
 		switch {
 		case c.name == "own service's integration key":

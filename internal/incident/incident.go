@@ -292,6 +292,10 @@ const (
 	// call at the moment of the page (or could not be read), so the page
 	// reached nobody through it.
 	EventNoOneOnCall EventType = "no_one_on_call"
+	// EventRulesStopped lists the notification rule steps that were not
+	// sent because the incident was acknowledged, mitigated or resolved, or
+	// paging was snoozed or reassigned.
+	EventRulesStopped EventType = "notification_rules_stopped"
 
 	// SLA events; their data names the sla_type (response, resolution).
 	EventSLAWarning  EventType = "sla_warning"  // a target is near

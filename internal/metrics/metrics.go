@@ -55,7 +55,7 @@ func New() *Registry {
 	}, []string{"method", "route"})
 	r.notifications = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "notifications_sent_total",
-		Help: "Page deliveries by channel (push, webhook, log) and result (sent, failed, retry). A delivery is counted once, when its outcome is recorded; retry counts transient failures that will be tried again.",
+		Help: "Page deliveries by channel (push, webhook, log, email, sms, voice, slack) and result (sent, failed, retry). A delivery is counted once, when its outcome is recorded; retry counts transient failures that will be tried again.",
 	}, []string{"channel", "result"})
 	r.rateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "http_rate_limited_total",
@@ -105,7 +105,7 @@ func New() *Registry {
 			r.slaBreaches.WithLabelValues(sev, typ)
 		}
 	}
-	for _, ch := range []string{"push", "webhook", "log"} {
+	for _, ch := range []string{"push", "webhook", "log", "email", "sms", "voice", "slack"} {
 		for _, res := range []string{"sent", "failed"} {
 			r.notifications.WithLabelValues(ch, res)
 		}

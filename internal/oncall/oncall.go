@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/mail"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -68,11 +69,33 @@ func (r Role) Valid() bool { return r == RoleViewer || r == RoleResponder || r =
 // ContactType is how a contact method reaches its user.
 type ContactType string
 
-// Contact method types.
+// Contact method types. Push and webhook need no configuration of the
+// server's; email, sms, voice and slack go through providers configured
+// under notifications.* (see Channel), and the API refuses to add a
+// method whose channel the server has not configured.
 const (
 	ContactPush    ContactType = "push"
 	ContactWebhook ContactType = "webhook"
+	// ContactEmail sends to Address, an email address, over SMTP.
+	ContactEmail ContactType = "email"
+	// ContactSMS texts Address, a phone number in E.164 form (+15005550006).
+	ContactSMS ContactType = "sms"
+	// ContactVoice calls Address, a phone number in E.164 form.
+	ContactVoice ContactType = "voice"
+	// ContactSlack posts to Address, a Slack member ID (U…, W…: a direct
+	// message from the app, which also links that Slack member to the user
+	// for the message's buttons) or a conversation ID (C…, G…).
+	ContactSlack ContactType = "slack"
 )
+
+// ContactTypes lists every contact method type, in the order error
+// messages name them.
+var ContactTypes = []ContactType{ContactPush, ContactWebhook, ContactEmail, ContactSMS, ContactVoice, ContactSlack}
+
+// Addressed reports whether methods of type t reach their user at Address.
+func (t ContactType) Addressed() bool {
+	return t == ContactEmail || t == ContactSMS || t == ContactVoice || t == ContactSlack
+}
 
 // Platform is a push device's platform.
 type Platform string
@@ -120,6 +143,10 @@ type ContactMethod struct {
 	// URL and Format address a webhook (Type webhook). Format defaults to json.
 	URL    string        `json:"url,omitempty"`
 	Format WebhookFormat `json:"format,omitempty"`
+	// Address is where an email, sms, voice or slack method reaches its
+	// user: an email address, an E.164 phone number, or a Slack member or
+	// conversation ID (see ContactType).
+	Address string `json:"address,omitempty"`
 }
 
 // Limits on free text, in characters.
@@ -146,6 +173,35 @@ func (c *ContactMethod) Normalize() {
 	if c.Type == ContactWebhook && c.Format == "" {
 		c.Format = WebhookJSON
 	}
+	c.Address = strings.TrimSpace(c.Address)
+	switch c.Type {
+	case ContactEmail:
+		c.Address = strings.ToLower(c.Address)
+	case ContactSlack:
+		// Slack's IDs are upper case; a pasted lower-case one is the same ID.
+		c.Address = strings.ToUpper(c.Address)
+	case ContactSMS, ContactVoice:
+		// Numbers are often written with spaces, dashes, dots or brackets.
+		c.Address = strings.Map(func(r rune) rune {
+			if r == ' ' || r == '-' || r == '.' || r == '(' || r == ')' {
+				return -1
+			}
+			return r
+		}, c.Address)
+	}
+}
+
+// e164 is a phone number in E.164 form: a plus, a country code and at most
+// 15 digits in all.
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{1,14}$`)
+
+// slackID is a Slack member (U…, W…) or conversation (C…, G…, D…) ID.
+var slackID = regexp.MustCompile(`^[UWCGD][A-Z0-9]{2,31}$`)
+
+// SlackMember reports whether a slack method's Address names a member (a
+// direct message) rather than a conversation.
+func SlackMember(address string) bool {
+	return slackID.MatchString(address) && (address[0] == 'U' || address[0] == 'W')
 }
 
 // Validate checks a contact method; field names are prefixed with prefix.
@@ -178,8 +234,26 @@ func (c ContactMethod) Validate(prefix string) error {
 		if c.Token != "" || c.Platform != "" {
 			return invalid(prefix+"token", "is for push devices, not webhooks")
 		}
+	case ContactEmail:
+		if !validEmail(c.Address) {
+			return invalid(prefix+"address", "must be an email address")
+		}
+	case ContactSMS, ContactVoice:
+		if !e164.MatchString(c.Address) {
+			return invalid(prefix+"address", "must be a phone number in E.164 form, like +15005550006")
+		}
+	case ContactSlack:
+		if !slackID.MatchString(c.Address) {
+			return invalid(prefix+"address", "must be a Slack member ID (U…) or conversation ID (C…)")
+		}
 	default:
-		return invalid(prefix+"type", "must be push or webhook")
+		return invalid(prefix+"type", "must be one of push, webhook, email, sms, voice, slack")
+	}
+	if c.Type.Addressed() && (c.Token != "" || c.Platform != "" || c.URL != "" || c.Format != "") {
+		return invalid(prefix+"address", "is the only field a %s method takes besides its label", c.Type)
+	}
+	if !c.Type.Addressed() && c.Address != "" {
+		return invalid(prefix+"address", "is for email, sms, voice and slack methods")
 	}
 	if utf8.RuneCountInString(c.Label) > MaxNameLen {
 		return invalid(prefix+"label", "is longer than %d characters", MaxNameLen)

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/incident-server/incident-server/internal/fault"
+	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/oncall"
 )
 
@@ -69,6 +70,10 @@ func TestUserValidation(t *testing.T) {
 		return oncall.User{Name: "Ann", Email: "Ann@Example.com", ContactMethods: []oncall.ContactMethod{
 			{Type: "push", Platform: "iOS", Token: "tok"},
 			{Type: "webhook", URL: "https://hooks.example.com/x"},
+			{Type: "email", Address: " Ann@Example.com "},
+			{Type: "sms", Address: "+1 (500) 555-0006"},
+			{Type: "voice", Address: "+15005550006"},
+			{Type: "slack", Address: "u024be7lh"},
 		}}
 	}
 	cases := []struct {
@@ -77,6 +82,13 @@ func TestUserValidation(t *testing.T) {
 		field string
 	}{
 		{"valid", func(*oncall.User) {}, ""},
+		{"email without address", func(u *oncall.User) { u.ContactMethods[2].Address = "" }, "contact_methods[2].address"},
+		{"email to a non-address", func(u *oncall.User) { u.ContactMethods[2].Address = "ann at example" }, "contact_methods[2].address"},
+		{"sms to a local number", func(u *oncall.User) { u.ContactMethods[3].Address = "555-0006" }, "contact_methods[3].address"},
+		{"voice to letters", func(u *oncall.User) { u.ContactMethods[4].Address = "+1call" }, "contact_methods[4].address"},
+		{"slack to a name", func(u *oncall.User) { u.ContactMethods[5].Address = "@ann" }, "contact_methods[5].address"},
+		{"sms with a url", func(u *oncall.User) { u.ContactMethods[3].URL = "https://example.com" }, "contact_methods[3].address"},
+		{"webhook with an address", func(u *oncall.User) { u.ContactMethods[1].Address = "+15005550006" }, "contact_methods[1].address"},
 		{"no email", func(u *oncall.User) { u.Email = "" }, "email"},
 		{"bad email", func(u *oncall.User) { u.Email = "ann at example" }, "email"},
 		{"unknown role", func(u *oncall.User) { u.Role = "owner" }, "role"},
@@ -103,6 +115,71 @@ func TestUserValidation(t *testing.T) {
 	require.Equal(t, "UTC", u.TimeZone, "default time zone")
 	require.Equal(t, oncall.WebhookJSON, u.ContactMethods[1].Format, "default webhook format")
 	require.Equal(t, 1, u.ContactMethods[0].Platform.GorushCode())
+	require.Equal(t, "ann@example.com", u.ContactMethods[2].Address, "email addresses are lower case")
+	require.Equal(t, "+15005550006", u.ContactMethods[3].Address, "numbers lose their punctuation")
+	require.Equal(t, "U024BE7LH", u.ContactMethods[5].Address, "Slack IDs are upper case")
+	require.True(t, oncall.SlackMember("U024BE7LH"))
+	require.False(t, oncall.SlackMember("C024BE7LH"), "a channel is not a member")
+}
+
+func TestUrgencyOfSeverity(t *testing.T) {
+	t.Parallel()
+	for sev, want := range map[incident.Severity]oncall.Urgency{
+		incident.SeverityCritical: oncall.UrgencyHigh, incident.SeverityHigh: oncall.UrgencyHigh,
+		incident.SeverityMedium: oncall.UrgencyLow, incident.SeverityLow: oncall.UrgencyLow, incident.SeverityInfo: oncall.UrgencyLow,
+	} {
+		require.Equal(t, want, oncall.UrgencyOf(sev), sev)
+	}
+}
+
+func TestNotificationRulesValidation(t *testing.T) {
+	t.Parallel()
+	min := func(n int) oncall.Duration { return oncall.Duration(time.Duration(n) * time.Minute) }
+	valid := func() oncall.NotificationRules {
+		return oncall.NotificationRules{High: []oncall.NotificationRule{
+			{ContactMethodID: "cm_voice", Delay: min(5)},
+			{ContactMethodID: " cm_push ", Delay: 0},
+			{ContactMethodID: "cm_sms", Delay: min(2)},
+			{ContactMethodID: "cm_push", Delay: min(10)},
+		}}
+	}
+	cases := []struct {
+		name  string
+		edit  func(*oncall.NotificationRules)
+		field string
+	}{
+		{"valid", func(*oncall.NotificationRules) {}, ""},
+		{"no contact method", func(r *oncall.NotificationRules) { r.High[0].ContactMethodID = "" }, "high[0].contact_method_id"},
+		{"negative delay", func(r *oncall.NotificationRules) {
+			r.Low = []oncall.NotificationRule{{ContactMethodID: "cm_a", Delay: -1}}
+		}, "low[0].delay"},
+		{"delay over a day", func(r *oncall.NotificationRules) { r.High[0].Delay = oncall.Duration(25 * time.Hour) }, "high[0].delay"},
+		{"same method at the same delay", func(r *oncall.NotificationRules) { r.High[3].Delay = 0 }, "high[3].contact_method_id"},
+		{"too many", func(r *oncall.NotificationRules) {
+			for i := range oncall.MaxRules {
+				r.Low = append(r.Low, oncall.NotificationRule{ContactMethodID: "cm_a", Delay: min(i)})
+			}
+			r.Low = append(r.Low, oncall.NotificationRule{ContactMethodID: "cm_b"})
+		}, "low"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			r := valid()
+			c.edit(&r)
+			r.Normalize()
+			assertField(t, r.Validate(), c.field)
+		})
+	}
+	r := valid()
+	r.Normalize()
+	r.Order()
+	require.Equal(t, []oncall.NotificationRule{
+		{ContactMethodID: "cm_push", Delay: 0}, {ContactMethodID: "cm_sms", Delay: min(2)},
+		{ContactMethodID: "cm_voice", Delay: min(5)}, {ContactMethodID: "cm_push", Delay: min(10)},
+	}, r.For(oncall.UrgencyHigh), "ordered by delay, IDs trimmed")
+	require.NotNil(t, r.For(oncall.UrgencyLow), "an absent list is an empty one")
+	require.Empty(t, r.For(oncall.UrgencyLow))
 }
 
 func TestServiceValidation(t *testing.T) {

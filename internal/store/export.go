@@ -16,13 +16,13 @@ const ExportFormat = "incident-server.export/v1"
 
 // Export kinds: what a document holds.
 const (
-	// ExportConfig is who gets paged and for what: users and their contact
-	// methods, on-call schedules with their overrides, calendar feeds
-	// (their tokens' hashes) and handoff subscriptions, services,
-	// integration keys (their secrets' hashes) and maintenance windows.
-	// Heartbeat monitors are left out: each runs as a workflow that only
-	// the API starts. The handoff notices' ledger is left out like the
-	// pages' ledger: it is a record, not configuration.
+	// ExportConfig is who gets paged and for what: users, their contact
+	// methods and notification rules, on-call schedules with their
+	// overrides, calendar feeds (their tokens' hashes) and handoff
+	// subscriptions, services, integration keys (their secrets' hashes) and
+	// maintenance windows. Heartbeat monitors are left out: each runs as a
+	// workflow that only the API starts. The handoff notices' ledger is
+	// left out like the pages' ledger: it is a record, not configuration.
 	ExportConfig = "config"
 	// ExportPolicies is the escalation and SLA policies and the runbooks.
 	// Runbooks attached to a service need it: import a policies document
@@ -35,12 +35,12 @@ const (
 // writes tables in, parents before the rows that reference them.
 var (
 	exportTables = map[string][]string{
-		ExportConfig: {"users", "contact_methods", "schedules", "schedule_overrides", "calendar_feeds",
-			"handoff_subscriptions", "services", "integration_keys", "maintenance_windows"},
+		ExportConfig: {"users", "contact_methods", "notification_rules", "schedules", "schedule_overrides",
+			"calendar_feeds", "handoff_subscriptions", "services", "integration_keys", "maintenance_windows"},
 		ExportPolicies: {"escalation_policies", "sla_policies", "runbooks"},
 	}
 	importOrder = []string{
-		"escalation_policies", "sla_policies", "users", "contact_methods",
+		"escalation_policies", "sla_policies", "users", "contact_methods", "notification_rules",
 		"schedules", "schedule_overrides", "calendar_feeds", "handoff_subscriptions",
 		"services", "integration_keys", "maintenance_windows", "runbooks",
 	}

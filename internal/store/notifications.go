@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,8 +30,9 @@ const MaxNotificationDetail = 2048
 
 // NotificationKey is the business key of one page: an incident, its
 // escalation step and round, the user paged and the contact method used
-// (empty when the user had none and the page was only logged). Activities
-// retry under the same key, so it is the idempotency key of sending.
+// (empty when the user had none and the page was only logged), and the
+// user's notification rule that sent it. Activities retry under the same
+// key, so it is the idempotency key of sending.
 type NotificationKey struct {
 	IncidentID  string
 	Step, Round int
@@ -40,6 +42,10 @@ type NotificationKey struct {
 	Page            int
 	UserID          string
 	ContactMethodID string
+	// Rule numbers the user's notification rule of the delivery, from 1
+	// (one contact method may be paged by two rules, at two delays); 0 for
+	// a page to every contact method at once.
+	Rule int
 }
 
 // DeliveryID names the delivery outside the engine: 32 hex characters of a
@@ -52,13 +58,18 @@ func (k NotificationKey) DeliveryID() string {
 }
 
 // String returns "incident/step/round/user/contact", the ledger's primary
-// key, with "#page" after the round when the page is numbered.
+// key, with "#page" after the round when the page is numbered and "#rN"
+// after the contact method for rule N.
 func (k NotificationKey) String() string {
 	round := strconv.Itoa(k.Round)
 	if k.Page > 0 {
 		round += "#" + strconv.Itoa(k.Page)
 	}
-	return k.IncidentID + "/" + strconv.Itoa(k.Step) + "/" + round + "/" + k.UserID + "/" + k.ContactMethodID
+	s := k.IncidentID + "/" + strconv.Itoa(k.Step) + "/" + round + "/" + k.UserID + "/" + k.ContactMethodID
+	if k.Rule > 0 {
+		s += "#r" + strconv.Itoa(k.Rule)
+	}
+	return s
 }
 
 // check rejects keys whose string form would be ambiguous or that name no
@@ -67,10 +78,12 @@ func (k NotificationKey) check() error {
 	switch {
 	case k.IncidentID == "":
 		return errors.New("notification key has no incident id")
-	case k.Step < 0 || k.Round < 0 || k.Page < 0:
-		return errors.New("notification key has a negative step or round")
+	case k.Step < 0 || k.Round < 0 || k.Page < 0 || k.Rule < 0:
+		return errors.New("notification key has a negative step, round, page or rule")
 	case strings.Contains(k.IncidentID, "/") || strings.Contains(k.UserID, "/") || strings.Contains(k.ContactMethodID, "/"):
 		return errors.New("notification key part contains '/'")
+	case strings.Contains(k.ContactMethodID, "#"):
+		return errors.New("notification key contact method contains '#'")
 	}
 	return nil
 }
@@ -78,7 +91,7 @@ func (k NotificationKey) check() error {
 // Notification is one row of the delivery ledger.
 type Notification struct {
 	Key NotificationKey
-	// Channel is push, webhook or log.
+	// Channel is one of Channels.
 	Channel string
 	// Status is NotificationClaimed, NotificationSent or NotificationFailed.
 	Status string
@@ -91,10 +104,13 @@ type Notification struct {
 	UpdatedAt time.Time
 }
 
-const notificationColumns = `incident_id, step, round, page, user_id, contact_method_id, channel, status, detail, attempts, created_at, updated_at`
+const notificationColumns = `incident_id, step, round, page, user_id, contact_method_id, rule, channel, status, detail, attempts, created_at, updated_at`
+
+// Channels are the ledger's delivery channels.
+var Channels = []string{"push", "webhook", "log", "email", "sms", "voice", "slack"}
 
 // ClaimNotification records that the page under key is about to be sent on
-// channel (push, webhook or log). The first claim of a key inserts it with
+// channel (one of Channels). The first claim of a key inserts it with
 // status claimed and returns claimed=true: the caller sends. Every later
 // claim returns the existing row with claimed=false and attempts raised by
 // one; the caller must not send again when its status is sent, and decides
@@ -105,17 +121,15 @@ func (s *Store) ClaimNotification(ctx context.Context, key NotificationKey, chan
 	if err := key.check(); err != nil {
 		return Notification{}, false, fail("claim notification", err)
 	}
-	switch channel {
-	case "push", "webhook", "log":
-	default:
+	if !slices.Contains(Channels, channel) {
 		return Notification{}, false, fmt.Errorf("claim notification %s: unknown channel %q", key, channel)
 	}
 	rows, err := s.pool.Query(ctx, `
-		INSERT INTO notifications (key, incident_id, step, round, page, user_id, contact_method_id, channel, status)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		INSERT INTO notifications (key, incident_id, step, round, page, user_id, contact_method_id, rule, channel, status)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		ON CONFLICT (key) DO NOTHING
 		RETURNING `+notificationColumns,
-		key.String(), key.IncidentID, key.Step, key.Round, key.Page, key.UserID, key.ContactMethodID, channel, NotificationClaimed)
+		key.String(), key.IncidentID, key.Step, key.Round, key.Page, key.UserID, key.ContactMethodID, key.Rule, channel, NotificationClaimed)
 	if err != nil {
 		return Notification{}, false, fail(fmt.Sprintf("claim notification %s", key), err)
 	}
@@ -186,7 +200,7 @@ func (s *Store) ListNotifications(ctx context.Context, incidentID string) ([]Not
 func scanNotification(row pgx.CollectableRow) (Notification, error) {
 	var n Notification
 	err := row.Scan(&n.Key.IncidentID, &n.Key.Step, &n.Key.Round, &n.Key.Page, &n.Key.UserID, &n.Key.ContactMethodID,
-		&n.Channel, &n.Status, &n.Detail, &n.Attempts, &n.CreatedAt, &n.UpdatedAt)
+		&n.Key.Rule, &n.Channel, &n.Status, &n.Detail, &n.Attempts, &n.CreatedAt, &n.UpdatedAt)
 	if err != nil {
 		return Notification{}, err
 	}

@@ -118,7 +118,7 @@ func TestClaimNotificationRejects(t *testing.T) {
 		_, _, err := s.ClaimNotification(ctx, key, "log")
 		require.Error(t, err, name)
 	}
-	_, _, err = s.ClaimNotification(ctx, store.NotificationKey{IncidentID: "inc_1"}, "sms")
+	_, _, err = s.ClaimNotification(ctx, store.NotificationKey{IncidentID: "inc_1"}, "carrier-pigeon")
 	require.Error(t, err)
 	require.Equal(t, 0, countRows(t, s, `SELECT count(*) FROM notifications`))
 }

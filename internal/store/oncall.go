@@ -50,14 +50,14 @@ SELECT u.id, u.name, u.email, u.time_zone, u.role, u.created_at, u.updated_at,
 	coalesce((
 		SELECT json_agg(json_build_object(
 			'id', c.id, 'user_id', c.user_id, 'type', c.type, 'label', c.label,
-			'platform', c.platform, 'token', c.token, 'url', c.url, 'format', c.format)
+			'platform', c.platform, 'token', c.token, 'url', c.url, 'format', c.format, 'address', c.address)
 			ORDER BY c.position, c.id)
 		FROM contact_methods c WHERE c.user_id = u.id), '[]')
 FROM users u`
 
 const insertContact = `
-INSERT INTO contact_methods (id, user_id, type, label, platform, token, url, url_hash, format, position, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce($11::timestamptz, now()))`
+INSERT INTO contact_methods (id, user_id, type, label, platform, token, url, url_hash, format, address, position, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, coalesce($12::timestamptz, now()))`
 
 // CreateUser stores a new user and its contact methods. It assigns the IDs
 // of the user and of every contact method (IDs in u are ignored) and the
@@ -159,7 +159,7 @@ func (s *Store) ListUsers(ctx context.Context) ([]oncall.User, error) {
 // methods in one transaction, and returns the user as stored. A contact
 // method whose ID names one of this user's current methods keeps that ID;
 // every other method gets a new one, and current methods not listed are
-// deleted. Errors are those of CreateUser, and one of code fault.NotFound
+// deleted, with the notification rules that page them. Errors are those of CreateUser, and one of code fault.NotFound
 // when the user does not exist.
 func (s *Store) UpdateUser(ctx context.Context, u oncall.User) (oncall.User, error) {
 	if err := checkUser(u); err != nil {
@@ -206,7 +206,16 @@ func (s *Store) UpdateUser(ctx context.Context, u oncall.User) (oncall.User, err
 			kept[c.ID] = true
 			c.UserID = u.ID
 		}
-		return s.insertContacts(ctx, tx, u, created)
+		if err := s.insertContacts(ctx, tx, u, created); err != nil {
+			return err
+		}
+		// A rule of a method that is gone goes with it; the rules' foreign
+		// key, checked at commit, holds the others to methods that stayed.
+		if _, err := tx.Exec(ctx, `DELETE FROM notification_rules r WHERE r.user_id = $1
+			AND NOT EXISTS (SELECT 1 FROM contact_methods c WHERE c.id = r.contact_method_id AND c.user_id = $1)`, u.ID); err != nil {
+			return fail("delete rules of removed contact methods", err)
+		}
+		return nil
 	})
 	if err != nil {
 		return oncall.User{}, fail(fmt.Sprintf("update user %s", u.ID), err)
@@ -281,8 +290,9 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	return nil
 }
 
-// checkUser validates u and rejects a device token or webhook URL listed
-// twice, which the unique indexes would otherwise reject with less detail.
+// checkUser validates u and rejects a device token, webhook URL or address
+// listed twice, which the unique indexes would otherwise reject with less
+// detail.
 func checkUser(u oncall.User) error {
 	if err := u.Validate(); err != nil {
 		return err
@@ -290,8 +300,11 @@ func checkUser(u oncall.User) error {
 	seen := map[string]int{}
 	for i, c := range u.ContactMethods {
 		key, field := "push\x00"+c.Token, "token"
-		if c.Type == oncall.ContactWebhook {
+		switch {
+		case c.Type == oncall.ContactWebhook:
 			key, field = "webhook\x00"+c.URL, "url"
+		case c.Type.Addressed():
+			key, field = string(c.Type)+"\x00"+c.Address, "address"
 		}
 		if j, ok := seen[key]; ok {
 			return fault.InvalidField(fmt.Sprintf("contact_methods[%d].%s", i, field), fmt.Sprintf("repeats contact_methods[%d]", j))
@@ -330,7 +343,7 @@ func (s *Store) insertContacts(ctx context.Context, tx pgx.Tx, u oncall.User, cr
 			url, hash = sealed, &h
 		}
 		batch.Queue(insertContact, c.ID, u.ID, string(c.Type), c.Label, string(c.Platform),
-			c.Token, url, hash, string(c.Format), i, at)
+			c.Token, url, hash, string(c.Format), c.Address, i, at)
 	}
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 		if pgErr, ok := pgErrorCode(err); ok && pgErr.Code == pgUniqueViolation {

@@ -122,8 +122,9 @@ func (s *Store) Vacuum(ctx context.Context) (tables int, err error) {
 }
 
 // PurgeResolved deletes the timeline events and notifications of incidents
-// resolved before cutoff. The incident rows and their alerts stay, so lists
-// and reports still count them.
+// resolved before cutoff, with the SMS reply codes and used acknowledge
+// links that only served them while they were active. The incident rows
+// and their alerts stay, so lists and reports still count them.
 func (s *Store) PurgeResolved(ctx context.Context, cutoff time.Time) (events, notifications int64, err error) {
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM timeline_events WHERE incident_id IN
@@ -138,6 +139,12 @@ func (s *Store) PurgeResolved(ctx context.Context, cutoff time.Time) (events, no
 			return err
 		}
 		notifications = tag.RowsAffected()
+		for _, table := range []string{"sms_reply_codes", "ack_link_uses"} {
+			if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE incident_id IN
+				(SELECT id FROM incidents WHERE status = 'resolved' AND resolved_at < $1)`, cutoff); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if err != nil {

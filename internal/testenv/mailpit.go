@@ -47,6 +47,14 @@ func MailpitURL(t testing.TB) string {
 	return strings.TrimRight(mailpitEnv(t, MailpitURLEnv), "/")
 }
 
+// MailpitCAFile returns TEST_MAILPIT_SMTP_CA, the path of the test
+// Mailpit's self-signed SMTP certificate (PEM), for configurations that
+// name a CA file.
+func MailpitCAFile(t testing.TB) string {
+	t.Helper()
+	return mailpitEnv(t, MailpitSMTPCAEnv)
+}
+
 // MailpitRootCAs returns a pool holding the test Mailpit's self-signed SMTP
 // certificate (TEST_MAILPIT_SMTP_CA), to verify its STARTTLS with.
 func MailpitRootCAs(t testing.TB) *x509.CertPool {

@@ -12,10 +12,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/incident-server/incident-server/internal/app"
 	"github.com/incident-server/incident-server/internal/auth"
+	"github.com/incident-server/incident-server/internal/config"
 	"github.com/incident-server/incident-server/internal/contract"
 	"github.com/incident-server/incident-server/internal/devtemporal"
 	"github.com/incident-server/incident-server/internal/logging"
@@ -109,12 +111,13 @@ func RunDev(ctx context.Context, args []string, out io.Writer) error {
   Postgres         %s
   Redis            %s
   Push             %s
+  Channels         %s
   Admin token      %s
                    (user "admin", valid %s; send it as "Authorization: Bearer <token>";
                    more: incident-server token create --user NAME --role viewer|responder|admin)
 Press Ctrl-C to stop.
 `, cfg.Version, consoleBase, signIn, a.Config.Console.LoginLinkTTL, base, base, base, srv.HostPort(), cfg.Temporal.Namespace, srv.UIAddress(),
-		app.RedactURL(cfg.Database.URL), cfg.Redis.Addr, pushTarget(cfg.Push.GorushURL), adminToken, BootstrapTTL)
+		app.RedactURL(cfg.Database.URL), cfg.Redis.Addr, pushTarget(cfg.Push.GorushURL), channels(cfg.Notifications), adminToken, BootstrapTTL)
 	err = a.Serve(ctx, l, a.Handler())
 	fmt.Fprintln(out, "incident-server stopped")
 	return err
@@ -125,6 +128,28 @@ func pushTarget(gorushURL string) string {
 		return "log sink (no GORUSH_URL: pages are logged; make run GORUSH=local runs Gorush)"
 	}
 	return "Gorush at " + gorushURL
+}
+
+// channels names the channels configured besides push and webhooks.
+func channels(n config.Notifications) string {
+	var on []string
+	if n.Email.SMTPHost != "" {
+		on = append(on, "email via "+n.Email.SMTPHost)
+	}
+	if n.Twilio.AccountSID != "" {
+		on = append(on, "sms and voice via Twilio")
+	}
+	if n.Slack.BotToken != "" {
+		on = append(on, "slack")
+	}
+	if len(on) == 0 {
+		return "push and webhooks only (make run MAILPIT=local adds email to Mailpit)"
+	}
+	s := strings.Join(on, ", ")
+	if n.AckLinkSecret != "" {
+		s += "; acknowledge links to " + n.PublicURL
+	}
+	return s
 }
 
 // RunTemporal runs only the embedded Temporal server, as its own process,
