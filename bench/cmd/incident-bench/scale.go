@@ -115,8 +115,8 @@ func parseScaleFlags(args []string, stderr io.Writer) (scaleParams, error) {
 	fs.IntVar(&p.Incidents, "incidents", 100_000, "incidents to open in all")
 	checkpoints := fs.String("checkpoints", "", "comma-separated totals of open incidents to measure at (default 0, a tenth of -incidents, -incidents)")
 	fs.IntVar(&p.Monitors, "monitors", 10_000, "heartbeat monitors to create and keep pinging (0: none)")
-	fs.Float64Var(&p.OpenRate, "open-rate", 100, "most incidents opened per second")
-	fs.IntVar(&p.OpenClients, "open-clients", 16, "opens in flight at once")
+	fs.Float64Var(&p.OpenRate, "open-rate", 50, "most incidents opened per second")
+	fs.IntVar(&p.OpenClients, "open-clients", 8, "opens in flight at once")
 	fs.IntVar(&p.Backlog, "backlog", 2000, "most incidents opened but not yet paged")
 	fs.DurationVar(&p.stepDelay, "step-delay", 24*time.Hour, "delay of the second step of the incidents' policy: the timer each holds")
 	fs.IntVar(&p.LateEvery, "late-every", 200, "one incident in this many is on the short policy whose pages fall due during the run")
@@ -224,10 +224,13 @@ type scalePoint struct {
 	// Name is "empty", "monitors" or the checkpoint's total.
 	Name string    `json:"name"`
 	At   time.Time `json:"at"`
-	// Incidents counts every incident the run opened so far (the API
-	// samples' and the late sample's included); Acknowledged those the
-	// API samples acknowledged.
+	// Incidents counts the run's incidents in the engine's database (the
+	// API samples' and the late sample's included), Answered the opens
+	// answered with an incident; they differ by opens that answered an
+	// error yet went through. Acknowledged counts those the API samples
+	// acknowledged.
 	Incidents    int `json:"incidents"`
+	Answered     int `json:"opens_answered"`
 	Acknowledged int `json:"acknowledged"`
 	Monitors     int `json:"monitors"`
 	// Open is the opening since the previous point; MonitorsCreated the
@@ -249,6 +252,8 @@ type scalePoint struct {
 
 // openSegment is the opening between two points: OK opens over the time
 // from the first send until every opened incident had paged its first step.
+// Errors are failed opens, each sent again; some of them may still have
+// opened an incident, which the point's count from Postgres includes.
 type openSegment struct {
 	Sent       int     `json:"sent"`
 	OK         int     `json:"ok"`
@@ -609,9 +614,24 @@ func (r *scaleRun) paged(ctx context.Context, since time.Time) (int, error) {
 	return n, err
 }
 
-// openUpTo opens incidents until the run holds total, at most -open-rate a
-// second and -backlog ahead of their first pages, then waits until every
-// one has paged. A failed open is counted, not replaced.
+// count counts the run's incidents in the engine's database.
+func (r *scaleRun) count(ctx context.Context) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	var n int
+	if err := r.db.QueryRow(ctx, "SELECT count(*) FROM incidents WHERE service = ANY($1)",
+		[]string{r.fx.Service, r.fx.LateService}).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count incidents: %w", err)
+	}
+	return n, nil
+}
+
+// openUpTo opens incidents until total opens have been answered, at most
+// -open-rate a second, -open-clients at a time and -backlog ahead of their
+// first pages, then waits until every one has paged. A failed open (the
+// engine answers 503 when a workflow does not take its update within its
+// bound) is counted and another is sent in its place; past errorBudget
+// failures the step stops, as the engine is refusing rather than slow.
 func (r *scaleRun) openUpTo(ctx context.Context, total int) (openSegment, error) {
 	r.mu.Lock()
 	want := total - r.opened
@@ -620,12 +640,14 @@ func (r *scaleRun) openUpTo(ctx context.Context, total int) (openSegment, error)
 	if want <= 0 {
 		return seg, nil
 	}
+	budget := errorBudget(want)
 	// Created_at is the database's clock, the same machine's: a second of
 	// slack covers the rounding.
 	since := time.Now().Add(-time.Second)
 	start := time.Now()
-	var sent, ok, errs, paged atomic.Int64
-	var mu sync.Mutex
+	var paged atomic.Int64
+	var mu sync.Mutex // guards the counters below and lat
+	var sent, ok, inflight, errs int
 	var lat []float64
 	pollCtx, stopPoll := context.WithCancel(ctx)
 	defer stopPoll()
@@ -643,8 +665,11 @@ func (r *scaleRun) openUpTo(ctx context.Context, total int) (openSegment, error)
 			paged.Store(int64(n))
 			if time.Since(last) >= 30*time.Second {
 				last = time.Now()
+				mu.Lock()
+				o, e := ok, errs
+				mu.Unlock()
 				fmt.Fprintf(r.out, "  %5.0fs  opened %d of %d this step (%d errors), paged %d; %s\n",
-					time.Since(start).Seconds(), ok.Load(), want, errs.Load(), n, r.pingProgress())
+					time.Since(start).Seconds(), o, want, e, n, r.pingProgress())
 			}
 			if !sleepCtx(pollCtx, 3*time.Second) {
 				return
@@ -652,33 +677,64 @@ func (r *scaleRun) openUpTo(ctx context.Context, total int) (openSegment, error)
 		}
 	}()
 	pace := &pacer{every: time.Duration(float64(time.Second) / r.p.OpenRate)}
-	openOne := func(ctx context.Context, i int) (int, error) {
-		for ok.Load()-paged.Load() >= int64(r.p.Backlog) {
-			if !sleepCtx(ctx, 200*time.Millisecond) {
-				return 0, ctx.Err()
+	stepCtx, stopStep := context.WithCancelCause(ctx)
+	defer stopStep(nil)
+	var wg sync.WaitGroup
+	for range r.p.OpenClients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for stepCtx.Err() == nil {
+				mu.Lock()
+				if ok >= want {
+					mu.Unlock()
+					return
+				}
+				busy := ok+inflight >= want || int64(ok)-paged.Load() >= int64(r.p.Backlog)
+				if !busy {
+					inflight++
+				}
+				mu.Unlock()
+				if busy {
+					// Every open still needed is in flight, or the first
+					// pages lag too far behind: wait for either to change.
+					sleepCtx(stepCtx, 100*time.Millisecond)
+					continue
+				}
+				if !pace.wait(stepCtx) {
+					mu.Lock()
+					inflight--
+					mu.Unlock()
+					return
+				}
+				l, err := r.open(stepCtx)
+				mu.Lock()
+				inflight--
+				sent++
+				if err == nil {
+					ok++
+					lat = append(lat, l)
+				} else if stepCtx.Err() == nil {
+					errs++
+					if seg.FirstError == "" {
+						seg.FirstError = err.Error()
+					}
+					if errs > budget {
+						stopStep(fmt.Errorf("%d opens failed, more than %d (first: %s)", errs, budget, seg.FirstError))
+					}
+				}
+				mu.Unlock()
 			}
-		}
-		if !pace.wait(ctx) {
-			return 0, ctx.Err()
-		}
-		sent.Add(1)
-		l, err := r.open(ctx)
-		if err != nil {
-			errs.Add(1)
-			return statusOf(err), err
-		}
-		ok.Add(1)
-		mu.Lock()
-		lat = append(lat, l)
-		mu.Unlock()
-		return 0, nil
+		}()
 	}
-	// The run's -timeout bounds the opening; the pace is the pacer's.
-	ls := runLoad(ctx, r.p.OpenClients, r.p.timeout, want, func(_ context.Context, i int) (int, error) { return openOne(ctx, i) })
-	seg.Sent, seg.OK, seg.Errors, seg.FirstError = int(sent.Load()), int(ok.Load()), ls.Errors, ls.FirstError
+	wg.Wait()
+	seg.Sent, seg.OK, seg.Errors = sent, ok, errs
 	seg.LatencyMs = summarize(lat)
 	if seg.Errors > 0 {
-		fmt.Fprintf(r.out, "  %d opens failed; first: %s\n", seg.Errors, seg.FirstError)
+		fmt.Fprintf(r.out, "  %d opens failed and were sent again; first: %s\n", seg.Errors, seg.FirstError)
+	}
+	if err := context.Cause(stepCtx); err != nil && ctx.Err() == nil {
+		return seg, err
 	}
 	if ctx.Err() != nil {
 		return seg, ctx.Err()
@@ -692,6 +748,10 @@ func (r *scaleRun) openUpTo(ctx context.Context, total int) (openSegment, error)
 	}
 	return seg, nil
 }
+
+// errorBudget is how many failed opens a step of want opens tolerates: a
+// tenth of them, and at least 100.
+func errorBudget(want int) int { return max(100, want/10) }
 
 // awaitPaged waits until n incidents created since `since` have paged, or
 // the settle bound passes.
@@ -802,8 +862,11 @@ func (r *scaleRun) point(ctx context.Context, name string, open *openSegment, cr
 		pt.Down = len(ids)
 	}
 	r.mu.Lock()
-	pt.Incidents, pt.Acknowledged, pt.Monitors = r.opened, len(r.acked), len(r.monitors)
+	pt.Answered, pt.Acknowledged, pt.Monitors = r.opened, len(r.acked), len(r.monitors)
 	r.mu.Unlock()
+	if pt.Incidents, err = r.count(ctx); err != nil {
+		return pt, err
+	}
 	pt.LoadAvg = loadAvg()
 	if ctx.Err() != nil {
 		return pt, ctx.Err()
@@ -1058,8 +1121,8 @@ func (r *scaleRun) pingProgress() string {
 }
 
 func (r *scaleRun) printPoint(pt scalePoint) {
-	fmt.Fprintf(r.out, "  point %s: %d incidents (%d acknowledged), %d monitors; RSS %s MiB; CPU %.2f %% over %.0f s; Postgres %.1f MiB, Temporal %s %.1f MiB\n",
-		pt.Name, pt.Incidents, pt.Acknowledged, pt.Monitors, rssLine(pt.Processes), pt.Engine.CPUPercent, pt.Engine.WindowS,
+	fmt.Fprintf(r.out, "  point %s: %d incidents (%d opens answered, %d acknowledged), %d monitors; RSS %s MiB; CPU %.2f %% over %.0f s; Postgres %.1f MiB, Temporal %s %.1f MiB\n",
+		pt.Name, pt.Incidents, pt.Answered, pt.Acknowledged, pt.Monitors, rssLine(pt.Processes), pt.Engine.CPUPercent, pt.Engine.WindowS,
 		mib(pt.PostgresBytes), pt.TemporalStore, mib(pt.TemporalBytes))
 	var parts []string
 	for _, op := range apiOps {
