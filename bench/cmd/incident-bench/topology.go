@@ -95,7 +95,7 @@ func (l *launchFlags) register(fs *flag.FlagSet) {
 	}
 	fs.StringVar(&l.RedisAddr, "redis-addr", redis, "Redis of the started engine ($REDIS_ADDR when set)")
 	fs.StringVar(&l.WorkerAddr, "worker-addr", "", "metrics and health address of a started worker process (default: -url's port + 1)")
-	fs.IntVar(&l.HistoryShards, "history-shards", 1, "history shards of a started split-* Temporal server")
+	fs.IntVar(&l.HistoryShards, "history-shards", 0, "history shards of a started split-* Temporal server (default: 1 on SQLite, 4 on Postgres)")
 	fs.Var(&l.WorkerEnv, "worker-env", "KEY=VALUE set in the started worker's environment (the dev process's for -topology dev); repeatable")
 	fs.BoolVar(&l.KeepData, "keep-engine-data", false, "leave the started engine's databases and files in place at the end")
 	fs.IntVar(&l.EnginePID, "engine-pid", 0, "without -topology: the engine's process ID (default: the process listening on -url's port)")
@@ -107,8 +107,8 @@ func (l *launchFlags) check() error {
 	if l.Topology != "" && !slices.Contains(topologies, l.Topology) {
 		return fmt.Errorf("-topology %q: want one of %s", l.Topology, strings.Join(topologies, ", "))
 	}
-	if l.HistoryShards < 1 {
-		return fmt.Errorf("-history-shards must be at least 1")
+	if l.HistoryShards < 0 {
+		return fmt.Errorf("-history-shards must not be negative")
 	}
 	if l.Topology != "" {
 		switch {
@@ -151,11 +151,13 @@ type engine struct {
 	// visibility is TemporalPG's name + "_visibility"); TemporalDB the
 	// SQLite file. One of them is set, or neither for an attached engine
 	// whose store is unknown.
-	TemporalPG string   `json:"temporal_database_url,omitempty"`
-	TemporalDB string   `json:"temporal_db,omitempty"`
-	Dir        string   `json:"dir,omitempty"`
-	Databases  []string `json:"databases_created,omitempty"`
-	Kept       bool     `json:"kept,omitempty"`
+	TemporalPG string `json:"temporal_database_url,omitempty"`
+	TemporalDB string `json:"temporal_db,omitempty"`
+	// HistoryShards is the started Temporal server's shard count.
+	HistoryShards int      `json:"history_shards,omitempty"`
+	Dir           string   `json:"dir,omitempty"`
+	Databases     []string `json:"databases_created,omitempty"`
+	Kept          bool     `json:"kept,omitempty"`
 
 	token    string
 	launched bool
@@ -200,6 +202,9 @@ func (e *engine) describe() string {
 		store = "Temporal on Postgres (" + redact(e.TemporalPG) + ")"
 	case e.TemporalDB != "":
 		store = "Temporal on SQLite (" + e.TemporalDB + ")"
+	}
+	if e.HistoryShards > 0 {
+		store += fmt.Sprintf(", %d history shards", e.HistoryShards)
 	}
 	return fmt.Sprintf("%s: %s; %s; engine database %s", e.Topology, strings.Join(parts, ", "), store, redact(e.DatabaseURL))
 }
@@ -381,7 +386,19 @@ func launchEngine(ctx context.Context, lf launchFlags, apiURL, temporalAddr, dbU
 			return e, err
 		}
 	default:
-		args := []string{"temporal", "-port", tPortS, "-history-shards", strconv.Itoa(lf.HistoryShards)}
+		// Temporal writes one shard's state one persistence call at a time
+		// (its history.shardIOConcurrency is 1), so on Postgres, where a
+		// call is a round trip and a commit, a single shard serializes every
+		// workflow of the node; Temporal's own development setups use 1
+		// shard on SQLite and 4 on Postgres, and so does the default here.
+		e.HistoryShards = lf.HistoryShards
+		if e.HistoryShards == 0 {
+			e.HistoryShards = 1
+			if e.TemporalPG != "" {
+				e.HistoryShards = 4
+			}
+		}
+		args := []string{"temporal", "-port", tPortS, "-history-shards", strconv.Itoa(e.HistoryShards)}
 		if e.TemporalPG != "" {
 			args = append(args, "-postgres", e.TemporalPG)
 		} else {
