@@ -108,7 +108,7 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-.PHONY: help build gorush mailpit run services-dev services-test test test-k8s test-bench chaos prometheusrule stop clean fmt vet lint shellcheck bench screenshots
+.PHONY: help build gorush mailpit run services-dev services-test test test-k8s test-bench chaos prometheusrule stop clean fmt vet lint shellcheck bench bench-scale screenshots
 
 help: ## list the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -223,13 +223,24 @@ prometheusrule: ## regenerate deploy/k8s/base/prometheusrule.yaml from deploy/pr
 # or .data/dev/jwt-secret), the one `make run` uses. The engine started
 # here runs with the per-credential rate limits off: with them on, the
 # bench would measure the limiter instead of the engine.
+#
+# BENCH_TOPOLOGY=dev|split-sqlite|split-postgres has incident-bench start
+# the engine itself instead, in that shape (split-*: Temporal server,
+# worker and API as three processes, each measured on its own), on
+# databases of the run's own that it drops at the end; nothing may answer
+# on :8080 and :7233 then (or pass -url and -temporal-address in
+# BENCH_FLAGS). -worker-env KEY=VALUE in BENCH_FLAGS reaches the worker.
 BENCH_FLAGS ?=
+BENCH_TOPOLOGY ?=
 bench: GORUSH = local
 bench: build $(GORUSH_BIN) $(BENCH_BIN) services-dev ## run every incident-bench scenario and write .data/bench/<UTC time>.json (starts the dev stack if nothing answers on :8080)
 	@pid=; \
 	trap 'if [ -n "$$pid" ]; then kill "$$pid" 2>/dev/null || true; wait "$$pid" 2>/dev/null || true; fi' EXIT; \
 	eval "$$($(SERVICES) env dev)"; \
 	export DATABASE_URL REDIS_ADDR GORUSH_URL; \
+	if [ -n "$(BENCH_TOPOLOGY)" ]; then \
+		exec $(BENCH_BIN) all -topology "$(BENCH_TOPOLOGY)" -engine-bin $(BIN) -database-url "$$DATABASE_URL" $(BENCH_FLAGS); \
+	fi; \
 	export INCIDENT_TOKEN="$${INCIDENT_TOKEN:-$$($(BIN) token create --user bench --role admin --ttl 6h)}"; \
 	export INCIDENT_AUTH_RATE_LIMIT=0 INCIDENT_AUTH_EVENTS_V2_RATE_LIMIT=0; \
 	if ! curl -fsS -m 2 -o /dev/null http://127.0.0.1:8080/health/ready 2>/dev/null; then \
@@ -245,6 +256,29 @@ bench: build $(GORUSH_BIN) $(BENCH_BIN) services-dev ## run every incident-bench
 		if [ -z "$$ready" ]; then echo "engine not ready within 120 s; see .data/bench-engine.log" >&2; exit 1; fi; \
 	fi; \
 	$(BENCH_BIN) all -engine-pid "$${pid:-0}" $(BENCH_FLAGS)
+
+# One recorded scale run per shape of SCALE_TOPOLOGY, one after the other
+# (`incident-bench scale`, not part of `make bench`): each starts its own
+# engine from bin/incident-server in that shape, on an API at SCALE_URL and
+# a Temporal frontend at SCALE_TEMPORAL (off the defaults, so an engine of
+# `make run` may keep running), on databases and files of the run's own
+# that it drops at the end, against the dev Postgres, Redis and Gorush.
+# SCALE_FLAGS go to every run (`bin/incident-bench scale -h`); with none it
+# opens 100,000 incidents and pings 10,000 heartbeat monitors, which takes
+# hours on 2 cores. The smoke runs in BENCHMARKS.md used
+# SCALE_FLAGS='-incidents 5000 -monitors 1000'. Ctrl-C stops a run cleanly:
+# its figures so far are written and its data dropped.
+SCALE_TOPOLOGY ?= split-sqlite split-postgres
+SCALE_FLAGS ?=
+SCALE_URL ?= http://127.0.0.1:18080
+SCALE_TEMPORAL ?= 127.0.0.1:17233
+bench-scale: GORUSH = local
+bench-scale: build $(GORUSH_BIN) $(BENCH_BIN) services-dev ## run incident-bench scale (100,000 incidents, 10,000 heartbeat monitors) per SCALE_TOPOLOGY shape, with SCALE_FLAGS
+	@eval "$$($(SERVICES) env dev)"; \
+	for topology in $(SCALE_TOPOLOGY); do \
+		$(BENCH_BIN) scale -topology "$$topology" -engine-bin $(BIN) -url $(SCALE_URL) -temporal-address $(SCALE_TEMPORAL) \
+			-database-url "$$DATABASE_URL" -redis-addr "$$REDIS_ADDR" -gorush-url "$$GORUSH_URL" $(SCALE_FLAGS) || exit $$?; \
+	done
 
 # The load generator builds from its own module, bench/; run it from the
 # repository root, where its defaults find .data/.

@@ -11,6 +11,6 @@ import (
 func embedded() []cli.Command {
 	return []cli.Command{
 		{Name: "dev", Summary: "run the embedded stack: Temporal server and Web UI, worker and API", Run: devstack.RunDev},
-		{Name: "temporal", Summary: "-db FILE [-port N] [-ui-port N]: run only the embedded Temporal server", Run: devstack.RunTemporal},
+		{Name: "temporal", Summary: "-db FILE | -postgres URL [-port N] [-ui-port N] [-history-shards N]: run only the embedded Temporal server", Run: devstack.RunTemporal},
 	}
 }

@@ -404,6 +404,14 @@ type Dev struct {
 	TemporalPort int `yaml:"temporal_port"`
 	// UIPort is the embedded Temporal Web UI's port on 127.0.0.1. Default 8233.
 	UIPort int `yaml:"ui_port"`
+	// TemporalDatabaseURL keeps the embedded Temporal server's state in
+	// Postgres instead of the SQLite file under DataDir, as a Temporal
+	// cluster does: a URL naming a database of Temporal's own, such as
+	// "postgres://postgres@127.0.0.1:55432/temporal?sslmode=disable", with
+	// visibility in <name>_visibility beside it. Both are created, and their
+	// schemas set up by Temporal's own schema tool, when missing. It must
+	// not be database.url's database. Default "": SQLite.
+	TemporalDatabaseURL string `yaml:"temporal_database_url"`
 }
 
 // Logging configures the root logger and per-component levels.
@@ -905,6 +913,26 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
+// temporalDatabase checks a Postgres URL for the embedded Temporal server's
+// own database: it must name one, and not the engine's.
+func temporalDatabase(raw, engine string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return errors.New("is not a URL")
+	}
+	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
+		return fmt.Errorf("scheme %q: want a postgres:// URL (or empty for SQLite)", u.Scheme)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	if u.Host == "" || name == "" || strings.Contains(name, "/") {
+		return errors.New("must name a host and a database: postgres://host:port/temporal")
+	}
+	if e, err := url.Parse(engine); err == nil && e.Host == u.Host && strings.TrimPrefix(e.Path, "/") == name {
+		return fmt.Errorf("database %q is database.url's: Temporal needs a database of its own", name)
+	}
+	return nil
+}
+
 // ParseLevel maps a configured level name to its slog level. Names are
 // case-insensitive: debug, info, warn, error.
 func ParseLevel(s string) (slog.Level, error) {
@@ -1050,6 +1078,11 @@ func (c Config) Validate() error {
 	port("dev.ui_port", c.Dev.UIPort)
 	if c.Dev.TemporalPort == c.Dev.UIPort {
 		bad("dev.ui_port", "must differ from dev.temporal_port (%d)", c.Dev.TemporalPort)
+	}
+	if c.Dev.TemporalDatabaseURL != "" {
+		if err := temporalDatabase(c.Dev.TemporalDatabaseURL, c.Database.URL); err != nil {
+			bad("dev.temporal_database_url", "%v", err)
+		}
 	}
 
 	switch c.Logging.Format {

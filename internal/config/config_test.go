@@ -410,6 +410,14 @@ func TestLoadErrors(t *testing.T) {
 		{name: "negative size", vars: map[string]string{"INCIDENT_SERVER_MAX_BODY_BYTES": "-1"}, want: []string{"server.max_body_bytes: must be positive"}},
 		{name: "redis idle above active", yaml: "redis:\n  max_active: 1\n", want: []string{"redis.max_idle"}},
 		{name: "port out of range", yaml: "dev:\n  ui_port: 70000\n", want: []string{"dev.ui_port: must be a port"}},
+		{name: "temporal database not postgres", vars: map[string]string{"INCIDENT_DEV_TEMPORAL_DATABASE_URL": "/var/temporal.db"},
+			want: []string{"dev.temporal_database_url:", "postgres://"}},
+		{name: "temporal database without a name", vars: map[string]string{"INCIDENT_DEV_TEMPORAL_DATABASE_URL": "postgres://127.0.0.1:55432"},
+			want: []string{"dev.temporal_database_url:", "must name a host and a database"}},
+		{name: "temporal database is the engine's", vars: map[string]string{
+			"DATABASE_URL":                       "postgres://postgres@127.0.0.1:55432/incidents",
+			"INCIDENT_DEV_TEMPORAL_DATABASE_URL": "postgres://postgres@127.0.0.1:55432/incidents?sslmode=disable"},
+			want: []string{"dev.temporal_database_url:", "database of its own"}},
 		{name: "unknown log level", vars: map[string]string{"LOG_LEVEL": "verbose"}, want: []string{"logging.level:", `"verbose"`}},
 		{name: "unknown log format", vars: map[string]string{"LOG_FORMAT": "xml"}, want: []string{"logging.format:", `"xml"`}},
 		{name: "unknown component level", yaml: "logging:\n  components:\n    api: loud\n", want: []string{"logging.components.api:", `"loud"`}},
@@ -544,7 +552,7 @@ func TestEveryFieldHasAnEnvironmentVariable(t *testing.T) {
 	for _, name := range []string{
 		"INCIDENT_SERVICE", "INCIDENT_ENVIRONMENT", "INCIDENT_SERVER_ADDR", "INCIDENT_SERVER_MAX_BODY_BYTES",
 		"INCIDENT_DATABASE_CONN_MAX_IDLE_TIME", "INCIDENT_REDIS_CONFIG_CACHE_TTL",
-		"INCIDENT_TEMPORAL_TASK_QUEUE", "INCIDENT_DEV_TEMPORAL_PORT", "INCIDENT_LOGGING_COMPONENTS",
+		"INCIDENT_TEMPORAL_TASK_QUEUE", "INCIDENT_DEV_TEMPORAL_PORT", "INCIDENT_DEV_TEMPORAL_DATABASE_URL", "INCIDENT_LOGGING_COMPONENTS",
 		"INCIDENT_PUSH_GORUSH_URL", "INCIDENT_PUSH_TIMEOUT", "INCIDENT_PUSH_WEBHOOK_TIMEOUT",
 		"INCIDENT_WORKER_STICKY_CACHE_SIZE", "INCIDENT_WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES",
 		"INCIDENT_OUTBOUND_ALLOW_PRIVATE", "INCIDENT_OUTBOUND_ALLOW", "INCIDENT_OUTBOUND_SIGNING_SECRET",
@@ -562,11 +570,11 @@ func TestEveryFieldHasAnEnvironmentVariable(t *testing.T) {
 			t.Errorf("%s must not be settable", name)
 		}
 	}
-	// 2 top-level + 10 server + 6 database + 14 redis + 3 temporal + 6 worker + 3 push + 3 dev
+	// 2 top-level + 10 server + 6 database + 14 redis + 3 temporal + 6 worker + 3 push + 4 dev
 	// + 3 logging + 7 auth + 6 console + 22 notifications (4 + 9 email + 5 twilio + 4 slack)
 	// + 3 outbound + 1 secrets + 1 runbooks + 6 backup + 4 maintenance + 1 schedules.
-	if len(fs) != 101 {
-		t.Errorf("walk found %d fields, want 101", len(fs))
+	if len(fs) != 102 {
+		t.Errorf("walk found %d fields, want 102", len(fs))
 	}
 }
 
@@ -815,5 +823,19 @@ func TestNotificationChannels(t *testing.T) {
 				t.Fatalf("LoadFrom: %v, want an error naming %s", err, tt.want)
 			}
 		})
+	}
+}
+
+// The embedded Temporal server may keep its state in a Postgres database of
+// its own, on the engine's server.
+func TestTemporalDatabaseURLLoads(t *testing.T) {
+	t.Parallel()
+	const u = "postgres://postgres@127.0.0.1:55432/temporal?sslmode=disable"
+	cfg, err := LoadFrom("", env(map[string]string{"INCIDENT_DEV_TEMPORAL_DATABASE_URL": u}))
+	if err != nil {
+		t.Fatalf("LoadFrom: %v", err)
+	}
+	if cfg.Dev.TemporalDatabaseURL != u {
+		t.Errorf("dev.temporal_database_url = %q, want %q", cfg.Dev.TemporalDatabaseURL, u)
 	}
 }

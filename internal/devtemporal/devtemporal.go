@@ -1,7 +1,10 @@
 // Package devtemporal runs a complete Temporal server and its Web UI inside
-// this process, on loopback, backed by a SQLite file (or memory). It is the
-// engine's embedded default and what the end-to-end tests run against;
-// production points the worker and API at a Temporal cluster instead.
+// this process, on loopback, backed by a SQLite file (or memory) or by
+// Postgres. It is the engine's embedded default and what the end-to-end
+// tests run against; production points the worker and API at a Temporal
+// cluster instead. On Postgres it keeps its state the way a cluster does
+// (Temporal's own SQL schema, persistence and visibility in databases of
+// their own), so one process shows what one node of that topology does.
 //
 // It is the only package of ours that links go.temporal.io/server.
 package devtemporal
@@ -25,6 +28,7 @@ import (
 	"go.temporal.io/server/common/cluster"
 	"go.temporal.io/server/common/config"
 	"go.temporal.io/server/common/dynamicconfig"
+	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/membership/static"
 	"go.temporal.io/server/common/metrics"
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
@@ -37,9 +41,23 @@ import (
 // in-memory server on a free loopback port, namespace "default", no Web UI.
 type Options struct {
 	// DatabaseFile is the SQLite file that keeps workflows across restarts.
-	// It is created, with its schema, when missing. Empty keeps everything in
-	// memory, lost when the process ends.
+	// It is created, with its schema, when missing. Empty (and no
+	// PostgresURL) keeps everything in memory, lost when the process ends.
 	DatabaseFile string
+	// PostgresURL keeps the server's state in Postgres instead:
+	// postgres://user:password@host:port/NAME?sslmode=disable names the
+	// database of persistence, and visibility lives beside it in
+	// NAME_visibility. Both are created when missing (through the server's
+	// maintenance database "postgres"), and their schemas are set up, or
+	// updated after a server upgrade, by Temporal's own schema tool from
+	// the schema embedded in the server module. Mutually exclusive with
+	// DatabaseFile. Default "": SQLite or memory.
+	PostgresURL string
+	// HistoryShards is the number of history shards. The store records it
+	// when the server first starts on it; on later starts the recorded
+	// number wins, and the server logs a warning if this one differs.
+	// Default 1.
+	HistoryShards int
 	// Port is the frontend gRPC port on 127.0.0.1. Zero picks a free one.
 	Port int
 	// UIPort serves the Temporal Web UI on 127.0.0.1. Zero serves no UI.
@@ -72,6 +90,15 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.HistoryShards == 0 {
+		opts.HistoryShards = 1
+	}
+	if opts.HistoryShards < 0 {
+		return nil, fmt.Errorf("history shards: %d, want at least 1", opts.HistoryShards)
+	}
+	if opts.DatabaseFile != "" && opts.PostgresURL != "" {
+		return nil, errors.New("temporal store: a SQLite file and a Postgres URL are mutually exclusive")
+	}
 	ports, err := freePorts(6)
 	if err != nil {
 		return nil, err
@@ -79,43 +106,20 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Port == 0 {
 		opts.Port = ports[5]
 	}
+	logger := newLogger(opts.Logger)
 
-	sqlCfg := &config.SQL{
-		PluginName:        sqliteplugin.PluginName,
-		ConnectAttributes: map[string]string{},
-		DatabaseName:      opts.DatabaseFile,
-	}
-	if opts.DatabaseFile == "" {
-		sqlCfg.ConnectAttributes["mode"] = "memory"
-		sqlCfg.ConnectAttributes["cache"] = "shared"
-		sqlCfg.DatabaseName = "incident-server-" + strconv.Itoa(ports[0])
+	var persistence config.Persistence
+	if opts.PostgresURL != "" {
+		persistence, err = postgresPersistence(ctx, opts, logger)
 	} else {
-		sqlCfg.ConnectAttributes["mode"] = "rwc"
-		// Unknown attributes become SQLite pragmas. WAL with synchronous
-		// NORMAL syncs the log at checkpoints instead of at every commit:
-		// a power cut can lose the last commits, never corrupt the file, and
-		// each workflow task no longer waits for a disk flush.
-		sqlCfg.ConnectAttributes["journal_mode"] = "wal"
-		sqlCfg.ConnectAttributes["synchronous"] = "normal"
-		if err := os.MkdirAll(filepath.Dir(opts.DatabaseFile), 0o755); err != nil {
-			return nil, fmt.Errorf("create temporal data dir: %w", err)
-		}
-		if _, err := os.Stat(opts.DatabaseFile); errors.Is(err, os.ErrNotExist) {
-			if err := sqlite.SetupSchema(sqlCfg); err != nil {
-				return nil, fmt.Errorf("set up temporal schema: %w", err)
-			}
-		}
+		persistence, err = sqlitePersistence(opts, ports[0])
 	}
-	nsCfg, err := sqlite.NewNamespaceConfig("active", opts.Namespace, false, opts.SearchAttributes)
 	if err != nil {
-		return nil, fmt.Errorf("namespace config: %w", err)
-	}
-	if err := sqlite.CreateNamespaces(sqlCfg, nsCfg); err != nil {
-		return nil, fmt.Errorf("create namespace: %w", err)
+		return nil, err
 	}
 
 	hostPort := net.JoinHostPort(loopback, strconv.Itoa(opts.Port))
-	cfg := serverConfig(sqlCfg, opts.Port, ports)
+	cfg := serverConfig(persistence, opts.Port, ports)
 	dyn := dynamicconfig.StaticClient{
 		// Visibility reads see newly registered search attributes at once.
 		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
@@ -131,7 +135,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		// and a restart is not confused by the previous run's addresses, which
 		// membership would find recorded in the SQLite file.
 		temporal.WithStaticHosts(hosts),
-		temporal.WithLogger(newLogger(opts.Logger)),
+		temporal.WithLogger(logger),
 		temporal.WithDynamicConfigClient(dyn),
 	)
 	if err != nil {
@@ -201,7 +205,91 @@ func (s *Server) startUI(ctx context.Context, port int) error {
 	return waitHTTP(ctx, "http://"+addr+"/healthz")
 }
 
-func serverConfig(sqlCfg *config.SQL, port int, ports []int) *config.Config {
+// sqlitePersistence is one SQLite store, a file or memory, for persistence
+// and visibility alike, with the namespace created in it. unique names the
+// in-memory database.
+func sqlitePersistence(opts Options, unique int) (config.Persistence, error) {
+	sqlCfg := &config.SQL{
+		PluginName:        sqliteplugin.PluginName,
+		ConnectAttributes: map[string]string{},
+		DatabaseName:      opts.DatabaseFile,
+	}
+	if opts.DatabaseFile == "" {
+		sqlCfg.ConnectAttributes["mode"] = "memory"
+		sqlCfg.ConnectAttributes["cache"] = "shared"
+		sqlCfg.DatabaseName = "incident-server-" + strconv.Itoa(unique)
+	} else {
+		sqlCfg.ConnectAttributes["mode"] = "rwc"
+		// Unknown attributes become SQLite pragmas. WAL with synchronous
+		// NORMAL syncs the log at checkpoints instead of at every commit:
+		// a power cut can lose the last commits, never corrupt the file, and
+		// each workflow task no longer waits for a disk flush.
+		sqlCfg.ConnectAttributes["journal_mode"] = "wal"
+		sqlCfg.ConnectAttributes["synchronous"] = "normal"
+		if err := os.MkdirAll(filepath.Dir(opts.DatabaseFile), 0o755); err != nil {
+			return config.Persistence{}, fmt.Errorf("create temporal data dir: %w", err)
+		}
+		if _, err := os.Stat(opts.DatabaseFile); errors.Is(err, os.ErrNotExist) {
+			if err := sqlite.SetupSchema(sqlCfg); err != nil {
+				return config.Persistence{}, fmt.Errorf("set up temporal schema: %w", err)
+			}
+		}
+	}
+	if err := createNamespace(sqlCfg, opts); err != nil {
+		return config.Persistence{}, err
+	}
+	return config.Persistence{
+		DefaultStore:     sqliteplugin.PluginName,
+		VisibilityStore:  sqliteplugin.PluginName,
+		NumHistoryShards: int32(opts.HistoryShards),
+		DataStores:       map[string]config.DataStore{sqliteplugin.PluginName: {SQL: sqlCfg}},
+	}, nil
+}
+
+// postgresPersistence is persistence and visibility in two Postgres
+// databases, created and brought to the current schema when needed, with
+// the namespace created in them.
+func postgresPersistence(ctx context.Context, opts Options, logger log.Logger) (config.Persistence, error) {
+	store, visibility, err := postgresStores(opts.PostgresURL)
+	if err != nil {
+		return config.Persistence{}, err
+	}
+	if err := setupPostgres(ctx, opts.PostgresURL, store, visibility, logger); err != nil {
+		return config.Persistence{}, err
+	}
+	if err := createNamespace(store, opts); err != nil {
+		return config.Persistence{}, err
+	}
+	return config.Persistence{
+		DefaultStore:     "default",
+		VisibilityStore:  "visibility",
+		NumHistoryShards: int32(opts.HistoryShards),
+		DataStores: map[string]config.DataStore{
+			"default":    {SQL: store},
+			"visibility": {SQL: visibility},
+		},
+	}, nil
+}
+
+// createNamespace registers the namespace, with the search attributes
+// mapped onto the visibility schema's custom columns, in the persistence
+// store before the server starts, so it is usable at once: registered
+// through a running server, it would wait for the namespace cache's next
+// refresh. Temporal's helper for this lives in its SQLite package but
+// writes through the SQL plugin the configuration names, Postgres too.
+// An existing namespace is left as it is.
+func createNamespace(store *config.SQL, opts Options) error {
+	nsCfg, err := sqlite.NewNamespaceConfig("active", opts.Namespace, false, opts.SearchAttributes)
+	if err != nil {
+		return fmt.Errorf("namespace config: %w", err)
+	}
+	if err := sqlite.CreateNamespaces(store, nsCfg); err != nil {
+		return fmt.Errorf("create namespace: %w", err)
+	}
+	return nil
+}
+
+func serverConfig(persistence config.Persistence, port int, ports []int) *config.Config {
 	svc := func(grpc int) config.Service {
 		return config.Service{RPC: config.RPC{GRPCPort: grpc, BindOnIP: loopback}}
 	}
@@ -213,12 +301,7 @@ func serverConfig(sqlCfg *config.SQL, port int, ports []int) *config.Config {
 				HandlerPath:   "/metrics",
 			}},
 		},
-		Persistence: config.Persistence{
-			DefaultStore:     sqliteplugin.PluginName,
-			VisibilityStore:  sqliteplugin.PluginName,
-			NumHistoryShards: 1,
-			DataStores:       map[string]config.DataStore{sqliteplugin.PluginName: {SQL: sqlCfg}},
-		},
+		Persistence: persistence,
 		ClusterMetadata: &cluster.Config{
 			EnableGlobalNamespace:    false,
 			FailoverVersionIncrement: 10,

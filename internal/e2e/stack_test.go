@@ -85,24 +85,30 @@ func stackConfig(t *testing.T, prefix string) config.Config {
 // newStackWith starts a stack whose configuration edit adjusts first.
 func newStackWith(t *testing.T, edit func(*config.Config), configure ...func(sdkworker.Worker, *activities.Activities)) *stack {
 	t.Helper()
+	srv, err := devtemporal.Start(context.Background(), devtemporal.Options{SearchAttributes: contract.SearchAttributeTypes})
+	require.NoError(t, err)
+	t.Cleanup(srv.Stop)
+	return newStackOn(t, srv.HostPort(), srv.Namespace(), edit, configure...)
+}
+
+// newStackOn starts a stack whose worker and API use the Temporal server at
+// hostPort, which the caller runs (and may restart on the same port).
+func newStackOn(t *testing.T, hostPort, namespace string, edit func(*config.Config), configure ...func(sdkworker.Worker, *activities.Activities)) *stack {
+	t.Helper()
 	ctx := context.Background()
 	rdb, prefix := testenv.Redis(t)
 	cfg := stackConfig(t, prefix)
 	if edit != nil {
 		edit(&cfg)
 	}
-
-	srv, err := devtemporal.Start(ctx, devtemporal.Options{SearchAttributes: contract.SearchAttributeTypes})
-	require.NoError(t, err)
-	t.Cleanup(srv.Stop)
-	cfg.Temporal.Namespace = srv.Namespace()
+	cfg.Temporal.Namespace = namespace
 
 	a, err := app.Open(ctx, cfg, app.Options{LogOutput: logOutput()})
 	require.NoError(t, err)
 	t.Cleanup(a.Close)
 	require.NoError(t, a.LoadTokens(false))
 	require.NoError(t, a.LoadKeyring(false))
-	require.NoError(t, a.DialTemporal(ctx, srv.HostPort()))
+	require.NoError(t, a.DialTemporal(ctx, hostPort))
 	acts, err := a.Activities()
 	require.NoError(t, err)
 	w := a.NewWorker(acts)
@@ -113,7 +119,7 @@ func newStackWith(t *testing.T, edit func(*config.Config), configure ...func(sdk
 	t.Cleanup(w.Stop)
 
 	s := &stack{t: t, app: a, store: a.Store, rdb: rdb, cache: a.Cache, prefix: prefix, temporal: a.Temporal,
-		gorush: acts.Push, dir: a.Directory, metrics: a.Metrics, temporalAddr: srv.HostPort()}
+		gorush: acts.Push, dir: a.Directory, metrics: a.Metrics, temporalAddr: hostPort}
 	ts := httptest.NewServer(a.Handler())
 	t.Cleanup(ts.Close)
 	s.url = ts.URL

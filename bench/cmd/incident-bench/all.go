@@ -37,9 +37,8 @@ type allParams struct {
 	CostIdle        string   `json:"cost_idle"`
 	CostKeep        bool     `json:"cost_keep"`
 	CostTimeout     string   `json:"cost_timeout"`
-	EnginePID       int      `json:"engine_pid"`
-	TemporalDB      string   `json:"temporal_db"`
 	GorushURL       string   `json:"gorush_url"`
+	launchFlags
 
 	duration, ceilingDuration, costIdle, costTimeout time.Duration
 	token                                            string
@@ -47,6 +46,7 @@ type allParams struct {
 
 // allSummary holds each scenario's result, and what failed.
 type allSummary struct {
+	Engine       *engine           `json:"engine"`
 	PushReceiver pushReceiver      `json:"push_receiver"`
 	LoadAvgEnd   string            `json:"loadavg_at_end"`
 	Headlines    []headline        `json:"headlines"`
@@ -72,8 +72,7 @@ func parseAllFlags(args []string, stderr io.Writer) (allParams, error) {
 	fs.DurationVar(&p.costTimeout, "cost-timeout", 20*time.Minute, "bound on the cost scenario's opening and measuring")
 	fs.DurationVar(&p.costIdle, "cost-idle", 30*time.Second, "the cost scenario's idle window")
 	fs.BoolVar(&p.CostKeep, "cost-keep", false, "leave the cost scenario's incidents open (for a throwaway engine)")
-	fs.IntVar(&p.EnginePID, "engine-pid", 0, "the engine's process ID (default: the process listening on -url's port)")
-	fs.StringVar(&p.TemporalDB, "temporal-db", ".data/dev/temporal.db", "the embedded Temporal's SQLite file")
+	p.launchFlags.register(fs)
 	registerGorush(fs, &p.GorushURL)
 	registerToken(fs, &p.token)
 	fs.Usage = func() {
@@ -101,6 +100,9 @@ func parseAllFlags(args []string, stderr io.Writer) (allParams, error) {
 		case p.Out == "":
 			return fmt.Errorf("-out must name a directory")
 		}
+		if err := p.launchFlags.check(); err != nil {
+			return err
+		}
 		p.Duration, p.CeilingDuration, p.CostIdle, p.CostTimeout = p.duration.String(), p.ceilingDuration.String(), p.costIdle.String(), p.costTimeout.String()
 		return nil
 	})
@@ -116,9 +118,10 @@ func (p allParams) subArgs(name string) []string {
 		return []string{"-database-url", p.DatabaseURL, "-out", p.Out, "-duration", p.CeilingDuration,
 			"-temporal-address", p.TemporalAddress, "-temporal-namespace", p.TemporalNamespace}
 	case scenarioCost:
+		// The engine itself is handed over as costParams.eng.
 		return []string{"-url", p.URL, "-database-url", p.DatabaseURL, "-out", p.Out, "-token", p.token,
 			"-counts", p.CostCounts, "-idle", p.CostIdle, fmt.Sprintf("-keep=%t", p.CostKeep), "-timeout", p.CostTimeout,
-			"-engine-pid", fmt.Sprint(p.EnginePID), "-temporal-db", p.TemporalDB, "-gorush-url", p.GorushURL}
+			"-gorush-url", p.GorushURL}
 	}
 	return []string{"-url", p.URL, "-out", p.Out, "-duration", p.Duration, "-token", p.token}
 }
@@ -138,6 +141,19 @@ func runAll(args []string) error {
 	}
 	sum.PushReceiver = probePush(context.Background(), p.GorushURL)
 	fmt.Fprintf(out, "machine: %d CPUs (%s), %s, load average %s at start\n", mach.NumCPU, mach.CPUModel, mach.MemTotal, mach.LoadAvg)
+	// One engine for every scenario: found at -url, or started here in
+	// the -topology shape, on databases of its own, and stopped at the end.
+	launchCtx, cancelLaunch := runContext(launchReady + time.Minute)
+	eng, err := openEngine(launchCtx, p.launchFlags, p.URL, p.TemporalAddress, p.DatabaseURL, p.GorushURL, out)
+	cancelLaunch()
+	if err != nil {
+		return err
+	}
+	defer eng.stop(out)
+	sum.Engine = eng
+	if eng.launched {
+		p.token, p.DatabaseURL = eng.token, eng.DatabaseURL
+	}
 	fmt.Fprintf(out, "push receiver: %s\n", sum.PushReceiver.Description)
 
 	// Each scenario runs even when an earlier one failed: the others'
@@ -200,6 +216,7 @@ func runAll(args []string) error {
 				fail(name, err)
 				continue
 			}
+			cp.eng = eng
 			ctx, cancel := runContext(cp.timeout)
 			res, hs, err := cost(ctx, cp, out)
 			cancel()

@@ -20,11 +20,14 @@ import (
 // nothing happens: it opens incidents through the API in steps up to each
 // -counts total, waits until every one is recorded and has paged its first
 // step, then
-// watches the engine process through an idle window (resident memory, CPU)
-// and reads the Postgres database's and the embedded Temporal's SQLite
-// files' sizes. Every incident sits on a two-step policy whose second step
-// is -step-delay away and on an SLA policy with long targets, so each holds
-// a pending durable timer and its SLA deadlines while it waits.
+// watches the engine's processes through an idle window (resident memory,
+// CPU) and reads the sizes of the engine's Postgres database and of
+// Temporal's store (SQLite files or Postgres databases). Every incident sits
+// on a two-step policy whose second step is -step-delay away and on an SLA
+// policy with long targets, so each holds a pending durable timer and its
+// SLA deadlines while it waits. With -topology the benchmark starts the
+// engine itself (topology.go), and the Temporal server, the worker and the
+// API are read as separate processes.
 //
 // The differences between steps, divided by the incidents added, are the
 // cost of one more open incident.
@@ -34,23 +37,26 @@ const scenarioCost = "cost"
 type costParams struct {
 	URL         string `json:"url"`
 	DatabaseURL string `json:"database_url"`
-	Counts      []int  `json:"counts"`
-	Concurrency int    `json:"concurrency"`
+	temporalFlags
+	launchFlags
+	Counts      []int `json:"counts"`
+	Concurrency int   `json:"concurrency"`
 	// Backlog bounds the incidents sent but not yet paged, so the engine
 	// is never handed more than it can take in a few seconds.
-	Backlog    int    `json:"backlog"`
-	Idle       string `json:"idle_window"`
-	Quiet      string `json:"quiet_before_window"`
-	StepDelay  string `json:"step_delay"`
-	EnginePID  int    `json:"engine_pid"`
-	TemporalDB string `json:"temporal_db"`
-	GorushURL  string `json:"gorush_url"`
-	Out        string `json:"out"`
-	Keep       bool   `json:"keep"`
-	Timeout    string `json:"timeout"`
+	Backlog   int    `json:"backlog"`
+	Idle      string `json:"idle_window"`
+	Quiet     string `json:"quiet_before_window"`
+	StepDelay string `json:"step_delay"`
+	GorushURL string `json:"gorush_url"`
+	Out       string `json:"out"`
+	Keep      bool   `json:"keep"`
+	Timeout   string `json:"timeout"`
 
 	idle, quiet, stepDelay, timeout time.Duration
 	token                           string
+	// eng is the engine of a combined run, which starts (or finds) it
+	// once for every scenario; nil makes the scenario open its own.
+	eng *engine
 }
 
 // costPoint is the engine at one number of open incidents.
@@ -58,27 +64,29 @@ type costPoint struct {
 	OpenIncidents int `json:"open_incidents"`
 	// Added is how many this step opened; OpenS is from its first open
 	// sent until every incident was recorded and paged.
-	Added          int              `json:"added"`
-	OpenS          float64          `json:"open_s,omitempty"`
-	OpensPerSecond float64          `json:"opens_per_second,omitempty"`
-	OpenErrors     int              `json:"open_errors,omitempty"`
-	FirstError     string           `json:"first_error,omitempty"`
-	Engine         idleReading      `json:"engine"`
-	PostgresBytes  int64            `json:"postgres_bytes"`
-	SQLiteBytes    int64            `json:"sqlite_bytes"`
-	SQLiteFiles    map[string]int64 `json:"sqlite_files"`
+	Added          int     `json:"added"`
+	OpenS          float64 `json:"open_s,omitempty"`
+	OpensPerSecond float64 `json:"opens_per_second,omitempty"`
+	OpenErrors     int     `json:"open_errors,omitempty"`
+	FirstError     string  `json:"first_error,omitempty"`
+	// Engine is every process together; Processes each one.
+	Engine    idleReading   `json:"engine"`
+	Processes []procReading `json:"processes"`
+	storeSizes
 }
 
 // costDelta is what each incident added between two points.
 type costDelta struct {
 	From int `json:"from"`
 	To   int `json:"to"`
-	// RSSBytesPerIncident uses the last reading of each window.
-	RSSBytesPerIncident float64 `json:"rss_bytes_per_incident"`
+	// RSSBytesPerIncident uses the last reading of each window, of every
+	// process together; ProcessRSSBytesPerIncident of each.
+	RSSBytesPerIncident        float64            `json:"rss_bytes_per_incident"`
+	ProcessRSSBytesPerIncident map[string]float64 `json:"process_rss_bytes_per_incident"`
 	// CPUPercentPer1000 is idle CPU (percent of one core) per 1,000 incidents.
 	CPUPercentPer1000        float64 `json:"cpu_percent_per_1000_incidents"`
 	PostgresBytesPerIncident float64 `json:"postgres_bytes_per_incident"`
-	SQLiteBytesPerIncident   float64 `json:"sqlite_bytes_per_incident"`
+	TemporalBytesPerIncident float64 `json:"temporal_bytes_per_incident"`
 }
 
 type costFixtures struct {
@@ -91,7 +99,7 @@ type costFixtures struct {
 }
 
 type costSummary struct {
-	EnginePID    int          `json:"engine_pid"`
+	Engine       *engine      `json:"engine"`
 	PushReceiver pushReceiver `json:"push_receiver"`
 	Pushes       int64        `json:"pushes_during_run"`
 	Fixtures     costFixtures `json:"fixtures"`
@@ -112,7 +120,10 @@ func parseCostFlags(args []string, stderr io.Writer) (costParams, error) {
 	fs.SetOutput(stderr)
 	var p costParams
 	fs.StringVar(&p.URL, "url", "http://127.0.0.1:8080", "base URL of the running engine")
-	fs.StringVar(&p.DatabaseURL, "database-url", "postgres://postgres@127.0.0.1:55432/incidents?sslmode=disable", "the engine's Postgres (sizes and progress are read there)")
+	fs.StringVar(&p.DatabaseURL, "database-url", "postgres://postgres@127.0.0.1:55432/incidents?sslmode=disable",
+		"the engine's Postgres (sizes and progress are read there; with -topology, the server the run's database is created on)")
+	p.temporalFlags.register(fs)
+	p.launchFlags.register(fs)
 	counts := &levelsFlag{levels: []int{1000, 10000}, name: "-counts", max: 1_000_000}
 	fs.Var(counts, "counts", "comma-separated totals of open incidents to measure at, ascending")
 	fs.IntVar(&p.Concurrency, "concurrency", 16, "opens (and resolves) in flight at once")
@@ -120,8 +131,6 @@ func parseCostFlags(args []string, stderr io.Writer) (costParams, error) {
 	fs.DurationVar(&p.idle, "idle", 30*time.Second, "idle window over which memory and CPU are read")
 	fs.DurationVar(&p.quiet, "quiet", 5*time.Second, "pause after the last incident paged, before the idle window")
 	fs.DurationVar(&p.stepDelay, "step-delay", 24*time.Hour, "delay of the policy's second step: the timer each incident holds")
-	fs.IntVar(&p.EnginePID, "engine-pid", 0, "the engine's process ID (default: the process listening on -url's port)")
-	fs.StringVar(&p.TemporalDB, "temporal-db", ".data/dev/temporal.db", "the embedded Temporal's SQLite file (its -wal and -shm are counted too)")
 	registerGorush(fs, &p.GorushURL)
 	fs.StringVar(&p.Out, "out", defaultOut, "directory for the JSON results")
 	fs.BoolVar(&p.Keep, "keep", false, "leave the incidents open at the end instead of resolving them")
@@ -152,6 +161,9 @@ func parseCostFlags(args []string, stderr io.Writer) (costParams, error) {
 		case p.timeout <= 0 || p.Out == "":
 			return fmt.Errorf("-timeout must be positive and -out name a directory")
 		}
+		if err := p.launchFlags.check(); err != nil {
+			return err
+		}
 		p.Idle, p.Quiet, p.StepDelay, p.Timeout = p.idle.String(), p.quiet.String(), p.stepDelay.String(), p.timeout.String()
 		return nil
 	})
@@ -175,15 +187,29 @@ type costRun struct {
 	db  *pgx.Conn
 	fx  costFixtures
 	out io.Writer
-
-	pid int
+	eng *engine
 
 	mu  sync.Mutex
 	ids []string
 }
 
 func cost(ctx context.Context, p costParams, out io.Writer) (result, []headline, error) {
-	c, err := newClient(p.URL, maxConcurrency, p.token)
+	eng := p.eng
+	if eng == nil {
+		var err error
+		if eng, err = openEngine(ctx, p.launchFlags, p.URL, p.TemporalAddress, p.DatabaseURL, p.GorushURL, out); err != nil {
+			return result{}, nil, err
+		}
+		defer eng.stop(out)
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		eng.watch(ctx, cancel)
+		if eng.token != "" {
+			p.token = eng.token
+		}
+	}
+	c, err := newClient(eng.APIURL, maxConcurrency, p.token)
 	if err != nil {
 		return result{}, nil, err
 	}
@@ -192,35 +218,23 @@ func cost(ctx context.Context, p costParams, out io.Writer) (result, []headline,
 	if err != nil {
 		return result{}, nil, err
 	}
-	sum := costSummary{EnginePID: p.EnginePID}
-	if sum.EnginePID == 0 {
-		u, _ := url.Parse(p.URL)
-		port, err := strconv.Atoi(u.Port())
-		if err != nil {
-			port = 80
-		}
-		if sum.EnginePID, err = listenerPID(port); err != nil {
-			return result{}, nil, fmt.Errorf("find the engine's process: %w", err)
-		}
-	}
-	if _, err := readProc(sum.EnginePID); err != nil {
-		return result{}, nil, fmt.Errorf("-engine-pid: %w", err)
-	}
+	sum := costSummary{Engine: eng}
 	dbctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	db, err := pgx.Connect(dbctx, p.DatabaseURL)
+	db, err := pgx.Connect(dbctx, eng.DatabaseURL)
 	cancel()
 	if err != nil {
 		return result{}, nil, fmt.Errorf("postgres: %w", err)
 	}
 	defer db.Close(context.Background())
-	r := &costRun{p: p, c: c, db: db, out: out, pid: sum.EnginePID}
+	r := &costRun{p: p, c: c, db: db, out: out, eng: eng}
 	sum.PushReceiver = probePush(ctx, p.GorushURL)
 	if r.fx, err = setupCostFixtures(ctx, c, p.stepDelay); err != nil {
 		return result{}, nil, err
 	}
 	sum.Fixtures = r.fx
-	fmt.Fprintf(out, "%s: engine %s (pid %d) ready: %s; service %s; opening %d at a time, up to %v; idle window %s\n",
-		scenarioCost, c.base, sum.EnginePID, ready, r.fx.Service, p.Concurrency, p.Counts, p.idle)
+	fmt.Fprintf(out, "%s: engine %s ready: %s; service %s; opening %d at a time, up to %v; idle window %s\n",
+		scenarioCost, c.base, ready, r.fx.Service, p.Concurrency, p.Counts, p.idle)
+	fmt.Fprintf(out, "  engine: %s\n", eng.describe())
 	fmt.Fprintf(out, "  push receiver: %s\n", sum.PushReceiver.Description)
 
 	started := time.Now().UTC()
@@ -255,6 +269,9 @@ func cost(ctx context.Context, p costParams, out io.Writer) (result, []headline,
 	}()
 	ended := time.Now().UTC()
 	if err != nil {
+		if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
+			err = cause
+		}
 		fmt.Fprintf(out, "  stopped: %v\n", err)
 	}
 	sum.Deltas = costDeltas(sum.Points)
@@ -262,7 +279,9 @@ func cost(ctx context.Context, p costParams, out io.Writer) (result, []headline,
 		sum.Pushes = after.Pushes - sum.PushReceiver.Pushes
 	}
 
-	if !p.Keep {
+	if !p.Keep && !(eng.launched && !eng.keep) {
+		// A started engine's databases are dropped whole at the end:
+		// resolving its incidents first would only take time.
 		cl := r.cleanup()
 		sum.Cleanup = &cl
 		fmt.Fprintf(out, "  cleanup: resolved %d in %.0f s, failed %d %s\n", cl.Resolved, cl.Seconds, cl.Failed, cl.FirstError)
@@ -274,7 +293,7 @@ func cost(ctx context.Context, p costParams, out io.Writer) (result, []headline,
 		Scenario:   scenarioCost,
 		Parameters: p,
 		Machine:    thisMachine(),
-		Engine:     map[string]any{"ready_checks": ready.Checks, "pid": sum.EnginePID, "push_receiver": sum.PushReceiver},
+		Engine:     map[string]any{"ready_checks": ready.Checks, "engine": eng, "push_receiver": sum.PushReceiver},
 		StartedAt:  started,
 		EndedAt:    ended,
 		Summary:    sum,
@@ -446,23 +465,21 @@ func (r *costRun) open(ctx context.Context) error {
 func (r *costRun) measure(ctx context.Context, open int) (costPoint, error) {
 	pt := costPoint{OpenIncidents: open}
 	var err error
-	pt.Engine, err = idleWindow(r.pid, r.p.idle, func(d time.Duration) bool { return sleepCtx(ctx, d) })
+	pt.Processes, err = idleWindowProcs(r.eng.pids(), r.p.idle, func(d time.Duration) bool { return sleepCtx(ctx, d) })
 	if err != nil {
-		return pt, fmt.Errorf("read the engine process: %w", err)
+		return pt, fmt.Errorf("read the engine's processes: %w", err)
 	}
-	qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := r.db.QueryRow(qctx, "SELECT pg_database_size(current_database())").Scan(&pt.PostgresBytes); err != nil {
-		return pt, fmt.Errorf("postgres size: %w", err)
+	pt.Engine = totalReading(pt.Processes)
+	if pt.storeSizes, err = r.eng.sizes(ctx); err != nil {
+		return pt, err
 	}
-	db := r.p.TemporalDB
-	pt.SQLiteBytes, pt.SQLiteFiles = filesSize([]string{db, db + "-wal", db + "-shm"})
 	return pt, nil
 }
 
 func (r *costRun) printPoint(pt costPoint) {
-	line := fmt.Sprintf("  %6d open: RSS %.1f MiB, idle CPU %.2f %% over %.0f s, Postgres %.1f MiB, SQLite %.1f MiB",
-		pt.OpenIncidents, mib(pt.Engine.RSSBytes), pt.Engine.CPUPercent, pt.Engine.WindowS, mib(pt.PostgresBytes), mib(pt.SQLiteBytes))
+	line := fmt.Sprintf("  %6d open: RSS %s MiB, idle CPU %.2f %% over %.0f s, Postgres %.1f MiB, Temporal %s %.1f MiB",
+		pt.OpenIncidents, rssLine(pt.Processes), pt.Engine.CPUPercent, pt.Engine.WindowS, mib(pt.PostgresBytes),
+		pt.TemporalStore, mib(pt.TemporalBytes))
 	if pt.Added > 0 {
 		line += fmt.Sprintf(" (added %d in %.0f s, %.1f/s to paged)", pt.Added, pt.OpenS, pt.OpensPerSecond)
 	}
@@ -497,12 +514,13 @@ func costDeltas(pts []costPoint) []costDelta {
 			continue
 		}
 		ds = append(ds, costDelta{
-			From:                     a.OpenIncidents,
-			To:                       b.OpenIncidents,
-			RSSBytesPerIncident:      float64(b.Engine.RSSBytes-a.Engine.RSSBytes) / n,
-			CPUPercentPer1000:        (b.Engine.CPUPercent - a.Engine.CPUPercent) / n * 1000,
-			PostgresBytesPerIncident: float64(b.PostgresBytes-a.PostgresBytes) / n,
-			SQLiteBytesPerIncident:   float64(b.SQLiteBytes-a.SQLiteBytes) / n,
+			From:                       a.OpenIncidents,
+			To:                         b.OpenIncidents,
+			RSSBytesPerIncident:        float64(b.Engine.RSSBytes-a.Engine.RSSBytes) / n,
+			ProcessRSSBytesPerIncident: perProcessRSS(a.Processes, b.Processes, n),
+			CPUPercentPer1000:          (b.Engine.CPUPercent - a.Engine.CPUPercent) / n * 1000,
+			PostgresBytesPerIncident:   float64(b.PostgresBytes-a.PostgresBytes) / n,
+			TemporalBytesPerIncident:   float64(b.TemporalBytes-a.TemporalBytes) / n,
 		})
 	}
 	return ds
@@ -532,32 +550,31 @@ func printCost(w io.Writer, sum costSummary) {
 	if len(sum.Points) == 0 {
 		return
 	}
-	rows := make([][]string, 0, len(sum.Points)+len(sum.Deltas))
+	labels := procLabels(sum.Points[0].Processes)
+	rows := make([][]string, 0, len(sum.Points))
 	for _, pt := range sum.Points {
-		rows = append(rows, []string{
-			strconv.Itoa(pt.OpenIncidents),
-			fmt.Sprintf("%.1f", mib(pt.Engine.RSSBytes)),
-			fmt.Sprintf("%.2f", pt.Engine.CPUPercent),
-			fmt.Sprintf("%.1f", mib(pt.PostgresBytes)),
-			fmt.Sprintf("%.1f", mib(pt.SQLiteBytes)),
-		})
+		rows = append(rows, append([]string{strconv.Itoa(pt.OpenIncidents)}, resourceCells(pt.Processes, pt.storeSizes)...))
 	}
-	printTable(w, []string{"open incidents", "engine RSS MiB", "idle CPU %", "Postgres MiB", "SQLite MiB"}, rows)
+	printTable(w, append([]string{"open incidents"}, resourceHeader(labels, sum.Points[0].TemporalStore)...), rows)
 	if len(sum.Deltas) > 0 {
 		fmt.Fprintln(w)
 		rows = rows[:0]
 		for _, d := range sum.Deltas {
-			rows = append(rows, []string{
-				fmt.Sprintf("%d → %d", d.From, d.To),
-				fmt.Sprintf("%.0f", d.RSSBytesPerIncident),
+			row := []string{fmt.Sprintf("%d → %d", d.From, d.To)}
+			row = append(row, perIncidentCells(labels, d.ProcessRSSBytesPerIncident, d.RSSBytesPerIncident)...)
+			row = append(row,
 				fmt.Sprintf("%.3f", d.CPUPercentPer1000),
 				fmt.Sprintf("%.0f", d.PostgresBytesPerIncident),
-				fmt.Sprintf("%.0f", d.SQLiteBytesPerIncident),
-			})
+				fmt.Sprintf("%.0f", d.TemporalBytesPerIncident),
+			)
+			rows = append(rows, row)
 		}
-		printTable(w, []string{"per incident added", "RSS bytes", "CPU %/1000", "Postgres bytes", "SQLite bytes"}, rows)
+		header := append([]string{"per incident added"}, perIncidentHeader(labels)...)
+		printTable(w, append(header, "CPU %/1000", "Postgres bytes", "Temporal bytes"), rows)
 	}
-	fmt.Fprintf(w, "engine: pid %d, one process (embedded Temporal server, worker and API); CPU in %% of one core over each idle window\n", sum.EnginePID)
+	if sum.Engine != nil {
+		fmt.Fprintf(w, "engine: %s; CPU in %% of one core over each idle window\n", sum.Engine.describe())
+	}
 	fmt.Fprintf(w, "opened through POST /api/v1/incidents; push receiver: %s; %d pushes during the run\n", sum.PushReceiver.Description, sum.Pushes)
 	if cl := sum.Cleanup; cl != nil {
 		fmt.Fprintf(w, "cleanup: resolved %d in %.0f s, %d failed\n", cl.Resolved, cl.Seconds, cl.Failed)

@@ -10,13 +10,18 @@
 //	incident-bench ceilings [flags]           Postgres single-row INSERTs and empty-workflow starts per second, for comparison
 //	incident-bench cost [flags]               memory, idle CPU and storage per open incident
 //	incident-bench all [flags]                all of the above, one table and one JSON
+//	incident-bench scale [flags]              100,000 open incidents and 10,000 pinging heartbeat monitors, measured at checkpoints
 //
 // Scenarios print a table of results and write the raw samples, the
 // parameters and the machine they ran on as JSON under -out (.data/bench,
-// ignored by git), so that runs can be compared later. They never start the
-// engine themselves: point -url at one (`make run GORUSH=local` starts one on
-// http://127.0.0.1:8080). Defaults that name files (-out, -temporal-db) are
-// relative to the repository root, where `make bench` runs it.
+// ignored by git), so that runs can be compared later. By default they
+// measure the engine answering at -url (`make run GORUSH=local` starts one
+// on http://127.0.0.1:8080). all, cost and scale also take -topology, with
+// which they start the engine themselves from -engine-bin, as one process
+// (dev) or as a Temporal server, a worker and an API (split-sqlite,
+// split-postgres), on stores of the run's own (topology.go). Defaults that
+// name files (-out, -temporal-db, -engine-bin, -engine-data) are relative
+// to the repository root, where `make bench` runs it.
 package main
 
 import (
@@ -43,6 +48,7 @@ var scenarios = []scenario{
 	{name: scenarioCeilings, summary: "the limits beside them: Postgres single-row INSERTs and empty Temporal workflow starts per second", run: runCeilings},
 	{name: scenarioCost, summary: "memory, idle CPU and storage of the engine at 0, 1,000 and 10,000 open incidents", run: runCost},
 	{name: scenarioAll, summary: "every scenario in turn, one combined table and one JSON", run: runAll},
+	{name: scenarioScale, summary: "open incidents and pinging heartbeat monitors at scale, measured at checkpoints (not part of all)", run: runScale},
 }
 
 func usage(w io.Writer) {

@@ -159,9 +159,9 @@ func listeningInodes(table string, port int) []string {
 	return out
 }
 
-// idleWindow samples pid every second for d and returns the mean and the
-// last resident memory and the CPU share used over the window, in percent
-// of one core.
+// idleReading is one process (or several added up) over an idle window,
+// sampled every second: the last, mean and highest resident memory, and
+// the CPU share used over the window, in percent of one core.
 type idleReading struct {
 	WindowS     float64 `json:"window_s"`
 	RSSBytes    int64   `json:"rss_bytes"`
@@ -170,36 +170,6 @@ type idleReading struct {
 	CPUSeconds  float64 `json:"cpu_seconds"`
 	// CPUPercent is CPU time over wall time, in percent of one core.
 	CPUPercent float64 `json:"cpu_percent"`
-}
-
-func idleWindow(pid int, d time.Duration, sleep func(time.Duration) bool) (idleReading, error) {
-	first, err := readProc(pid)
-	if err != nil {
-		return idleReading{}, err
-	}
-	last := first
-	var sum, n, peak int64 = first.RSSBytes, 1, first.RSSBytes
-	end := first.At.Add(d)
-	for time.Until(end) > 0 {
-		if !sleep(min(time.Second, time.Until(end))) {
-			return idleReading{}, errors.New("interrupted")
-		}
-		s, err := readProc(pid)
-		if err != nil {
-			return idleReading{}, err
-		}
-		last = s
-		sum += s.RSSBytes
-		n++
-		peak = max(peak, s.RSSBytes)
-	}
-	wall := last.At.Sub(first.At).Seconds()
-	r := idleReading{WindowS: wall, RSSBytes: last.RSSBytes, RSSMeanByte: sum / n, RSSMaxBytes: peak,
-		CPUSeconds: float64(last.CPUTicks-first.CPUTicks) / clockTicks}
-	if wall > 0 {
-		r.CPUPercent = 100 * r.CPUSeconds / wall
-	}
-	return r, nil
 }
 
 // filesSize sums the sizes of the files that exist among paths; missing

@@ -57,20 +57,18 @@ func TestListenerPIDFindsThisProcess(t *testing.T) {
 	}
 }
 
-func TestIdleWindowReadsThisProcess(t *testing.T) {
-	r, err := idleWindow(os.Getpid(), 1500*time.Millisecond, func(d time.Duration) bool { time.Sleep(d); return true })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.RSSBytes <= 0 || r.RSSMaxBytes < r.RSSBytes || r.WindowS < 1.4 || r.CPUPercent < 0 {
-		t.Errorf("idleWindow = %+v", r)
-	}
-}
-
 func TestCostDeltasPerIncident(t *testing.T) {
+	procs := func(worker, api int64) []procReading {
+		return []procReading{
+			{Label: procWorker, idleReading: idleReading{RSSBytes: worker}},
+			{Label: procAPI, idleReading: idleReading{RSSBytes: api}},
+		}
+	}
 	pts := []costPoint{
-		{OpenIncidents: 0, Engine: idleReading{RSSBytes: 100 << 20, CPUPercent: 1}, PostgresBytes: 1000, SQLiteBytes: 5000},
-		{OpenIncidents: 1000, Engine: idleReading{RSSBytes: 200 << 20, CPUPercent: 3}, PostgresBytes: 5001000, SQLiteBytes: 30005000},
+		{OpenIncidents: 0, Engine: idleReading{RSSBytes: 100 << 20, CPUPercent: 1}, Processes: procs(80<<20, 20<<20),
+			storeSizes: storeSizes{PostgresBytes: 1000, TemporalBytes: 5000}},
+		{OpenIncidents: 1000, Engine: idleReading{RSSBytes: 200 << 20, CPUPercent: 3}, Processes: procs(170<<20, 30<<20),
+			storeSizes: storeSizes{PostgresBytes: 5001000, TemporalBytes: 30005000}},
 	}
 	ds := costDeltas(pts)
 	if len(ds) != 1 {
@@ -78,8 +76,32 @@ func TestCostDeltasPerIncident(t *testing.T) {
 	}
 	d := ds[0]
 	if d.From != 0 || d.To != 1000 || d.RSSBytesPerIncident != float64(100<<20)/1000 ||
-		d.CPUPercentPer1000 != 2 || d.PostgresBytesPerIncident != 5000 || d.SQLiteBytesPerIncident != 30000 {
+		d.CPUPercentPer1000 != 2 || d.PostgresBytesPerIncident != 5000 || d.TemporalBytesPerIncident != 30000 {
 		t.Errorf("costDeltas = %+v", d)
+	}
+	if d.ProcessRSSBytesPerIncident[procWorker] != float64(90<<20)/1000 || d.ProcessRSSBytesPerIncident[procAPI] != float64(10<<20)/1000 {
+		t.Errorf("per process = %v", d.ProcessRSSBytesPerIncident)
+	}
+}
+
+// Several processes are read in one window, each on its own.
+func TestIdleWindowProcsReadsEachProcess(t *testing.T) {
+	self := os.Getpid()
+	rs, err := idleWindowProcs([]labelledPID{{procWorker, self}, {procAPI, self}}, 1200*time.Millisecond,
+		func(d time.Duration) bool { time.Sleep(d); return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 2 || rs[0].Label != procWorker || rs[1].Label != procAPI || rs[0].PID != self {
+		t.Fatalf("idleWindowProcs = %+v", rs)
+	}
+	for _, r := range rs {
+		if r.RSSBytes <= 0 || r.WindowS < 1.1 || r.CPUPercent < 0 {
+			t.Errorf("%s: %+v", r.Label, r.idleReading)
+		}
+	}
+	if tot := totalReading(rs); tot.RSSBytes != rs[0].RSSBytes+rs[1].RSSBytes {
+		t.Errorf("totalReading = %+v", tot)
 	}
 }
 

@@ -31,8 +31,9 @@ import (
 const BootstrapTTL = 24 * time.Hour
 
 // RunDev runs the whole engine in one process: an embedded Temporal server
-// with its Web UI (state in a SQLite file under the data dir, so incidents
-// and their timers survive a restart), the worker and the API.
+// with its Web UI (state in a SQLite file under the data dir, or in the
+// Postgres database dev.temporal_database_url names, so incidents and their
+// timers survive a restart), the worker and the API.
 func RunDev(ctx context.Context, args []string, out io.Writer) error {
 	cfg, _, err := app.LoadConfig("dev", args, nil)
 	if err != nil {
@@ -56,14 +57,21 @@ func RunDev(ctx context.Context, args []string, out io.Writer) error {
 	if _, err := store.MigrateUp(ctx, a.Store.Pool()); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	srv, err := devtemporal.Start(ctx, devtemporal.Options{
-		DatabaseFile:     filepath.Join(cfg.Dev.DataDir, "temporal.db"),
+	opts := devtemporal.Options{
 		Port:             cfg.Dev.TemporalPort,
 		UIPort:           cfg.Dev.UIPort,
 		Namespace:        cfg.Temporal.Namespace,
 		SearchAttributes: contract.SearchAttributeTypes,
 		Logger:           a.Logs.Component("temporal_server"),
-	})
+	}
+	temporalStore := filepath.Join(cfg.Dev.DataDir, "temporal.db")
+	if cfg.Dev.TemporalDatabaseURL != "" {
+		opts.PostgresURL = cfg.Dev.TemporalDatabaseURL
+		temporalStore = app.RedactURL(cfg.Dev.TemporalDatabaseURL)
+	} else {
+		opts.DatabaseFile = temporalStore
+	}
+	srv, err := devtemporal.Start(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -106,7 +114,7 @@ func RunDev(ctx context.Context, args []string, out io.Writer) error {
   API              %s/api/v1/incidents
   health           %s/health/ready
   metrics          %s/metrics
-  Temporal         %s (namespace %s)
+  Temporal         %s (namespace %s, state in %s)
   Temporal Web UI  %s
   Postgres         %s
   Redis            %s
@@ -116,7 +124,7 @@ func RunDev(ctx context.Context, args []string, out io.Writer) error {
                    (user "admin", valid %s; send it as "Authorization: Bearer <token>";
                    more: incident-server token create --user NAME --role viewer|responder|admin)
 Press Ctrl-C to stop.
-`, cfg.Version, consoleBase, signIn, a.Config.Console.LoginLinkTTL, base, base, base, srv.HostPort(), cfg.Temporal.Namespace, srv.UIAddress(),
+`, cfg.Version, consoleBase, signIn, a.Config.Console.LoginLinkTTL, base, base, base, srv.HostPort(), cfg.Temporal.Namespace, temporalStore, srv.UIAddress(),
 		app.RedactURL(cfg.Database.URL), cfg.Redis.Addr, pushTarget(cfg.Push.GorushURL), channels(cfg.Notifications), adminToken, BootstrapTTL)
 	err = a.Serve(ctx, l, a.Handler())
 	fmt.Fprintln(out, "incident-server stopped")
@@ -155,18 +163,23 @@ func channels(n config.Notifications) string {
 // RunTemporal runs only the embedded Temporal server, as its own process,
 // until ctx is done: what `dev` runs in-process, for a topology of separate
 // processes on one machine (api and worker pointed at it with
-// TEMPORAL_ADDRESS), as the fault-injection suite and the benchmark's cost
-// scenario run it. State lives in the SQLite file -db, so the process can be
-// stopped and started again on the same file and every workflow resumes
-// with its timers. The namespace has the workflows' search attributes,
-// whether the file is new or not.
+// TEMPORAL_ADDRESS), as the fault-injection suite and the benchmark run it.
+// State lives in the SQLite file -db, or in the Postgres database -postgres
+// names (with visibility in <name>_visibility beside it, both set up by
+// Temporal's own schema tool), so the process can be stopped and started
+// again on the same store and every workflow resumes with its timers. The
+// namespace has the workflows' search attributes, whether the store is new
+// or not.
 func RunTemporal(ctx context.Context, args []string, out io.Writer) error {
-	var db string
-	var port, uiPort int
+	var db, pg string
+	var port, uiPort, shards int
 	cfg, rest, err := app.LoadConfig("temporal", args, func(fs *flag.FlagSet) {
-		fs.StringVar(&db, "db", "", "SQLite `file` holding the server's state; created when missing (required)")
+		fs.StringVar(&db, "db", "", "SQLite `file` holding the server's state; created when missing")
+		fs.StringVar(&pg, "postgres", "", "Postgres `URL` of a database of Temporal's own holding the server's state "+
+			"(visibility in <name>_visibility); created and set up when missing")
 		fs.IntVar(&port, "port", 0, "frontend gRPC `port` on 127.0.0.1 (default dev.temporal_port)")
 		fs.IntVar(&uiPort, "ui-port", 0, "Temporal Web UI `port` on 127.0.0.1; 0 serves no UI")
+		fs.IntVar(&shards, "history-shards", 1, "history shards: the `number` the store records when it is created (later starts keep the recorded one)")
 	})
 	if err != nil {
 		return err
@@ -174,8 +187,17 @@ func RunTemporal(ctx context.Context, args []string, out io.Writer) error {
 	if len(rest) > 0 {
 		return fmt.Errorf("unexpected arguments %q", rest)
 	}
-	if db == "" {
-		return errors.New("-db is required: the SQLite file that keeps workflows across restarts")
+	store := db
+	switch {
+	case db == "" && pg == "":
+		return errors.New("-db or -postgres is required: the SQLite file or Postgres database that keeps workflows across restarts")
+	case db != "" && pg != "":
+		return errors.New("-db and -postgres are mutually exclusive")
+	case pg != "":
+		store = app.RedactURL(pg)
+	}
+	if shards < 1 {
+		return errors.New("-history-shards must be at least 1")
 	}
 	if port == 0 {
 		port = cfg.Dev.TemporalPort
@@ -187,6 +209,8 @@ func RunTemporal(ctx context.Context, args []string, out io.Writer) error {
 	log := logs.Logger()
 	srv, err := devtemporal.Start(ctx, devtemporal.Options{
 		DatabaseFile:     db,
+		PostgresURL:      pg,
+		HistoryShards:    shards,
 		Port:             port,
 		UIPort:           uiPort,
 		Namespace:        cfg.Temporal.Namespace,
@@ -197,7 +221,7 @@ func RunTemporal(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer srv.Stop()
-	// A file created by an older build may lack attributes added since:
+	// A store created by an older build may lack attributes added since:
 	// the namespace registers them only when it is created.
 	tc, err := client.DialContext(ctx, client.Options{HostPort: srv.HostPort(), Namespace: cfg.Temporal.Namespace,
 		Logger: sdklog.NewStructuredLogger(logs.Component("temporal"))})
@@ -209,7 +233,7 @@ func RunTemporal(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	log.Info("temporal server ready", "address", srv.HostPort(), "namespace", cfg.Temporal.Namespace,
-		"database", db, "web_ui", srv.UIAddress())
+		"store", store, "history_shards", shards, "web_ui", srv.UIAddress())
 	fmt.Fprintf(out, "temporal server ready on %s (namespace %s)\n", srv.HostPort(), cfg.Temporal.Namespace)
 	<-ctx.Done()
 	log.Info("temporal server stopping")
