@@ -216,7 +216,7 @@ func (a *Activities) deliver(ctx context.Context, in contract.NotifyInput, user 
 	key := store.NotificationKey{IncidentID: in.IncidentID, Step: in.Step, Round: in.Round, Page: in.Page,
 		UserID: in.UserID, ContactMethodID: cm.ID, Rule: rule}
 	d := contract.Delivery{ContactMethodID: cm.ID, Channel: channel, DeliveryID: key.DeliveryID(), Rule: rule}
-	prior, claimed, err := a.Store.ClaimNotification(ctx, key, channel)
+	prior, claimed, err := a.claim(ctx, key, channel)
 	if err != nil {
 		return d, fmt.Errorf("claim %s: %w", key, err)
 	}
@@ -225,7 +225,9 @@ func (a *Activities) deliver(ctx context.Context, in contract.NotifyInput, user 
 		return d, nil
 	}
 
+	stopRenewing := a.renewClaim(ctx, key)
 	detail, sendErr := a.send(ctx, channel, in, user, cm, d.DeliveryID)
+	stopRenewing()
 	status := store.NotificationSent
 	switch {
 	case sendErr == nil:
@@ -243,6 +245,63 @@ func (a *Activities) deliver(ctx context.Context, in contract.NotifyInput, user 
 	a.Metrics.Notified(channel, status)
 	d.Status, d.Detail = status, detail
 	return d, nil
+}
+
+// claim claims key's delivery in the ledger, waiting while another attempt
+// of the same activity (one that missed its heartbeat but is still alive)
+// holds the claim and is sending: two attempts never send one page at
+// once. The wait ends with the holder's page finished (this attempt then
+// repeats its outcome) or its lease lapsed (this attempt takes over).
+func (a *Activities) claim(ctx context.Context, key store.NotificationKey, channel string) (store.Notification, bool, error) {
+	for {
+		n, claimed, err := a.Store.ClaimNotification(ctx, key, channel)
+		var held *store.ClaimHeldError
+		if !errors.As(err, &held) {
+			return n, claimed, err
+		}
+		// The reason shows in the log and as the pending activity's
+		// heartbeat details.
+		a.logger().InfoContext(ctx, "page held by an overlapping attempt; waiting",
+			"key", key.String(), "wait", held.Wait, "attempt", attempt(ctx))
+		activity.RecordHeartbeat(ctx, held.Error())
+		t := time.NewTimer(held.Wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return n, false, fmt.Errorf("%w: %w", err, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// renewClaim keeps key's claim leased while its page is being sent, until
+// the returned stop is called. A failed renewal is only logged: the send
+// goes on, and at worst an overlapping attempt sends the page again, which
+// the delivery ID lets the receiver drop.
+func (a *Activities) renewClaim(ctx context.Context, key store.NotificationKey) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(store.ClaimLease / 4)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := a.Store.RenewNotification(ctx, key); err != nil {
+					a.logger().WarnContext(ctx, "renew a page's claim", "key", key.String(), "err", err)
+				}
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
 }
 
 // notConfigured is the permanent failure of a page to a channel this

@@ -109,14 +109,36 @@ const notificationColumns = `incident_id, step, round, page, user_id, contact_me
 // Channels are the ledger's delivery channels.
 var Channels = []string{"push", "webhook", "log", "email", "sms", "voice", "slack"}
 
+// ClaimLease is how long a claim on a page being sent keeps other attempts
+// of the same delivery from sending it: the sender renews it
+// (RenewNotification) while the provider is answering, so a later attempt
+// only takes a claim over once its sender has stopped renewing, that is
+// has died or hung, not while it is still sending (two attempts of one
+// activity overlap when a slow worker misses its heartbeat).
+const ClaimLease = 6 * time.Second
+
+// ClaimHeldError is ClaimNotification's answer when another attempt holds
+// the claim and is still sending: the caller waits Wait and claims again.
+type ClaimHeldError struct {
+	Key  NotificationKey
+	Wait time.Duration
+}
+
+func (e *ClaimHeldError) Error() string {
+	return fmt.Sprintf("notification %s is being sent by another attempt (lease ends in %s)", e.Key, e.Wait)
+}
+
 // ClaimNotification records that the page under key is about to be sent on
 // channel (one of Channels). The first claim of a key inserts it with
-// status claimed and returns claimed=true: the caller sends. Every later
-// claim returns the existing row with claimed=false and attempts raised by
-// one; the caller must not send again when its status is sent, and decides
-// by its own policy when it is failed or still claimed (an earlier attempt
-// that stopped between claiming and finishing). The error is a fault.NotFound
-// when the incident does not exist.
+// status claimed and returns claimed=true: the caller sends, renewing the
+// claim with RenewNotification while it does. A later claim of a key whose
+// claim is still within its ClaimLease returns a *ClaimHeldError. Every
+// other later claim returns the existing row with claimed=false and
+// attempts raised by one (taking a lapsed claim over); the caller must not
+// send again when its status is sent, and decides by its own policy when it
+// is failed or still claimed (an earlier attempt that stopped between
+// claiming and finishing). The error is a fault.NotFound when the incident
+// does not exist.
 func (s *Store) ClaimNotification(ctx context.Context, key NotificationKey, channel string) (Notification, bool, error) {
 	if err := key.check(); err != nil {
 		return Notification{}, false, fail("claim notification", err)
@@ -143,14 +165,34 @@ func (s *Store) ClaimNotification(ctx context.Context, key NotificationKey, chan
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return Notification{}, false, fail(fmt.Sprintf("claim notification %s", key), err)
 	}
+	// The row is locked first, so of two attempts claiming at once the
+	// second sees the first's takeover as a fresh claim.
 	rows, err = s.pool.Query(ctx, `
-		UPDATE notifications SET attempts = attempts + 1, updated_at = now()
-		WHERE key = $1
-		RETURNING `+notificationColumns, key.String())
+		WITH old AS (
+			SELECT key, status = $3 AND updated_at > now() - $2::bigint * interval '1 millisecond' AS held,
+				(EXTRACT(EPOCH FROM updated_at - now()) * 1000)::bigint + $2 AS wait_ms
+			FROM notifications WHERE key = $1 FOR UPDATE)
+		UPDATE notifications n
+		SET attempts = n.attempts + CASE WHEN old.held THEN 0 ELSE 1 END,
+			updated_at = CASE WHEN old.held THEN n.updated_at ELSE now() END
+		FROM old WHERE n.key = old.key
+		RETURNING `+qualified("n", notificationColumns)+`, old.held, old.wait_ms`,
+		key.String(), ClaimLease.Milliseconds(), NotificationClaimed)
 	if err != nil {
 		return Notification{}, false, fail(fmt.Sprintf("claim notification %s", key), err)
 	}
-	n, err = pgx.CollectExactlyOneRow(rows, scanNotification)
+	var held bool
+	var waitMS int64
+	n, err = pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (Notification, error) {
+		var n Notification
+		err := row.Scan(&n.Key.IncidentID, &n.Key.Step, &n.Key.Round, &n.Key.Page, &n.Key.UserID, &n.Key.ContactMethodID,
+			&n.Key.Rule, &n.Channel, &n.Status, &n.Detail, &n.Attempts, &n.CreatedAt, &n.UpdatedAt, &held, &waitMS)
+		n.CreatedAt, n.UpdatedAt = n.CreatedAt.UTC(), n.UpdatedAt.UTC()
+		return n, err
+	})
+	if err == nil && held {
+		return n, false, &ClaimHeldError{Key: key, Wait: time.Duration(max(waitMS, 1)) * time.Millisecond}
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		// The incident, and its ledger with it, was deleted in between.
 		return Notification{}, false, fmt.Errorf("claim notification %s: %w", key, fault.Missing("notification"))
@@ -159,6 +201,26 @@ func (s *Store) ClaimNotification(ctx context.Context, key NotificationKey, chan
 		return Notification{}, false, fail(fmt.Sprintf("claim notification %s", key), err)
 	}
 	return n, false, nil
+}
+
+// RenewNotification extends the ClaimLease of key's claim while its sender
+// is still sending. It does nothing to a finished page.
+func (s *Store) RenewNotification(ctx context.Context, key NotificationKey) error {
+	_, err := s.pool.Exec(ctx, `UPDATE notifications SET updated_at = now() WHERE key = $1 AND status = $2`,
+		key.String(), NotificationClaimed)
+	if err != nil {
+		return fail(fmt.Sprintf("renew notification %s", key), err)
+	}
+	return nil
+}
+
+// qualified prefixes each of a comma-separated column list with alias.
+func qualified(alias, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
 }
 
 // FinishNotification records the outcome of a claimed page: status is

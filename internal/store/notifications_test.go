@@ -1,6 +1,8 @@
 package store_test
 
 import (
+	"time"
+
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -35,12 +37,29 @@ func TestClaimNotificationOnce(t *testing.T) {
 	require.Equal(t, "push", first.Channel)
 	require.Equal(t, 1, first.Attempts)
 
+	// While the first attempt may still be sending, a second one waits.
+	_, claimed, err = s.ClaimNotification(ctx, key, "push")
+	var held *store.ClaimHeldError
+	require.ErrorAs(t, err, &held, "a claim within its lease is held")
+	require.False(t, claimed)
+	require.Equal(t, key, held.Key)
+	require.Greater(t, held.Wait, time.Duration(0))
+	require.LessOrEqual(t, held.Wait, store.ClaimLease)
+
+	// Renewing keeps it held; once its sender stops renewing, it lapses
+	// and a later attempt takes it over.
+	require.NoError(t, s.RenewNotification(ctx, key))
+	_, _, err = s.ClaimNotification(ctx, key, "push")
+	require.ErrorAs(t, err, &held)
+	lapse(t, s, key)
 	again, claimed, err := s.ClaimNotification(ctx, key, "push")
 	require.NoError(t, err)
 	require.False(t, claimed, "a retried claim does not send again")
-	require.Equal(t, 2, again.Attempts)
+	require.Equal(t, 2, again.Attempts, "held claims are not attempts")
 	require.Equal(t, store.NotificationClaimed, again.Status)
 	require.Equal(t, first.CreatedAt, again.CreatedAt)
+	_, _, err = s.ClaimNotification(ctx, key, "push")
+	require.ErrorAs(t, err, &held, "the takeover is a fresh claim")
 
 	require.NoError(t, s.FinishNotification(ctx, key, store.NotificationSent, "accepted by gorush"))
 	after, claimed, err := s.ClaimNotification(ctx, key, "push")
@@ -121,4 +140,12 @@ func TestClaimNotificationRejects(t *testing.T) {
 	_, _, err = s.ClaimNotification(ctx, store.NotificationKey{IncidentID: "inc_1"}, "carrier-pigeon")
 	require.Error(t, err)
 	require.Equal(t, 0, countRows(t, s, `SELECT count(*) FROM notifications`))
+}
+
+// lapse ages key's claim past its lease, as if its sender had died.
+func lapse(t *testing.T, s *store.Store, key store.NotificationKey) {
+	t.Helper()
+	_, err := s.Pool().Exec(t.Context(), `UPDATE notifications SET updated_at = now() - $2::bigint * interval '1 millisecond' WHERE key = $1`,
+		key.String(), (store.ClaimLease + time.Second).Milliseconds())
+	require.NoError(t, err)
 }
