@@ -52,9 +52,13 @@ func (s *Server) openIncident(c *gin.Context) {
 	}
 	req := engine.OpenRequest{NewIncident: in, Actor: actorOf(c, ""), Caller: principal(c).RateKey(), IdempotencyKey: key}
 	if in.DedupKey != "" {
-		if inc, ok := s.joinOpen(c, req); ok {
+		if inc, opener, ok := s.joinOpen(c, req); ok {
+			status := http.StatusOK
+			if opener {
+				status = http.StatusCreated
+			}
 			c.Header("Location", "/api/v1/incidents/"+inc.ID)
-			c.JSON(http.StatusOK, inc)
+			c.JSON(status, inc)
 			return
 		}
 	}
@@ -74,21 +78,33 @@ func (s *Server) openIncident(c *gin.Context) {
 
 // joinOpen joins the incident open under req's dedup key, when the
 // projection shows one: a signal, not an update, so a storm of opens with
-// one key does not queue behind the workflow's few updates in flight. It
-// reports false (the caller opens through the workflow) when none is open,
-// the lookup fails, or the workflow has closed meanwhile.
-func (s *Server) joinOpen(c *gin.Context, req engine.OpenRequest) (incident.Incident, bool) {
+// one key does not queue behind the workflow's few updates in flight. A
+// retry of the keyed request that opened the incident (its first answer
+// lost, or a 503) joins nothing: opener is true, and it is answered as the
+// first attempt would have been. It reports false (the caller opens
+// through the workflow) when none is open, a lookup fails, or the workflow
+// has closed meanwhile.
+func (s *Server) joinOpen(c *gin.Context, req engine.OpenRequest) (inc incident.Incident, opener, ok bool) {
 	ctx := c.Request.Context()
 	inc, ok, err := s.store.OpenIncidentOf(ctx, contract.DedupWorkflowID(req.Service, req.DedupKey))
 	if err != nil || !ok {
-		return incident.Incident{}, false
+		return incident.Incident{}, false, false
+	}
+	if req.IdempotencyKey != "" {
+		opener, err := s.store.OpenedByRequest(ctx, inc.ID, contract.OpenRequestKey(req.Caller, req.Service, req.IdempotencyKey))
+		if err != nil {
+			return incident.Incident{}, false, false
+		}
+		if opener {
+			return inc, true, true
+		}
 	}
 	if err := s.engine.Join(ctx, inc, req); err != nil {
 		s.log.WarnContext(ctx, "join open incident; opening through its workflow", "request_id", requestID(c),
 			"incident_id", inc.ID, "error", err)
-		return incident.Incident{}, false
+		return incident.Incident{}, false, false
 	}
-	return inc, true
+	return inc, false, true
 }
 
 type listResponse struct {
@@ -251,10 +267,11 @@ func (s *Server) transition(action incident.Action) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		// Without an Idempotency-Key (whose retry must get the first
-		// answer back) a move the incident's recorded status forbids is
-		// answered here, without a round trip to its workflow.
-		if err := incident.CanTransition(inc.Status, target); err != nil && key == "" {
+		// A move the incident's recorded status forbids is answered here,
+		// without a round trip to its workflow, unless it is the retry of
+		// the keyed request that made the move (which gets its first
+		// answer back from the workflow).
+		if err := incident.CanTransition(inc.Status, target); err != nil && !s.retryOf(c, inc, update, key) {
 			s.abort(c, err)
 			return
 		}
@@ -266,6 +283,17 @@ func (s *Server) transition(action incident.Action) gin.HandlerFunc {
 		}
 		c.JSON(http.StatusOK, out)
 	}
+}
+
+// retryOf reports whether the command update sent with Idempotency-Key key
+// has already taken effect on inc (a timeline event names it), or may have:
+// a failed lookup sends the command on to the workflow, which knows.
+func (s *Server) retryOf(c *gin.Context, inc incident.Incident, update, key string) bool {
+	if key == "" {
+		return false
+	}
+	done, err := s.store.RecordedRequest(c.Request.Context(), inc.ID, contract.CommandUpdateID(update, key))
+	return done || err != nil
 }
 
 // bindCommand decodes a responder's command into body and replaces the

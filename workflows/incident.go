@@ -31,9 +31,17 @@ var projectionOptions = workflow.ActivityOptions{
 // local activities. A local attempt that waits longer than the retry
 // threshold for its next try continues in a later workflow task.
 var localProjectionOptions = workflow.LocalActivityOptions{
-	StartToCloseTimeout: 10 * time.Second,
-	RetryPolicy:         projectionOptions.RetryPolicy,
+	ScheduleToCloseTimeout: untilDone,
+	StartToCloseTimeout:    10 * time.Second,
+	RetryPolicy:            projectionOptions.RetryPolicy,
 }
+
+// untilDone is the ScheduleToCloseTimeout of local activities that retry
+// until they succeed. A local activity has no unlimited one: left unset,
+// it is its StartToCloseTimeout, and every attempt and retry together
+// would give up after that (an update would fail, and its caller's retries
+// get the failure back, after a ten-second Postgres outage).
+const untilDone = 100 * 365 * 24 * time.Hour
 
 // localWritesVersion marks runs that open in one workflow task and write
 // the projection through local activities.
@@ -386,11 +394,17 @@ func (r *incidentRun) note(ctx workflow.Context, req contract.NoteRequest) (inci
 // transition applies an accepted action; see move.
 func (r *incidentRun) transition(ctx workflow.Context, action incident.Action, req contract.TransitionRequest) (incident.Incident, error) {
 	to, _ := action.Target()
-	var extra map[string]any
+	extra := map[string]any{}
 	if req.Channel != "" {
 		// Acknowledged from an SMS, a call, Slack or a link: the timeline
 		// says so.
-		extra = map[string]any{"channel": req.Channel}
+		extra["channel"] = req.Channel
+	}
+	if info := workflow.GetCurrentUpdateInfo(ctx); info != nil && contract.KeyedCommand(info.ID) {
+		// Sent with an Idempotency-Key: the event names the request, so
+		// the API can tell its retries (which get this answer back) from
+		// other requests the new status forbids.
+		extra[contract.EventRequestKey] = info.ID
 	}
 	return r.moveWith(ctx, to, req.Actor, incident.EventFor(to), req.Note, extra)
 }
@@ -477,14 +491,21 @@ func (r *incidentRun) project(ctx workflow.Context, activity string, arg any) wo
 	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, projectionOptions), activity, arg)
 }
 
-// openedEvent is the first event of a new incident.
+// openedEvent is the first event of a new incident. It names the keyed
+// request that opened it, if one did (contract.EventRequestKey), so
+// that the API answers that request's retries as the opener, not as
+// requests joining the incident.
 func (r *incidentRun) openedEvent() incident.Event {
+	data := map[string]any{"severity": string(r.inc.Severity), "service": r.inc.Service}
+	if r.requestKey != "" {
+		data[contract.EventRequestKey] = r.requestKey
+	}
 	return incident.Event{
 		ID:         "opened",
 		IncidentID: r.inc.ID,
 		Type:       incident.EventOpened,
 		Message:    r.inc.Title,
-		Data:       map[string]any{"severity": string(r.inc.Severity), "service": r.inc.Service},
+		Data:       data,
 		EventTime:  r.inc.CreatedAt,
 	}
 }

@@ -36,7 +36,8 @@ const (
 // is: an outage of the engine's own parts delays the page, never drops the
 // schedule's person from it.
 var resolveOptions = workflow.LocalActivityOptions{
-	StartToCloseTimeout: 10 * time.Second,
+	ScheduleToCloseTimeout: untilDone,
+	StartToCloseTimeout:    10 * time.Second,
 	RetryPolicy: &temporal.RetryPolicy{
 		InitialInterval:        time.Second,
 		BackoffCoefficient:     2,

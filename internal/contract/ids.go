@@ -88,10 +88,28 @@ func OpenIDs(incidentID, service, dedupKey, caller, idempotencyKey string) Open 
 		o.WorkflowID = RequestWorkflowID(caller, service, idempotencyKey)
 	}
 	if idempotencyKey != "" {
-		o.UpdateID = UpdateOpen + "/" + requestKey(caller, service, idempotencyKey)
+		o.UpdateID = OpenRequestKey(caller, service, idempotencyKey)
 	}
 	return o
 }
+
+// OpenRequestKey identifies a request to open an incident sent with an
+// Idempotency-Key, the same for its retries: the update ID of its open
+// update, and the OpenRequest.RequestKey the workflow keeps of the request
+// that started it.
+func OpenRequestKey(caller, service, idempotencyKey string) string {
+	return UpdateOpen + "/" + requestKey(caller, service, idempotencyKey)
+}
+
+// EventRequestKey is the entry of a timeline event's data naming the keyed
+// request that caused it, if one did: the OpenRequestKey of the request
+// that opened the incident (its opened event), the CommandUpdateID of a
+// status change's command.
+const EventRequestKey = "request_key"
+
+// KeyedCommand reports whether updateID is a CommandUpdateID of a command
+// sent with an Idempotency-Key (the SDK's own update IDs have no '/').
+func KeyedCommand(updateID string) bool { return strings.Contains(updateID, "/") }
 
 // CommandUpdateID is the update ID of a command (acknowledge, note, …) sent
 // with an Idempotency-Key, so that a retry gets the first answer; "" (a

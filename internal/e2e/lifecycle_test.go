@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -394,6 +395,69 @@ func TestRetriedOpenWithIdempotencyKeyOpensOnce(t *testing.T) {
 	r.json(t, &other)
 	require.NotEqual(t, ids[0], other.ID, "another key is another request")
 	require.Len(t, s.incidentsOf(t, service), 2)
+}
+
+// A retry of the keyed open that opened an incident with a dedup key
+// (its first answer lost) finds the incident open and is answered as the
+// opener: 201, and no duplicate on the timeline. Another key joins it.
+func TestRetriedKeyedOpenOfADedupKeyIsTheOpener(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	body := map[string]string{"title": "replica lag", "service": "idem-" + randomID(), "severity": "high", "dedup_key": "db-2/lag"}
+	r := do(t, http.MethodPost, s.url+"/api/v1/incidents", body, "Idempotency-Key", "lag-1")
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	var first incident.Incident
+	r.json(t, &first)
+	for range 2 {
+		r = do(t, http.MethodPost, s.url+"/api/v1/incidents", body, "Idempotency-Key", "lag-1")
+		require.Equal(t, http.StatusCreated, r.status, "a retry of the opener: %s", r.body)
+		var again incident.Incident
+		r.json(t, &again)
+		require.Equal(t, first.ID, again.ID)
+	}
+	r = do(t, http.MethodPost, s.url+"/api/v1/incidents", body, "Idempotency-Key", "lag-2")
+	require.Equal(t, http.StatusOK, r.status, "another request joins: %s", r.body)
+
+	var tl timelineBody
+	require.Eventually(t, func() bool {
+		do(t, http.MethodGet, s.url+"/api/v1/incidents/"+first.ID+"/timeline", nil).json(t, &tl)
+		return slices.ContainsFunc(tl.Events, func(ev incident.Event) bool { return ev.Type == incident.EventDuplicate })
+	}, 30*time.Second, 20*time.Millisecond)
+	duplicates := 0
+	for _, ev := range tl.Events {
+		if ev.Type == incident.EventDuplicate {
+			duplicates++
+		}
+	}
+	require.Equal(t, 1, duplicates, "only the other key joined")
+}
+
+// A retried acknowledge sent with an Idempotency-Key gets its first answer
+// back, though the incident's status now forbids acknowledging it; another
+// request is refused.
+func TestRetriedKeyedAcknowledgeGetsItsFirstAnswer(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	r := do(t, http.MethodPost, s.url+"/api/v1/incidents", map[string]string{"title": "t", "service": "ack-" + randomID(), "severity": "low"})
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	var inc incident.Incident
+	r.json(t, &inc)
+	ack := s.url + "/api/v1/incidents/" + inc.ID + "/acknowledge"
+	var answers []incident.Incident
+	for range 2 {
+		r = do(t, http.MethodPost, ack, map[string]string{"note": "mine"}, "Idempotency-Key", "ack-1")
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		var got incident.Incident
+		r.json(t, &got)
+		answers = append(answers, got)
+	}
+	require.Equal(t, answers[0].Version, answers[1].Version, "the retry changed nothing")
+	require.Equal(t, incident.StatusAcknowledged, answers[1].Status)
+
+	r = do(t, http.MethodPost, ack, map[string]string{}, "Idempotency-Key", "ack-2")
+	require.Equal(t, http.StatusConflict, r.status, "another request: %s", r.body)
+	r = do(t, http.MethodPost, ack, map[string]string{})
+	require.Equal(t, http.StatusConflict, r.status, "a request without a key: %s", r.body)
 }
 
 // An open is answered after one workflow task: the loads and the first

@@ -750,7 +750,8 @@ func TestConcurrentOpensAndAcknowledges(t *testing.T) {
 	start = time.Now()
 	for i := range p.concurrentAcks {
 		wg.Go(func() {
-			a, err := s.send(ctx, "ack", http.MethodPost, "/api/v1/incidents/"+id+"/acknowledge", map[string]string{"note": "mine"})
+			a, err := s.send(ctx, "ack", http.MethodPost, "/api/v1/incidents/"+id+"/acknowledge", map[string]string{"note": "mine"},
+				"Idempotency-Key", fmt.Sprintf("storm-ack-%04d", i))
 			if err == nil {
 				acks[i] = a.status // else 0: unanswered
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/incident-server/incident-server/internal/contract"
 	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/incident"
 )
@@ -187,6 +188,33 @@ func (s *Store) OpenIncidentOf(ctx context.Context, workflowID string) (incident
 		return incident.Incident{}, false, fail(fmt.Sprintf("open incident of %s", workflowID), err)
 	}
 	return inc, true, nil
+}
+
+// OpenedByRequest reports whether incident id was opened by the keyed
+// request requestKey (contract.OpenRequestKey): its opened event names it.
+func (s *Store) OpenedByRequest(ctx context.Context, id, requestKey string) (bool, error) {
+	var opened bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM timeline_events
+		WHERE incident_id = $1 AND event_key = 'opened' AND data->>$2 = $3)`,
+		id, contract.EventRequestKey, requestKey).Scan(&opened)
+	if err != nil {
+		return false, fail(fmt.Sprintf("opener of %s", id), err)
+	}
+	return opened, nil
+}
+
+// RecordedRequest reports whether a timeline event of incident id names
+// the keyed request requestKey (contract.EventRequestKey): the request took
+// effect.
+func (s *Store) RecordedRequest(ctx context.Context, id, requestKey string) (bool, error) {
+	var recorded bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM timeline_events
+		WHERE incident_id = $1 AND data->>$2 = $3)`,
+		id, contract.EventRequestKey, requestKey).Scan(&recorded)
+	if err != nil {
+		return false, fail(fmt.Sprintf("request %s of %s", requestKey, id), err)
+	}
+	return recorded, nil
 }
 
 // ListFilter selects incidents. Empty fields match everything.
