@@ -48,9 +48,9 @@ type profile struct {
 var profiles = map[string]profile{
 	"short": {
 		name: "short", delay: 2 * time.Second, openEvery: 2500 * time.Millisecond, baselineIncidents: 8,
-		workerKills: 21, twoWorkerKills: 8, apiKills: 6, apiKeys: 120,
-		pgOutage: 12 * time.Second, redisOutage: 10 * time.Second, temporalRestarts: 1,
-		concurrentOpens: 1000, concurrentAcks: 100, stormDeadline: time.Minute,
+		workerKills: 10, twoWorkerKills: 4, apiKills: 6, apiKeys: 60,
+		pgOutage: 15 * time.Second, redisOutage: 10 * time.Second, temporalRestarts: 1,
+		concurrentOpens: 300, concurrentAcks: 50, stormDeadline: time.Minute,
 		pingFor: 15 * time.Second, settle: 5 * time.Minute,
 	},
 	"long": {
