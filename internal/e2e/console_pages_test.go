@@ -2,12 +2,15 @@ package e2e_test
 
 import (
 	"net/http"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/incident-server/incident-server/internal/auth"
+	"github.com/incident-server/incident-server/internal/runbook"
 )
 
 // scheduleSel finds a schedule's panel on the on-call page.
@@ -135,4 +138,83 @@ func TestConsoleOnCallPageAndOverrides(t *testing.T) {
 	require.Equal(t, "layer", src)
 	do(t, http.MethodGet, s.url+"/api/v1/schedules/"+sch+"/overrides", nil).json(t, &ovs)
 	require.Empty(t, ovs.Overrides)
+}
+
+// The runbooks panel: a responder starts a runbook from the library on the
+// incident page, sees its steps, marks its checklist step done, approves
+// its gate and skips its last step there, and the run advances step by
+// step, as the API confirms; a viewer sees the steps and no buttons.
+func TestConsoleRunbooksPanel(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	service, _, _ := pagingService(t, s, time.Hour, time.Hour)
+	rb := create(t, s.url, "/api/v1/runbooks", map[string]any{
+		"name": "Drain a node",
+		"steps": []map[string]any{
+			{"name": "Cordon the node", "kind": "manual", "required": true, "instructions": "kubectl cordon the node the alert names."},
+			{"name": "Approve the drain", "kind": "approval", "approval": map[string]any{"role": "responder"}},
+			{"name": "Tell the customer team", "kind": "manual"},
+		}})
+	inc := openIncident(t, s, service)
+	runbooks := `#runbooks`
+	step := func(n int) string {
+		return runbooks + ` article.run[data-run="1"] li[data-step="` + strconv.Itoa(n) + `"]`
+	}
+
+	b := newBrowser(t)
+	tb := b.tab(t)
+	tb.signIn(s, "dana", auth.Responder)
+	tb.do(chromedp.Navigate(s.url + "/console/incidents/" + inc.ID))
+	tb.waitFor(`document.getElementById('no-runbooks') && document.querySelector('#start-runbook option[value="` + rb + `"]')`)
+
+	tb.do(chromedp.SetValue(`#start-runbook`, rb), chromedp.Click(`#start-runbook-button`))
+	tb.waitFor(`document.querySelector('` + step(1) + `[data-status="running"] .step-complete')`)
+	require.Contains(t, tb.text(runbooks+` article.run h3`), "Drain a node")
+	require.Equal(t, "kubectl cordon the node the alert names.", tb.text(step(1)+` .step-instructions`))
+	require.Equal(t, "required", tb.text(step(1)+` .step-required`))
+	var skip bool
+	tb.eval(`!!document.querySelector('`+step(1)+` .step-skip')`, &skip)
+	require.False(t, skip, "a required step cannot be skipped")
+	run := awaitStep(t, s, inc.ID, 1, 1, runbook.StepRunning)
+	require.Equal(t, rb, run.RunbookID)
+	require.Equal(t, "dana", run.StartedBy)
+
+	tb.do(chromedp.SendKeys(step(1)+` input[data-keep]`, "cordoned node-7"), chromedp.Click(step(1)+` .step-complete`))
+	tb.waitFor(`document.querySelector('` + step(2) + `[data-status="waiting_approval"] .step-approve')`)
+	run = awaitStep(t, s, inc.ID, 1, 1, runbook.StepDone)
+	require.Equal(t, "dana", run.Steps[0].Actor)
+	require.Equal(t, "cordoned node-7", run.Steps[0].Note)
+	require.Equal(t, "cordoned node-7", tb.text(step(1)+` .step-note .note-text`))
+
+	t.Run("a viewer sees the steps and no buttons", func(t *testing.T) {
+		viewer := b.tab(t)
+		viewer.signIn(s, "vic", auth.Viewer)
+		viewer.do(chromedp.Navigate(s.url + "/console/incidents/" + inc.ID))
+		viewer.waitFor(`document.querySelector('` + step(2) + `[data-status="waiting_approval"]')`)
+		var buttons int
+		viewer.eval(`document.querySelectorAll('#runbooks button, #runbooks select').length`, &buttons)
+		require.Zero(t, buttons)
+		require.Contains(t, viewer.text(step(2)), "needs the responder role")
+	})
+
+	// A rejection must say why; the page asks before sending it.
+	tb.do(chromedp.Click(step(2) + ` .step-reject`))
+	tb.waitFor(`document.querySelector('#runbooks .form-status.error:not([hidden])')`)
+	require.Contains(t, tb.text(`#runbooks .form-status.error`), "Say why")
+	require.Equal(t, runbook.StepWaitingApproval, awaitStep(t, s, inc.ID, 1, 2, runbook.StepWaitingApproval).Steps[1].Status)
+
+	tb.do(chromedp.Click(step(2) + ` .step-approve`))
+	tb.waitFor(`document.querySelector('` + step(3) + `[data-status="running"] .step-skip')`)
+	run = awaitStep(t, s, inc.ID, 1, 2, runbook.StepDone)
+	require.Equal(t, "dana", run.Steps[1].Actor)
+
+	tb.do(chromedp.Click(step(3) + ` .step-skip`))
+	tb.waitFor(`document.querySelector('#runbooks article.run[data-run="1"][data-status="done"]')`)
+	require.Equal(t, "skipped", tb.text(step(3)+` .step-status`))
+	require.Eventually(t, func() bool { return live(t, s, inc.ID).Live.Runbooks[0].Status == runbook.RunDone }, 30*time.Second, 20*time.Millisecond)
+	require.Equal(t, []string{runbook.StepDone, runbook.StepDone, runbook.StepSkipped}, stepStatuses(live(t, s, inc.ID).Live.Runbooks[0]))
+	tb.waitFor(`document.querySelector('#timeline li[data-type="runbook_finished"]')`)
+	var left int
+	tb.eval(`document.querySelectorAll('#runbooks .step-actions').length`, &left)
+	require.Zero(t, left, "a finished run has nothing left to do")
 }
