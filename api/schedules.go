@@ -43,10 +43,11 @@ func (s *Server) scheduleRoutes(v1 *gin.RouterGroup) {
 
 // forUser refuses a caller who is not an admin and not userID: what makes
 // overrides, feeds and subscriptions for others is an admin's. The
-// caller's identity is a user token's subject; an API key acts for no one.
+// caller's identity is a user token's or a console session's subject; an
+// API key acts for no one.
 func forUser(c *gin.Context, userID, what string) error {
 	p := principal(c)
-	if p.Role.Allows(auth.Admin) || (p.Kind == auth.KindUser && p.Subject == userID) {
+	if p.Role.Allows(auth.Admin) || p.ActsFor(userID) {
 		return nil
 	}
 	return fault.New(fault.Forbidden, fmt.Sprintf("%s for another user needs the admin role; without it a user token may do it only for its own user (%s)", what, p.Actor()))

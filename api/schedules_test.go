@@ -156,7 +156,8 @@ func TestScheduleLifecycleAndShifts(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, a.do(http.MethodGet, "/schedules/"+id, "").status)
 }
 
-// Responders may override for themselves, admins for anyone.
+// Responders may override for themselves (with a token or signed in to
+// the console), admins for anyone.
 func TestOverridesForOneselfOrAsAdmin(t *testing.T) {
 	t.Parallel()
 	a := newOncallAPI(t)
@@ -182,6 +183,51 @@ func TestOverridesForOneselfOrAsAdmin(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, a.as(annToken, http.MethodDelete, path+"/"+own.body["id"].(string), "").status)
 	require.Equal(t, http.StatusNoContent, a.do(http.MethodDelete, bobs, "").status)
 	require.Equal(t, http.StatusNotFound, a.do(http.MethodDelete, bobs, "").status)
+
+	// Signed in to the web console, ann is the same person as with her
+	// token: her own overrides, nobody else's.
+	cookie, csrf := a.signIn(annToken)
+	mine := a.withSession(cookie, csrf, http.MethodPost, path, `{"user_id":"`+ann+`","start":"2026-04-07T00:00:00Z","end":"2026-04-08T00:00:00Z"}`)
+	require.Equal(t, http.StatusCreated, mine.status, mine.body)
+	require.Equal(t, ann, mine.body["created_by"])
+	theirs := a.withSession(cookie, csrf, http.MethodPost, path, `{"user_id":"`+bob+`","start":"2026-04-09T00:00:00Z","end":"2026-04-10T00:00:00Z"}`)
+	require.Equal(t, http.StatusForbidden, theirs.status, theirs.body)
+	require.Equal(t, http.StatusNoContent, a.withSession(cookie, csrf, http.MethodDelete, path+"/"+mine.body["id"].(string), "").status)
+}
+
+// signIn opens a console session with a user token and returns its cookie
+// and CSRF token.
+func (a *oncallAPI) signIn(token string) (cookie, csrf string) {
+	a.t.Helper()
+	ans := a.as("", http.MethodPost, "/sessions", `{"token":"`+token+`"}`)
+	require.Equal(a.t, http.StatusCreated, ans.status, ans.body)
+	for _, c := range (&http.Response{Header: ans.header}).Cookies() {
+		if c.Name == "incident_session" {
+			cookie = c.Name + "=" + c.Value
+		}
+	}
+	require.NotEmpty(a.t, cookie)
+	return cookie, ans.body["csrf_token"].(string)
+}
+
+// withSession sends a request as the console does: the session cookie,
+// its CSRF token, from the console's own origin.
+func (a *oncallAPI) withSession(cookie, csrf, method, path, body string) answer {
+	a.t.Helper()
+	req := httptest.NewRequestWithContext(a.t.Context(), method, "/api/v1"+path, strings.NewReader(body))
+	req.Header.Set("Cookie", cookie)
+	req.Header.Set("X-CSRF-Token", csrf)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	rec := httptest.NewRecorder()
+	a.handler.ServeHTTP(rec, req)
+	ans := answer{status: rec.Code, header: rec.Header()}
+	if rec.Body.Len() > 0 {
+		require.NoError(a.t, json.Unmarshal(rec.Body.Bytes(), &ans.body), rec.Body.String())
+	}
+	return ans
 }
 
 // A feed's URL is its credential: it serves RFC 5545 to a client that

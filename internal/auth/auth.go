@@ -94,6 +94,12 @@ func (p Principal) Actor() string {
 	return p.Subject
 }
 
+// ActsFor reports whether the caller is user userID: a user token or a
+// console session whose subject is userID. An API key acts for no user.
+func (p Principal) ActsFor(userID string) bool {
+	return (p.Kind == KindUser || p.Kind == KindSession) && userID != "" && p.Subject == userID
+}
+
 // RateKey is the bucket the caller's requests are counted in. A user's
 // console session shares the bucket of the user's tokens: one person, one
 // budget.

@@ -72,7 +72,7 @@ func TestNoInlineScriptOrStyle(t *testing.T) {
 	require.NotRegexp(t, regexp.MustCompile(`<script(?:\s[^>]*)?>[^<]+</script>`), html, "no inline script")
 	require.NotContains(t, html, "<style")
 	require.NotContains(t, html, " style=")
-	for _, f := range []string{"app.js", "api.js", "dom.js", "live.js", "views/list.js", "views/incident.js", "views/config.js", "views/signin.js"} {
+	for _, f := range []string{"app.js", "api.js", "dom.js", "live.js", "views/list.js", "views/incident.js", "views/config.js", "views/signin.js", "views/oncall.js"} {
 		src := body(t, get(t, h, "/console/assets/"+f))
 		for _, banned := range []string{"innerHTML", "eval(", "new Function", ".style.", "setAttribute('style'"} {
 			require.False(t, strings.Contains(src, banned), "%s uses %s", f, banned)

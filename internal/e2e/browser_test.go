@@ -121,6 +121,14 @@ func (tb *tab) text(sel string) string {
 	return strings.TrimSpace(s)
 }
 
+// attr is an attribute of an element, "" when it has none.
+func (tb *tab) attr(sel, name string) string {
+	tb.t.Helper()
+	var v string
+	tb.eval(`(document.querySelector(`+jsString(sel)+`) || {getAttribute: () => ''}).getAttribute(`+jsString(name)+`) || ''`, &v)
+	return v
+}
+
 // waitFor waits until the JavaScript condition holds. The condition is
 // checked by a promise the evaluation itself holds, not by chromedp's
 // polling, which compiles it with new Function: the console's CSP forbids
@@ -188,18 +196,21 @@ func (tb *tab) sessionCookie(url string) *network.Cookie {
 // refresh the README's pictures).
 func (tb *tab) screenshot(name string, width int64) {
 	tb.t.Helper()
+	tb.shoot(name, width, chromedp.FullScreenshot(100))
+}
+
+// screenshotOf saves the element sel at width, as screenshot does the page.
+func (tb *tab) screenshotOf(name, sel string, width int64) {
+	tb.t.Helper()
+	tb.shoot(name, width, chromedp.Screenshot(sel))
+}
+
+func (tb *tab) shoot(name string, width int64, capture chromedp.Action[[]byte]) {
+	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, 45*time.Second)
 	defer cancel()
-	require.NoError(tb.t, chromedp.Do(ctx, chromedp.EmulateViewport(width, 900)))
-	// Layout settles at the new width before the picture.
-	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`, chromedp.EvalAwaitPromise))
-	require.NoError(tb.t, err)
-	// Nothing is wider than the screen: no sideways scrolling at 375 px.
-	var wide []string
-	tb.eval(`[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > `+strconv.FormatInt(width, 10)+` + 1 && e.offsetParent !== null)
-		.slice(0, 5).map(e => e.tagName + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : '') + ' ' + Math.round(e.getBoundingClientRect().right))`, &wide)
-	require.Empty(tb.t, wide, "elements wider than %d px", width)
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	tb.requireFits(width)
+	png, err := chromedp.Run(ctx, capture)
 	require.NoError(tb.t, err)
 	require.Greater(tb.t, len(png), 1000)
 	require.Equal(tb.t, "\x89PNG", string(png[:4]))
@@ -210,6 +221,23 @@ func (tb *tab) screenshot(name string, width int64) {
 		require.NoError(tb.t, os.WriteFile(filepath.Join(dir, name), png, 0o644))
 	}
 	require.NoError(tb.t, chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)))
+}
+
+// requireFits lays the page out at width and fails the test if anything
+// is wider than the screen (no sideways scrolling at 375 px). The page
+// stays at width.
+func (tb *tab) requireFits(width int64) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 45*time.Second)
+	defer cancel()
+	require.NoError(tb.t, chromedp.Do(ctx, chromedp.EmulateViewport(width, 900)))
+	// Layout settles at the new width before it is measured.
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`, chromedp.EvalAwaitPromise))
+	require.NoError(tb.t, err)
+	var wide []string
+	tb.eval(`[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > `+strconv.FormatInt(width, 10)+` + 1 && e.offsetParent !== null)
+		.slice(0, 5).map(e => e.tagName + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : '') + ' ' + Math.round(e.getBoundingClientRect().right))`, &wide)
+	require.Empty(tb.t, wide, "elements wider than %d px", width)
 }
 
 // installProbe records, from before the page's own scripts run, when rows

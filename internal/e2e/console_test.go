@@ -17,6 +17,7 @@ import (
 	"github.com/incident-server/incident-server/internal/auth"
 	"github.com/incident-server/incident-server/internal/config"
 	"github.com/incident-server/incident-server/internal/incident"
+	"github.com/incident-server/incident-server/internal/runbook"
 )
 
 // rowSelector finds an incident's row in the list.
@@ -234,14 +235,17 @@ func TestConsolePollsWhileRedisIsDown(t *testing.T) {
 	t.Logf("polling list: row shown within %v", time.Since(answered).Round(time.Millisecond))
 }
 
-// TestConsoleScreenshots fills a stack with a few incidents in every state
-// and takes the README's pictures of the list and an incident page at
-// 1280 and 375 px (written to docs/images with CONSOLE_SCREENSHOTS=1). It
-// also measures the incident page: bytes transferred on a cold load and
-// the time to the first render and to the incident's data.
+// TestConsoleScreenshots fills a stack with a few incidents in every state,
+// a runbook under way and two schedules, and takes the README's pictures
+// of the list, an incident page and the on-call page at 1280 and 375 px,
+// and of the runbooks panel (written to docs/images with
+// CONSOLE_SCREENSHOTS=1). It also measures the incident page: bytes
+// transferred on a cold load and the time to the first render and to the
+// incident's data.
 func TestConsoleScreenshots(t *testing.T) {
 	t.Parallel()
-	s := newStack(t)
+	s := newStackWith(t, runbookConfig)
+	recv := newActionReceiver(t)
 	suffix := randomID()
 	alice := create(t, s.url, "/api/v1/users", map[string]any{"name": "Alice Chen", "email": "alice-" + suffix + "@example.com",
 		"contact_methods": []map[string]string{{"type": "push", "platform": "ios", "token": "alice-phone-" + suffix}}})
@@ -255,6 +259,27 @@ func TestConsoleScreenshots(t *testing.T) {
 	for _, svc := range []string{"checkout", "payments", "search", "exports"} {
 		create(t, s.url, "/api/v1/services", map[string]any{"id": svc, "escalation_policy_id": policy})
 	}
+	create(t, s.url, "/api/v1/runbooks", map[string]any{"name": "Roll back a bad deploy", "service_id": "checkout",
+		"steps": []map[string]any{
+			{"name": "Confirm the deploy is the cause", "kind": "manual", "required": true,
+				"instructions": "Compare p99 on the release dashboard before and after the deploy."},
+			{"name": "Roll back to the previous release", "kind": "action", "action": map[string]any{"url": recv.url + "/rollback"}},
+			{"name": "Approve sending traffic back", "kind": "approval", "required": true, "approval": map[string]any{"role": "responder"}},
+			{"name": "Post a status update", "kind": "manual", "instructions": "Say what broke, what was rolled back, and what is next."},
+		}})
+	carol := create(t, s.url, "/api/v1/users", map[string]any{"name": "Carol Díaz", "email": "carol-" + suffix + "@example.com"})
+	checkoutOnCall := create(t, s.url, "/api/v1/schedules", map[string]any{"name": "Checkout primary", "time_zone": "Europe/Berlin",
+		"layers": []map[string]any{
+			{"name": "weekly", "members": []string{alice, bob}, "start": "2026-01-05T09:00", "turn": "weekly"},
+			{"name": "weekend", "members": []string{carol}, "start": "2026-01-09T18:00", "turn": "weekly",
+				"restrictions": []map[string]any{{"start_day": "fri", "start": "18:00", "end_day": "mon", "end": "09:00"}}},
+		}})
+	tomorrow := time.Now().UTC().Truncate(24 * time.Hour).Add(24*time.Hour + 17*time.Hour)
+	r := do(t, http.MethodPost, s.url+"/api/v1/schedules/"+checkoutOnCall+"/overrides", map[string]any{
+		"user_id": carol, "start": tomorrow, "end": tomorrow.Add(4 * time.Hour)})
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	create(t, s.url, "/api/v1/schedules", map[string]any{"name": "Search secondary", "time_zone": "America/New_York",
+		"layers": []map[string]any{{"name": "daily", "members": []string{bob, alice}, "start": "2026-01-05T08:00", "turn": "daily"}}})
 	open := func(title, service, severity string) string {
 		r := do(t, http.MethodPost, s.url+"/api/v1/incidents", map[string]string{"title": title, "service": service, "severity": severity,
 			"description": ""})
@@ -273,7 +298,7 @@ func TestConsoleScreenshots(t *testing.T) {
 	command(mit, "mitigate", map[string]string{"note": "reindex started"})
 	ack := open("Payments webhook answering 502", "payments", "high")
 	command(ack, "acknowledge", map[string]string{})
-	r := do(t, http.MethodPost, s.url+"/api/v1/services/checkout/integration-keys", map[string]string{"name": "alertmanager"})
+	r = do(t, http.MethodPost, s.url+"/api/v1/services/checkout/integration-keys", map[string]string{"name": "alertmanager"})
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 	var ik struct {
 		Key string `json:"key"`
@@ -289,6 +314,9 @@ func TestConsoleScreenshots(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	main := s.onlyIncident(t, "checkout").ID
 	command(main, "notes", map[string]string{"note": "p99 rose at 14:02 with the 4.12 deploy; rolling back"})
+	awaitStep(t, s, main, 1, 1, runbook.StepRunning)
+	command(main, "runbooks/1/steps/1/complete", map[string]string{"note": "p99 doubled within a minute of 4.12"})
+	awaitStep(t, s, main, 1, 3, runbook.StepWaitingApproval)
 
 	b := newBrowser(t)
 	tb := b.tab(t)
@@ -298,9 +326,19 @@ func TestConsoleScreenshots(t *testing.T) {
 	tb.screenshot("console-list-375.png", 375)
 
 	tb.do(chromedp.Navigate(s.url + "/console/incidents/" + main))
-	tb.waitFor(`document.querySelector('#deliveries tbody tr') && document.querySelector('#timeline li[data-type="note"]') && document.querySelector('#alerts tbody tr')`)
+	tb.waitFor(`document.querySelector('#deliveries tbody tr') && document.querySelector('#timeline li[data-type="note"]') && document.querySelector('#alerts tbody tr')` +
+		` && document.querySelector('#runbooks li[data-step="3"][data-status="waiting_approval"]')`)
 	tb.screenshot("console-incident-1280.png", 1280)
 	tb.screenshot("console-incident-375.png", 375)
+	tb.screenshotOf("console-runbooks.png", "#runbooks", 1280)
+
+	// The on-call page, signed in as Alice's user, so her shifts show too.
+	oc := b.tab(t)
+	oc.signIn(s, alice, auth.Responder)
+	oc.do(chromedp.Navigate(s.url + "/console/on-call"))
+	oc.waitFor(`document.querySelectorAll('#schedules .on-call-name').length === 2 && document.querySelector('#my-shift-list') && document.querySelector('tr[data-override]')`)
+	oc.screenshot("console-oncall-1280.png", 1280)
+	oc.screenshot("console-oncall-375.png", 375)
 
 	// A cold load of the incident page, in a fresh browser context.
 	cold := b.tab(t)

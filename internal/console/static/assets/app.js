@@ -12,6 +12,7 @@ import { h, replace } from './dom.js';
 import { listView } from './views/list.js';
 import { incidentView } from './views/incident.js';
 import { servicesView, policiesView } from './views/config.js';
+import { onCallView } from './views/oncall.js';
 import { signInView } from './views/signin.js';
 
 const roles = ['viewer', 'responder', 'admin'];
@@ -32,7 +33,7 @@ const routes = [
   [/^\/console\/incidents\/([^/]+)$/, incidentView],
   [/^\/console\/services$/, servicesView],
   [/^\/console\/policies$/, policiesView],
-  // On call goes here: [/^\/console\/on-call$/, onCallView] (views/oncall.js).
+  [/^\/console\/on-call$/, onCallView],
 ];
 
 let cleanup = null;

@@ -1,14 +1,14 @@
 // The incident page: what it is, where its SLA and escalation stand, who
-// was paged on which channel with what outcome, its alerts and timeline,
-// and the actions a responder takes. Everything updates live.
+// was paged on which channel with what outcome, its alerts, its runbooks
+// and their steps, and its timeline, and the actions a responder takes.
+// Everything updates live.
 //
-// Runbooks go here later: a section like `alerts` below (created next to
-// it, added to the grid between alerts and timeline), rendered from
-// state.live.runbooks by a renderRunbooks() modelled on renderAlerts and
-// called where renderEscalation is (the live state is read again after
-// every refreshOn event: add the runbook event types there). Its step
-// buttons (complete, skip, approve) post through act(), as the actions do,
-// and are built only when ctx.can(<the route's role>).
+// Runbooks: each run started on the incident (state.live.runbooks, the
+// workflow's own account) with its steps, and the step in progress's
+// buttons: a checklist item is marked done or skipped, an approval gate is
+// approved or rejected. A step command answers with the run as the
+// runbook's workflow has it, which may be ahead of the incident's account
+// for a moment; the page shows whichever has progressed further.
 
 import { get, post, query } from '../api.js';
 import { h, replace, time, badge, countdown, field, select, message } from '../dom.js';
@@ -18,7 +18,8 @@ import { Feed } from '../live.js';
 // ledger are read again.
 const refreshOn = new Set(['notified', 'notify_failed', 'escalated', 'reassigned', 'snoozed', 'snooze_ended',
   'ack_timeout', 'escalation_exhausted', 'escalation_policy', 'sla_warning', 'sla_breached',
-  'acknowledged', 'mitigated', 'resolved', 'opened']);
+  'acknowledged', 'mitigated', 'resolved', 'opened',
+  'runbook_started', 'runbook_step', 'runbook_approval_overdue', 'runbook_finished', 'resolve_held']);
 
 const eventLabels = {
   opened: 'Opened', acknowledged: 'Acknowledged', mitigated: 'Mitigated', resolved: 'Resolved',
@@ -26,12 +27,25 @@ const eventLabels = {
   notify_failed: 'Page failed', escalated: 'Escalated', snoozed: 'Snoozed', snooze_ended: 'Snooze ended',
   reassigned: 'Reassigned', ack_timeout: 'Acknowledgement lapsed', escalation_exhausted: 'Escalation exhausted',
   sla_warning: 'SLA at risk', sla_breached: 'SLA breached', alert: 'Alert', alert_resolved: 'Alert resolved',
-  workflow_missing: 'Workflow missing',
+  workflow_missing: 'Workflow missing', no_one_on_call: 'Nobody on call',
+  notification_rules_stopped: 'Notification rules stopped', runbook_started: 'Runbook started',
+  runbook_step: 'Runbook step', runbook_approval_overdue: 'Runbook approval overdue',
+  runbook_finished: 'Runbook finished', resolve_held: 'Resolve held back',
 };
+
+const kindLabels = { manual: 'checklist', action: 'action', approval: 'approval', wait: 'wait' };
+
+// progress orders the states of one run: statuses only move forward, so of
+// two accounts of a run the one with more progress is the later.
+const stepRank = { pending: 0, running: 1, waiting_approval: 1, done: 2, skipped: 2, failed: 2, cancelled: 2 };
+function progress(run) {
+  return (run.steps || []).reduce((n, st) => n + (stepRank[st.status] || 0), 0) + (run.status === 'running' ? 0 : 1);
+}
 
 export function incidentView(main, ctx, id) {
   const path = '/incidents/' + encodeURIComponent(id);
-  const state = { inc: null, live: null, events: new Map(), alerts: [], deliveries: [], users: new Map(), policies: [] };
+  const state = { inc: null, live: null, events: new Map(), alerts: [], deliveries: [], users: new Map(), policies: [],
+    answered: new Map(), library: [] };
   let watermark = 0;
 
   const title = h('h1', { id: 'title', text: id });
@@ -40,12 +54,13 @@ export function incidentView(main, ctx, id) {
   const sla = h('section', { class: 'panel', id: 'sla', 'aria-labelledby': 'sla-h' });
   const esc = h('section', { class: 'panel', id: 'escalation', 'aria-labelledby': 'esc-h' });
   const alerts = h('section', { class: 'panel', id: 'alerts', 'aria-labelledby': 'alerts-h' });
+  const runbooks = h('section', { class: 'panel', id: 'runbooks', 'aria-labelledby': 'runbooks-h' });
   const timeline = h('section', { class: 'panel wide', id: 'timeline-panel', 'aria-labelledby': 'timeline-h' });
   const status = h('p', { class: 'form-status', role: 'alert', hidden: true });
   main.append(
     h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '/console/incidents', text: 'Incidents' }), ' › ', h('span', { text: id })),
     title, facts, status, actions,
-    h('div', { class: 'grid' }, sla, esc, alerts, /* runbooks, */ timeline));
+    h('div', { class: 'grid' }, sla, esc, alerts, runbooks, timeline));
 
   // ---- rendering ----
 
@@ -148,6 +163,171 @@ export function incidentView(main, ctx, id) {
     replace(alerts, ...parts);
   }
 
+  // ---- runbooks ----
+
+  // runbookRuns is the incident's runs, oldest first: the workflow's
+  // account (state.live), each run replaced by a step command's answer while
+  // that is further on; without a live state (the incident resolved, or
+  // its workflow cannot be reached), as the timeline recorded them.
+  function runbookRuns() {
+    if (!state.live) return runsFromTimeline();
+    const list = (state.live.runbooks || []).slice();
+    for (const [n, r] of state.answered) {
+      const i = list.findIndex((x) => x.run === n);
+      if (i < 0) list.push(r);
+      else if (progress(r) > progress(list[i])) list[i] = r;
+      else state.answered.delete(n);
+    }
+    return list.sort((a, b) => a.run - b.run);
+  }
+
+  function runsFromTimeline() {
+    const byRun = new Map();
+    const events = [...state.events.values()].filter((ev) => ev.type.startsWith('runbook_') && ev.data && ev.data.run)
+      .sort((a, b) => Date.parse(a.event_time) - Date.parse(b.event_time) || a.seq - b.seq);
+    for (const ev of events) {
+      const d = ev.data;
+      let run = byRun.get(d.run);
+      if (!run) {
+        run = { run: d.run, runbook_id: d.runbook_id, name: d.runbook, version: d.version, status: d.status, started_at: ev.event_time, steps: [], recorded: true };
+        byRun.set(d.run, run);
+      }
+      run.status = d.status || run.status;
+      if (ev.type === 'runbook_started') run.started_by = ev.actor;
+      if (d.step) {
+        run.steps[d.step - 1] = { no: d.step, name: d.step_name, kind: d.kind, status: d.step_status, actor: ev.actor, note: d.note,
+          http_status: d.http_status, attempts: d.attempts, output: d.output };
+      }
+    }
+    return [...byRun.values()].map((r) => ({ ...r, steps: r.steps.filter(Boolean) })).sort((a, b) => a.run - b.run);
+  }
+
+  const runbookStatus = h('p', { class: 'form-status', role: 'alert', hidden: true });
+
+  async function stepCommand(button, run, step, action, note) {
+    message(runbookStatus, '');
+    button.disabled = true;
+    try {
+      const body = note ? { note } : {};
+      const res = await post(`${path}/runbooks/${run}/steps/${step}/${action}`, body);
+      state.answered.set(res.run, res);
+      renderRunbooks();
+      refreshLive();
+    } catch (e) {
+      message(runbookStatus, e.message, true);
+      button.disabled = false;
+    }
+  }
+
+  // stepActions are the buttons of the step in progress that the signed-in
+  // role may use.
+  function stepActions(run, st) {
+    const active = state.inc && state.inc.status !== 'resolved' && !run.recorded;
+    const key = `${run.run}-${st.no}`;
+    let buttons = [];
+    if (active && st.kind === 'manual' && st.status === 'running' && ctx.can('responder')) {
+      buttons = [
+        h('button', { type: 'button', class: 'primary step-complete', text: 'Mark done', 'aria-label': `Mark step ${st.no}, ${st.name}, done`,
+          onclick: (e) => stepCommand(e.currentTarget, run.run, st.no, 'complete', noteOf(key)) }),
+        st.required ? null : h('button', { type: 'button', class: 'step-skip', text: 'Skip', 'aria-label': `Skip step ${st.no}, ${st.name}`,
+          onclick: (e) => stepCommand(e.currentTarget, run.run, st.no, 'skip', noteOf(key)) }),
+      ];
+    } else if (active && st.kind === 'approval' && st.status === 'waiting_approval' && ctx.can(st.role || 'responder')) {
+      buttons = [
+        h('button', { type: 'button', class: 'primary step-approve', text: 'Approve', 'aria-label': `Approve step ${st.no}, ${st.name}`,
+          onclick: (e) => stepCommand(e.currentTarget, run.run, st.no, 'approve', noteOf(key)) }),
+        h('button', { type: 'button', class: 'step-reject', text: 'Reject', 'aria-label': `Reject step ${st.no}, ${st.name}`,
+          onclick: (e) => {
+            const note = noteOf(key);
+            if (!note) { message(runbookStatus, 'Say why in the note to reject the step.', true); runbooks.querySelector(`[data-keep="note-${key}"]`).focus(); return; }
+            stepCommand(e.currentTarget, run.run, st.no, 'reject', note);
+          } }),
+      ];
+    }
+    if (buttons.length === 0) return null;
+    const note = h('input', { type: 'text', maxlength: 4096, autocomplete: 'off', 'data-keep': 'note-' + key,
+      placeholder: st.kind === 'approval' ? 'required to reject' : 'optional' });
+    return h('div', { class: 'step-actions' }, field(st.kind === 'approval' ? 'Note' : 'Note (optional)', note), h('div', { class: 'buttons' }, buttons));
+  }
+
+  function noteOf(key) {
+    const el = runbooks.querySelector(`[data-keep="note-${key}"]`);
+    return el ? el.value.trim() : '';
+  }
+
+  function stepDetails(st) {
+    const bits = [];
+    if (st.kind === 'approval' && st.role && !['done', 'failed', 'skipped', 'cancelled'].includes(st.status)) bits.push(`needs the ${st.role} role`);
+    if (st.actor) bits.push(`by ${st.actor}`);
+    if (st.finished_at) bits.push(time(st.finished_at, true));
+    if (st.http_status) bits.push(`HTTP ${st.http_status}` + (st.attempts ? ` after ${st.attempts} attempt(s)` : ''));
+    else if (st.attempts > 1) bits.push(`${st.attempts} attempts`);
+    if (st.overdue) bits.push('overdue: the escalation targets were paged');
+    const out = [];
+    if (bits.length) out.push(h('p', { class: 'step-meta' }, bits.map((b, i) => [i ? ' · ' : '', b])));
+    if (st.note) out.push(h('p', { class: 'step-note' }, h('strong', { text: 'Note: ' }), h('span', { class: 'note-text', text: st.note })));
+    if (st.output) out.push(h('pre', { class: 'step-output code', text: st.output }));
+    return out;
+  }
+
+  function renderRunbooks() {
+    if (!state.inc) return;
+    // Keep what is being typed (and where) across a re-render.
+    const kept = new Map([...runbooks.querySelectorAll('[data-keep]')].map((el) => [el.dataset.keep, el.value]));
+    const focused = document.activeElement && runbooks.contains(document.activeElement) ? document.activeElement.dataset.keep : null;
+    const runs = runbookRuns();
+    const parts = [h('h2', { id: 'runbooks-h', text: 'Runbooks' })];
+    if (runs.length === 0) parts.push(h('p', { class: 'muted', id: 'no-runbooks', text: 'No runbook has run on this incident.' }));
+    if (runs.some((r) => r.recorded)) parts.push(h('p', { class: 'muted', text: 'As the timeline recorded them.' }));
+    for (const run of runs) {
+      parts.push(h('article', { class: 'run', 'data-run': run.run, 'data-status': run.status, 'aria-labelledby': `run-h-${run.run}` },
+        h('h3', { id: `run-h-${run.run}` }, run.name, ' ', badge('run', run.status)),
+        h('p', { class: 'muted run-meta' }, `Version ${run.version} · `, run.started_by ? `started by ${run.started_by} ` : 'started with the incident ',
+          time(run.started_at, true), run.finished_at ? [' · ended ', time(run.finished_at, true)] : null),
+        h('ol', { class: 'run-steps' }, (run.steps || []).map((st) => h('li', { 'data-step': st.no, 'data-status': st.status, 'data-kind': st.kind },
+          h('div', { class: 'step-head' },
+            h('strong', { class: 'step-name', text: st.name }), ' ',
+            h('span', { class: 'step-kind', text: kindLabels[st.kind] || st.kind }),
+            st.required ? h('span', { class: 'step-required', text: 'required' }) : null,
+            h('span', { class: 'badge step-' + st.status + ' step-status', text: st.status.replace(/_/g, ' ') })),
+          st.instructions ? h('p', { class: 'pre step-instructions', text: st.instructions }) : null,
+          stepDetails(st),
+          stepActions(run, st))))));
+    }
+    parts.push(runbookStatus);
+    if (ctx.can('responder') && state.inc.status !== 'resolved') parts.push(startForm());
+    replace(runbooks, ...parts);
+    for (const el of runbooks.querySelectorAll('[data-keep]')) {
+      if (kept.has(el.dataset.keep)) el.value = kept.get(el.dataset.keep);
+      if (focused && el.dataset.keep === focused) el.focus();
+    }
+  }
+
+  function startForm() {
+    const choice = select({ 'data-keep': 'start-runbook', id: 'start-runbook' },
+      [['', state.library.length ? 'Choose a runbook…' : 'No runbooks yet'], ...state.library.map((rb) => [rb.id, rb.name])]);
+    const form = h('form', { class: 'inline start-runbook' }, field('Start a runbook', choice),
+      h('button', { type: 'submit', id: 'start-runbook-button', text: 'Start' }));
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      if (!choice.value) { message(runbookStatus, 'Choose a runbook to start.', true); choice.focus(); return; }
+      const button = form.querySelector('button');
+      button.disabled = true;
+      message(runbookStatus, '');
+      try {
+        const run = await post(path + '/runbooks', { runbook_id: choice.value });
+        choice.value = '';
+        state.answered.set(run.run, run);
+        renderRunbooks();
+        refreshLive();
+      } catch (err) {
+        message(runbookStatus, err.message, true);
+        button.disabled = false;
+      }
+    });
+    return form;
+  }
+
   function renderTimeline() {
     const events = [...state.events.values()].sort((a, b) =>
       Date.parse(a.event_time) - Date.parse(b.event_time) || a.seq - b.seq);
@@ -175,6 +355,7 @@ export function incidentView(main, ctx, id) {
         if (res.live) state.live = res.live;
         merge(stripLive(res));
         renderEscalation();
+        renderRunbooks();
       }
       refreshLive();
       return true;
@@ -265,6 +446,7 @@ export function incidentView(main, ctx, id) {
         state.deliveries = ns.notifications;
         renderEscalation();
         renderSLA();
+        renderRunbooks();
       } catch (e) { /* the next event or poll tries again */ }
     }, 150);
   }
@@ -274,6 +456,11 @@ export function incidentView(main, ctx, id) {
     delete inc.live;
     return inc;
   }
+
+  // The runbook library, for the start form (responders only).
+  const libraryLoaded = ctx.can('responder')
+    ? get('/runbooks').then((r) => { state.library = r.runbooks || []; }).catch(() => {})
+    : Promise.resolve();
 
   let usersLoaded = get('/users').then((r) => { for (const u of r.users || []) state.users.set(u.id, u); }).catch(() => {});
 
@@ -285,9 +472,10 @@ export function incidentView(main, ctx, id) {
       addEvents(tl.events);
       state.deliveries = ns.notifications;
       state.alerts = as.alerts;
-      await usersLoaded;
+      await Promise.all([usersLoaded, libraryLoaded]);
       renderEscalation();
       renderAlerts();
+      renderRunbooks();
       message(status, '');
       return true;
     } catch (e) {
