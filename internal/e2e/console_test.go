@@ -235,8 +235,8 @@ func TestConsolePollsWhileRedisIsDown(t *testing.T) {
 }
 
 // TestConsoleScreenshots fills a stack with a few incidents in every state
-// and takes the README's pictures of the list and an incident page at
-// 1280 and 375 px (written to docs/images with CONSOLE_SCREENSHOTS=1). It
+// and takes the pictures docs/console.md shows of the list and an incident
+// page at 1280 and 375 px (written to docs/images with CONSOLE_SCREENSHOTS=1). It
 // also measures the incident page: bytes transferred on a cold load and
 // the time to the first render and to the incident's data.
 func TestConsoleScreenshots(t *testing.T) {
