@@ -285,8 +285,9 @@ bench-scale: build $(GORUSH_BIN) $(BENCH_BIN) services-dev ## run incident-bench
 $(BENCH_BIN): bench/go.mod bench/go.sum $(wildcard bench/cmd/incident-bench/*.go)
 	cd bench && $(GO) build -o ../$(BENCH_BIN) ./cmd/incident-bench
 
-# Retakes the README's pictures of the web console (docs/images/*.png)
-# with the browser test that takes them anyway, against fresh test services.
+# Retakes the web console's pictures (docs/images/*.png, shown in the README
+# and docs/console.md) with the browser test that takes them anyway, against
+# fresh test services.
 screenshots: $(GORUSH_BIN) $(MAILPIT_BIN) ## retake docs/images/console-*.png (the web console at 1280 and 375 px)
 	@trap '$(SERVICES) stop test || true' EXIT; \
 	$(CHROMIUM); \

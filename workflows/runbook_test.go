@@ -122,7 +122,7 @@ func (s *runbookSuite) SetupTest() {
 	}
 }
 
-// threeSteps is the README's runbook: a checklist item, a signed call to
+// threeSteps is the runbook of docs/runbooks.md: a checklist item, a signed call to
 // the receiver and an approval.
 func (s *runbookSuite) threeSteps() runbook.Runbook {
 	rb := runbook.Runbook{ID: "rb_1", Name: "Failover", Version: 4, ServiceID: "checkout", Steps: []runbook.Step{

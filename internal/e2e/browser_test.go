@@ -193,7 +193,7 @@ func (tb *tab) sessionCookie(url string) *network.Cookie {
 
 // screenshot saves the whole page at width as PNG under the test's
 // directory, and under docs/images when CONSOLE_SCREENSHOTS is set (to
-// refresh the README's pictures).
+// refresh the pictures in docs/console.md and the README).
 func (tb *tab) screenshot(name string, width int64) {
 	tb.t.Helper()
 	tb.shoot(name, width, chromedp.FullScreenshot(100))

@@ -236,10 +236,10 @@ func TestConsolePollsWhileRedisIsDown(t *testing.T) {
 }
 
 // TestConsoleScreenshots fills a stack with a few incidents in every state,
-// a runbook under way and two schedules, and takes the README's pictures
-// of the list, an incident page and the on-call page at 1280 and 375 px,
-// and of the runbooks panel (written to docs/images with
-// CONSOLE_SCREENSHOTS=1). It also measures the incident page: bytes
+// a runbook under way and two schedules, and takes the pictures
+// docs/console.md shows of the list, an incident page and the on-call page
+// at 1280 and 375 px, and of the runbooks panel (written to docs/images
+// with CONSOLE_SCREENSHOTS=1). It also measures the incident page: bytes
 // transferred on a cold load and the time to the first render and to the
 // incident's data.
 func TestConsoleScreenshots(t *testing.T) {

@@ -108,7 +108,7 @@ func awaitStep(t *testing.T, s *stack, id string, run, step int, statuses ...str
 	return last
 }
 
-// failoverRunbook is the README's three steps: a checklist item, a signed
+// failoverRunbook is the three steps of docs/runbooks.md: a checklist item, a signed
 // call and an approval.
 func failoverRunbook(service, receiverURL string) map[string]any {
 	return map[string]any{

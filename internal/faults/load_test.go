@@ -237,7 +237,7 @@ func (s *stack) integrationKey(service string) string {
 }
 
 // opener opens incidents of one service through POST /incidents as a
-// client following the README: each request carries an Idempotency-Key
+// client following docs/api.md: each request carries an Idempotency-Key
 // (and a dedup_key), and is sent again on 503 or a broken connection.
 type opener struct {
 	s       *stack

@@ -302,7 +302,7 @@ func (s *stack) runningAPIs() []*server {
 	return out
 }
 
-// retryable reports the answers a client following the README sends again:
+// retryable reports the answers a client following docs/api.md sends again:
 // 503 (and the 502/504 of a proxy), 429; and 500, which the engine must not
 // answer for a refusal it can recover from — each is counted, and the
 // scenarios fail on any.
