@@ -199,8 +199,12 @@ func credentialPresent(_ context.Context, in *openapi3filter.AuthenticationInput
 
 // Handler serves next and checks every exchange it serves, calling fail
 // with each mismatch. It buffers each request body whole (the API caps them
-// at a few MiB) and each answer's body, except a stream's.
-func (c *Checker) Handler(next http.Handler, fail func(error)) http.Handler {
+// at a few MiB) and each answer's body, except a stream's. The check runs
+// once the answer is sent, so it adds nothing to the latency a test sees;
+// wait returns when every check of an exchange served so far is done (call
+// it after the server has stopped, before the test ends).
+func (c *Checker) Handler(next http.Handler, fail func(error)) (h http.Handler, wait func()) {
+	var pending sync.WaitGroup
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		skip := r.Header.Get(SkipRequest) != ""
 		r.Header.Del(SkipRequest)
@@ -215,17 +219,19 @@ func (c *Checker) Handler(next http.Handler, fail func(error)) http.Handler {
 		}
 		// What the handler will change of r (its body is read) is kept
 		// apart from what is checked.
-		checked := r.Clone(r.Context())
+		checked := r.Clone(context.WithoutCancel(r.Context()))
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
 		x := Exchange{Request: checked, RequestBody: body, SkipRequest: skip, Status: rec.status,
 			Header: w.Header().Clone(), Body: rec.body.Bytes(), Streamed: rec.streamed}
-		// The caller may have gone (a stream closed): the check is about
-		// what was sent, not about the caller.
-		if err := c.Check(context.WithoutCancel(r.Context()), x); err != nil {
-			fail(err)
-		}
-	})
+		pending.Go(func() {
+			// The caller may have gone (a stream closed): the check is
+			// about what was sent, not about the caller.
+			if err := c.Check(checked.Context(), x); err != nil {
+				fail(err)
+			}
+		})
+	}), pending.Wait
 }
 
 // recorder passes an answer through and keeps a copy of it.

@@ -28,11 +28,12 @@ func served(t *testing.T, handler http.HandlerFunc, req *http.Request) []error {
 	require.NoError(t, err)
 	var mu sync.Mutex
 	var fails []error
-	ts := httptest.NewServer(c.Handler(handler, func(err error) {
+	h, wait := c.Handler(handler, func(err error) {
 		mu.Lock()
 		defer mu.Unlock()
 		fails = append(fails, err)
-	}))
+	})
+	ts := httptest.NewServer(h)
 	defer ts.Close()
 	u := ts.URL + req.URL.String()
 	r, err := http.NewRequest(req.Method, u, req.Body)
@@ -41,7 +42,8 @@ func served(t *testing.T, handler http.HandlerFunc, req *http.Request) []error {
 	resp, err := http.DefaultClient.Do(r)
 	require.NoError(t, err)
 	resp.Body.Close()
-	ts.Close() // waits for the handler, and so for the check
+	ts.Close() // waits for the handler
+	wait()     // and for the check
 	mu.Lock()
 	defer mu.Unlock()
 	return fails

@@ -159,12 +159,14 @@ func TestHealthExitsZeroWhenReadyAndNamesWhatIsNot(t *testing.T) {
 	spec, err := apicheck.Load()
 	require.NoError(t, err)
 	serve := func(status int, body string) string {
-		ts := httptest.NewServer(spec.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, wait := spec.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			require.Equal(t, "/health/ready", r.URL.Path)
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(status)
 			_, _ = w.Write([]byte(body))
-		}), func(err error) { t.Errorf("api/openapi.yaml: %v", err) }))
+		}), func(err error) { t.Errorf("api/openapi.yaml: %v", err) })
+		t.Cleanup(wait)
+		ts := httptest.NewServer(h)
 		t.Cleanup(ts.Close)
 		return ts.URL
 	}

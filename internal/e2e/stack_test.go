@@ -132,11 +132,17 @@ func newStackOn(t *testing.T, hostPort, namespace string, edit func(*config.Conf
 // describes it, or the test fails. A request sent malformed on purpose
 // carries the header apicheck.SkipRequest (see unchecked): its answer is
 // still checked.
+//
+// The checks run after each answer is sent; the cleanup registered here
+// waits for them. Register it before the server's own cleanup (call
+// checked first), so that it runs after the server has stopped.
 func checked(t *testing.T, h http.Handler) http.Handler {
 	t.Helper()
 	c, err := apicheck.Load()
 	require.NoError(t, err)
-	return c.Handler(h, func(err error) { t.Errorf("api/openapi.yaml: %v", err) })
+	h, wait := c.Handler(h, func(err error) { t.Errorf("api/openapi.yaml: %v", err) })
+	t.Cleanup(wait)
+	return h
 }
 
 // unchecked is the header pair that marks a request malformed on purpose,
