@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/incident-server/incident-server/internal/apicheck"
 	"github.com/incident-server/incident-server/internal/backup"
 	"github.com/incident-server/incident-server/internal/incident"
 	"github.com/incident-server/incident-server/internal/oncall"
@@ -151,16 +152,21 @@ func TestRestoreRefusesADatabaseWithTablesAndFillsAnEmptyOne(t *testing.T) {
 
 // The health command reports the API's readiness answer and exits 0 only
 // when it is ready. The API's own readiness checks are tested with the API;
-// this stands in for its two answers.
+// this stands in for its two answers, which api/openapi.yaml holds to the
+// API's (as it holds the command's request).
 func TestHealthExitsZeroWhenReadyAndNamesWhatIsNot(t *testing.T) {
 	t.Parallel()
+	spec, err := apicheck.Load()
+	require.NoError(t, err)
 	serve := func(status int, body string) string {
-		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, wait := spec.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			require.Equal(t, "/health/ready", r.URL.Path)
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(status)
 			_, _ = w.Write([]byte(body))
-		}))
+		}), func(err error) { t.Errorf("api/openapi.yaml: %v", err) })
+		t.Cleanup(wait)
+		ts := httptest.NewServer(h)
 		t.Cleanup(ts.Close)
 		return ts.URL
 	}

@@ -100,7 +100,7 @@ func TestUserTokensAreChecked(t *testing.T) {
 		"garbage":         {"hello", "invalid token"},
 		"revoked-looking": {"ak_aaaaaaaaaaaaaaaaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "invalid API key: unknown, revoked or expired"},
 	} {
-		r := do(t, http.MethodGet, s.url+"/api/v1/incidents", nil, bearer(c.token)...)
+		r := doRaw(t, http.MethodGet, s.url+"/api/v1/incidents", nil, bearer(c.token)...)
 		require.Equal(t, http.StatusUnauthorized, r.status, name)
 		var body struct {
 			Error struct{ Code, Message string }
@@ -173,7 +173,7 @@ func TestAPIKeysCarryTheirRoleAndName(t *testing.T) {
 
 	// Bad requests for keys.
 	for _, body := range []string{`{"name":"x","role":"root"}`, `{"name":"","role":"viewer"}`, `{"name":"x","role":"viewer","expires_at":"2001-01-01T00:00:00Z"}`, `{"name":"x","role":"viewer","scope":"all"}`} {
-		r = do(t, http.MethodPost, s.url+"/api/v1/api-keys", body)
+		r = doRaw(t, http.MethodPost, s.url+"/api/v1/api-keys", body)
 		require.Equal(t, http.StatusBadRequest, r.status, body)
 	}
 }

@@ -3,15 +3,18 @@ package e2e_test
 import (
 	"context"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/gin-gonic/gin"
 	"github.com/stretchr/testify/require"
 
 	"github.com/incident-server/incident-server/api"
+	"github.com/incident-server/incident-server/internal/apicheck"
 	"github.com/incident-server/incident-server/internal/auth"
 	"github.com/incident-server/incident-server/internal/fault"
 	"github.com/incident-server/incident-server/internal/notify"
@@ -241,6 +244,7 @@ func routeTable() []routeCase {
 		{"GET", "/health", open, fixed("/health"), nil},
 		{"GET", "/health/ready", open, fixed("/health/ready"), nil},
 		{"GET", "/metrics", open, fixed("/metrics"), nil},
+		{"GET", "/api/v1/openapi.json", open, fixed("/api/v1/openapi.json"), nil},
 
 		{"POST", "/api/v1/incidents", need(auth.Responder), fixed("/api/v1/incidents"), func(t *testing.T, f *authFixture) any {
 			return map[string]string{"title": "disk full", "service": f.service, "severity": "low"}
@@ -464,8 +468,15 @@ func TestEveryRouteChecksItsCredential(t *testing.T) {
 				if rc.body != nil {
 					body = rc.body(t, f)
 				}
+				// A request without the credential its route takes is
+				// malformed on purpose: only its answer is held to the
+				// document.
+				var mark []string
+				if want == http.StatusUnauthorized {
+					mark = unchecked
+				}
 				if streams[rc.route] {
-					status := streamStatus(t, s.url+path, header)
+					status := streamStatus(t, s.url+path, header, mark...)
 					if want == http.StatusOK {
 						require.Equal(t, http.StatusOK, status)
 					} else {
@@ -473,7 +484,7 @@ func TestEveryRouteChecksItsCredential(t *testing.T) {
 					}
 					return
 				}
-				r := do(t, rc.method, s.url+path, body, "Authorization", header)
+				r := do(t, rc.method, s.url+path, body, append([]string{"Authorization", header}, mark...)...)
 				if want == http.StatusOK {
 					require.GreaterOrEqual(t, r.status, 200, "%s", r.body)
 					require.Less(t, r.status, 300, "%s", r.body)
@@ -494,8 +505,8 @@ func TestEveryRouteChecksItsCredential(t *testing.T) {
 }
 
 // streamStatus opens a stream and returns its status without waiting for
-// a body that never ends.
-func streamStatus(t *testing.T, url, authorization string) int {
+// a body that never ends. header is name, value pairs.
+func streamStatus(t *testing.T, url, authorization string, header ...string) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
@@ -503,6 +514,9 @@ func streamStatus(t *testing.T, url, authorization string) int {
 	require.NoError(t, err)
 	if authorization != "" {
 		req.Header.Set("Authorization", authorization)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
@@ -542,4 +556,57 @@ func expected(rc routeCase, c credential) int {
 		return http.StatusForbidden
 	}
 	return http.StatusOK
+}
+
+// ginParam finds a gin route's parameters, to write them as the
+// document's: /:id → /{id}.
+var ginParam = regexp.MustCompile(`/[:*]([A-Za-z_]+)`)
+
+// The role api/openapi.yaml names for each operation is the one this
+// table holds the server to: x-required-role (and x-self-or-admin) for the
+// role routes, and for the others the credential their security names.
+func TestOpenAPIRolesMatchTheAccessTable(t *testing.T) {
+	t.Parallel()
+	c, err := apicheck.Load()
+	require.NoError(t, err)
+	for _, rc := range routeTable() {
+		if rc.route == "/console/*path" {
+			continue // the console's files: not in the document
+		}
+		path := ginParam.ReplaceAllString(rc.route, "/{$1}")
+		item := c.Doc.Paths.Value(path)
+		require.NotNil(t, item, "%s is not in api/openapi.yaml", path)
+		op := item.GetOperation(rc.method)
+		require.NotNil(t, op, "%s %s is not in api/openapi.yaml", rc.method, path)
+		require.Equal(t, rc.need, documentedNeed(op), "%s %s: x-required-role and security in api/openapi.yaml", rc.method, path)
+	}
+}
+
+// documentedNeed reads what an operation of the document says it needs, in
+// the table's terms.
+func documentedNeed(op *openapi3.Operation) need {
+	role, _ := op.Extensions["x-required-role"].(string)
+	if role != "none" {
+		if self, _ := op.Extensions["x-self-or-admin"].(bool); self {
+			return selfOr(auth.Role(role))
+		}
+		return need(role)
+	}
+	if urlTok, _ := op.Extensions["x-url-token"].(bool); urlTok {
+		return urlToken
+	}
+	if sig, _ := op.Extensions["x-signed"].(bool); sig {
+		return signed
+	}
+	if op.Security != nil {
+		for _, req := range *op.Security {
+			switch {
+			case req["integrationKey"] != nil:
+				return ingest
+			case req["twilioSignature"] != nil, req["slackSignature"] != nil:
+				return signed
+			}
+		}
+	}
+	return open
 }

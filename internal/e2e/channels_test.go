@@ -681,7 +681,7 @@ func TestNotificationRulesAPI(t *testing.T) {
 		{"user_id": "usr_other"},
 		{"urgent": []any{}},
 	} {
-		r = do(t, http.MethodPut, base, bad)
+		r = doRaw(t, http.MethodPut, base, bad)
 		require.Equal(t, http.StatusBadRequest, r.status, "%v: %s", bad, r.body)
 	}
 	r = do(t, http.MethodPut, s.url+"/api/v1/users/usr_nobody/notification-rules", map[string]any{})
@@ -706,9 +706,9 @@ func TestUnconfiguredChannelsRefuseTheirContactMethods(t *testing.T) {
 		require.Contains(t, string(r.body), "is not configured on this server")
 	}
 	// The inbound routes of unconfigured channels are not there.
-	r := do(t, http.MethodPost, s.url+notify.SMSPath, "a=b", "Content-Type", "application/x-www-form-urlencoded")
+	r := doRaw(t, http.MethodPost, s.url+notify.SMSPath, "a=b", "Content-Type", "application/x-www-form-urlencoded")
 	require.Equal(t, http.StatusNotFound, r.status)
-	r = do(t, http.MethodPost, s.url+notify.SlackPath, "a=b", "Content-Type", "application/x-www-form-urlencoded")
+	r = doRaw(t, http.MethodPost, s.url+notify.SlackPath, "a=b", "Content-Type", "application/x-www-form-urlencoded")
 	require.Equal(t, http.StatusNotFound, r.status)
 	r = do(t, http.MethodGet, s.url+notify.AckPath+"anything", nil)
 	require.Equal(t, http.StatusUnauthorized, r.status, "no link is valid without a link secret")

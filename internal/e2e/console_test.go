@@ -167,7 +167,7 @@ func TestConsoleChangeThroughAnotherAPIReachesTheBrowser(t *testing.T) {
 	require.NoError(t, a2.LoadTokens(false))
 	require.NoError(t, a2.LoadKeyring(false))
 	require.NoError(t, a2.DialTemporal(ctx, s.temporalAddr))
-	second := httptest.NewServer(a2.Handler())
+	second := httptest.NewServer(checked(t, a2.Handler()))
 	t.Cleanup(second.Close)
 
 	b := newBrowser(t)

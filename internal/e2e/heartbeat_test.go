@@ -77,7 +77,7 @@ func TestHeartbeatMissedOpensAnIncidentThatTheNextPingResolves(t *testing.T) {
 	require.Equal(t, "not_found", r.errorCode(t))
 	r = ping("ik_wrong.key", id)
 	require.Equal(t, http.StatusUnauthorized, r.status)
-	r = do(t, http.MethodPost, s.url+"/api/v1/heartbeats/"+id, nil)
+	r = doRaw(t, http.MethodPost, s.url+"/api/v1/heartbeats/"+id, nil)
 	require.Equal(t, http.StatusUnauthorized, r.status, "no key")
 	r = ping(key, "hb_unknown")
 	require.Equal(t, http.StatusNotFound, r.status)

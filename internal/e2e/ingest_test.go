@@ -76,11 +76,11 @@ func TestAlertmanagerGroupIsOneIncidentThatResolvesItself(t *testing.T) {
 	key := integrationKey(t, s, service)
 	url := s.url + "/api/v1/integrations/alertmanager"
 
-	r := do(t, http.MethodPost, url, amPayload("firing", "fp-a", "fp-b"))
+	r := doRaw(t, http.MethodPost, url, amPayload("firing", "fp-a", "fp-b"))
 	require.Equal(t, http.StatusUnauthorized, r.status, "no key")
 	r = do(t, http.MethodPost, url, amPayload("firing", "fp-a", "fp-b"), "Authorization", "Bearer ik_wrong.key")
 	require.Equal(t, http.StatusUnauthorized, r.status)
-	r = do(t, http.MethodPost, url, `{"alerts": "nope"}`, "Authorization", "Bearer "+key)
+	r = doRaw(t, http.MethodPost, url, `{"alerts": "nope"}`, "Authorization", "Bearer "+key)
 	require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
 
 	for range 6 {
@@ -164,7 +164,7 @@ func TestEventsV2LifecycleByDedupKey(t *testing.T) {
 		"a trigger after resolve opens a second incident")
 
 	// PagerDuty's answers for what can never succeed.
-	r := do(t, http.MethodPost, s.url+"/v2/enqueue", `not json`)
+	r := doRaw(t, http.MethodPost, s.url+"/v2/enqueue", `not json`)
 	require.Equal(t, http.StatusBadRequest, r.status)
 	require.Contains(t, string(r.body), "Unrecognized object")
 	bad := event("trigger")

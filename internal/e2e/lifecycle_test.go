@@ -295,7 +295,7 @@ func TestBadInputGetsClearErrorAndWritesNothing(t *testing.T) {
 			if c.body != nil {
 				body = c.body
 			}
-			r := do(t, c.method, s.url+c.path, body, c.header...)
+			r := doRaw(t, c.method, s.url+c.path, body, c.header...)
 			require.Equal(t, c.status, r.status, "%s", r.body)
 			require.Equal(t, c.code, r.errorCode(t))
 			require.NotContains(t, string(r.body), "json:", "no internal error text")

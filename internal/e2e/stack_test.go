@@ -18,6 +18,7 @@ import (
 
 	"github.com/incident-server/incident-server/activities"
 	"github.com/incident-server/incident-server/api"
+	"github.com/incident-server/incident-server/internal/apicheck"
 	"github.com/incident-server/incident-server/internal/app"
 	"github.com/incident-server/incident-server/internal/auth"
 	"github.com/incident-server/incident-server/internal/cache"
@@ -120,10 +121,39 @@ func newStackOn(t *testing.T, hostPort, namespace string, edit func(*config.Conf
 
 	s := &stack{t: t, app: a, store: a.Store, rdb: rdb, cache: a.Cache, prefix: prefix, temporal: a.Temporal,
 		gorush: acts.Push, dir: a.Directory, metrics: a.Metrics, temporalAddr: hostPort}
-	ts := httptest.NewServer(a.Handler())
+	ts := httptest.NewServer(checked(t, a.Handler()))
 	t.Cleanup(ts.Close)
 	s.url = ts.URL
 	return s
+}
+
+// checked serves h through the OpenAPI document's checker: every request a
+// test sends to the API, and every answer, must be as api/openapi.yaml
+// describes it, or the test fails. A request sent malformed on purpose
+// carries the header apicheck.SkipRequest (see unchecked): its answer is
+// still checked.
+//
+// The checks run after each answer is sent; the cleanup registered here
+// waits for them. Register it before the server's own cleanup (call
+// checked first), so that it runs after the server has stopped.
+func checked(t *testing.T, h http.Handler) http.Handler {
+	t.Helper()
+	c, err := apicheck.Load()
+	require.NoError(t, err)
+	h, wait := c.Handler(h, func(err error) { t.Errorf("api/openapi.yaml: %v", err) })
+	t.Cleanup(wait)
+	return h
+}
+
+// unchecked is the header pair that marks a request malformed on purpose,
+// for do: apicheck checks only its answer.
+var unchecked = []string{apicheck.SkipRequest, "1"}
+
+// doRaw is do for a request sent malformed on purpose (to see it refused):
+// its answer is still held to the document, the request is not.
+func doRaw(t *testing.T, method, url string, body any, header ...string) response {
+	t.Helper()
+	return do(t, method, url, body, append(header, unchecked...)...)
 }
 
 // serve starts an API on a loopback port and returns its base URL. It
@@ -132,7 +162,7 @@ func (s *stack) serve(opts api.Options) string {
 	if opts.Tokens == nil {
 		opts.Tokens = testenv.Tokens(s.t)
 	}
-	ts := httptest.NewServer(api.New(opts))
+	ts := httptest.NewServer(checked(s.t, api.New(opts)))
 	s.t.Cleanup(ts.Close)
 	return ts.URL
 }

@@ -117,11 +117,9 @@ func alertThroughput(ctx context.Context, p alertParams, out io.Writer) (result,
 	if err := createService(ctx, c, service{ID: sum.Service, Name: "bench alert-throughput " + sfx}); err != nil {
 		return result{}, nil, err
 	}
-	var key struct {
-		Key string `json:"key"`
-	}
+	var key createdKey
 	if _, err := c.do(ctx, "POST", "/api/v1/services/"+url.PathEscape(sum.Service)+"/integration-keys",
-		map[string]string{"name": "incident-bench"}, &key); err != nil {
+		keyRequest{Name: "incident-bench"}, &key); err != nil {
 		return result{}, nil, fmt.Errorf("create integration key: %w", err)
 	}
 	if key.Key == "" {

@@ -145,12 +145,7 @@ func (c *client) doAuth(ctx context.Context, method, path, bearer string, body, 
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		ae := &apiError{Method: method, Path: path, Status: resp.StatusCode, RequestID: resp.Header.Get("X-Request-ID"), Body: raw}
-		var eb struct {
-			Error struct {
-				Code    string `json:"code"`
-				Message string `json:"message"`
-			} `json:"error"`
-		}
+		var eb errorBody
 		if json.Unmarshal(raw, &eb) == nil {
 			ae.Code, ae.Message = eb.Error.Code, eb.Error.Message
 		}

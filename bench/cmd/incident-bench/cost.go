@@ -326,12 +326,8 @@ func setupCostFixtures(ctx context.Context, c *client, stepDelay time.Duration) 
 	if err := createService(ctx, c, service{ID: fx.Service, Name: "bench cost " + sfx, EscalationPolicyID: pol.ID}); err != nil {
 		return fx, err
 	}
-	var sla struct {
-		ID string `json:"id"`
-	}
-	if _, err := c.do(ctx, "POST", "/api/v1/sla-policies", map[string]any{
-		"severity": fx.Severity, "service": fx.Service, "response": "168h", "resolution": "720h", "warning_fraction": 0.75,
-	}, &sla); err != nil {
+	var sla created
+	if _, err := c.do(ctx, "POST", "/api/v1/sla-policies", benchSLA(fx.Severity, fx.Service), &sla); err != nil {
 		return fx, fmt.Errorf("create sla policy: %w", err)
 	}
 	fx.SLAPolicyID = sla.ID
@@ -447,7 +443,7 @@ func (r *costRun) openUpTo(ctx context.Context, total int) (costPoint, error) {
 // answers once the incident is recorded; openUpTo follows its first page in
 // Postgres.
 func (r *costRun) open(ctx context.Context) error {
-	var inc incidentView
+	var inc incident
 	if _, err := r.c.do(ctx, "POST", "/api/v1/incidents",
 		newIncident{Title: "bench cost " + r.fx.Suffix, Service: r.fx.Service, Severity: r.fx.Severity}, &inc); err != nil {
 		return err
@@ -497,7 +493,7 @@ func (r *costRun) cleanup() costCleanup {
 	r.mu.Unlock()
 	start := time.Now()
 	resolve := func(ctx context.Context, i int) (int, error) {
-		return r.c.do(ctx, "POST", "/api/v1/incidents/"+url.PathEscape(ids[i])+"/resolve", map[string]string{"actor": "bench"}, nil)
+		return r.c.do(ctx, "POST", "/api/v1/incidents/"+url.PathEscape(ids[i])+"/resolve", command{Actor: "bench"}, nil)
 	}
 	ls := runLoad(ctx, r.p.Concurrency, 15*time.Minute, len(ids), resolve)
 	cl := costCleanup{Resolved: ls.OK, Failed: len(ids) - ls.OK, Seconds: time.Since(start).Seconds(), FirstError: ls.FirstError}

@@ -59,9 +59,7 @@ func checkReady(ctx context.Context, c *client) (readiness, error) {
 		return r, fmt.Errorf("engine at %s did not answer /health/ready within 10s: is it starting, or stuck?", c.base)
 	case errors.As(err, &ae) && ae.Status == 503:
 		// The 503 body names each dependency's state beside the error.
-		var body struct {
-			Checks map[string]string `json:"checks"`
-		}
+		var body notReady
 		_ = json.Unmarshal(ae.Body, &body)
 		r = readiness{Status: "unavailable", Checks: body.Checks}
 		return r, fmt.Errorf("engine at %s is not ready (%s): %s", c.base, r, ae.Message)
@@ -147,12 +145,18 @@ type newIncident struct {
 	Severity string `json:"severity"`
 }
 
-// incidentView is an incident as GET /api/v1/incidents/{id} shows it, cut
-// down to what scenarios read.
+// incident is an incident as opening it and listing incidents answer it,
+// cut down to what scenarios read.
+type incident struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+}
+
+// incidentView is an incident as GET /api/v1/incidents/{id} shows it: with
+// its workflow's live state while it is active.
 type incidentView struct {
-	ID     string     `json:"id"`
-	Status string     `json:"status"`
-	Live   *liveState `json:"live,omitempty"`
+	incident
+	Live *liveState `json:"live,omitempty"`
 }
 
 // liveState is the workflow's own state, present while the incident is active.
@@ -201,9 +205,7 @@ func getIncident(ctx context.Context, c *client, id string) (incidentView, error
 }
 
 func listNotifications(ctx context.Context, c *client, id string) ([]notification, error) {
-	var out struct {
-		Notifications []notification `json:"notifications"`
-	}
+	var out notificationList
 	_, err := c.do(ctx, "GET", "/api/v1/incidents/"+url.PathEscape(id)+"/notifications", nil, &out)
 	return out.Notifications, err
 }
@@ -218,10 +220,7 @@ func activeIncidentIDs(ctx context.Context, c *client, svc string) ([]string, er
 		if cursor != "" {
 			q.Set("cursor", cursor)
 		}
-		var out struct {
-			Incidents  []incidentView `json:"incidents"`
-			NextCursor string         `json:"next_cursor"`
-		}
+		var out incidentList
 		if _, err := c.do(ctx, "GET", "/api/v1/incidents?"+q.Encode(), nil, &out); err != nil {
 			return ids, err
 		}
@@ -273,7 +272,7 @@ func resolveAll(ctx context.Context, c *client, svc string, known []string, sent
 	}
 	var mu sync.Mutex
 	sem := make(chan struct{}, 8) // a few at a time: cleanup must not look like load
-	body := map[string]string{"actor": actor}
+	body := command{Actor: actor}
 	resolve := func(ids []string) {
 		var wg sync.WaitGroup
 		for _, id := range ids {

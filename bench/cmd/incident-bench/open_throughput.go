@@ -103,7 +103,7 @@ func openThroughput(ctx context.Context, p openParams, out io.Writer) (result, [
 	started := time.Now().UTC()
 	var all []string        // every incident opened, for cleanup
 	failedSvc := []string{} // services whose open answered an error: it may have gone through
-	body := map[string]string{"actor": "bench"}
+	body := command{Actor: "bench"}
 	for li, conc := range p.Concurrency {
 		if ctx.Err() != nil {
 			break
@@ -112,7 +112,7 @@ func openThroughput(ctx context.Context, p openParams, out io.Writer) (result, [
 		ids := make([]string, 0, 1024)
 		open := func(ctx context.Context, i int) (int, error) {
 			svc := fmt.Sprintf("bench-ot-%s-%d-%d", sum.Suffix, li, i)
-			var inc incidentView
+			var inc incident
 			status, err := c.do(ctx, "POST", "/api/v1/incidents",
 				newIncident{Title: "bench open-throughput " + sum.Suffix, Service: svc, Severity: "low"}, &inc)
 			if err == nil && (status != 201 || inc.ID == "") {
@@ -201,7 +201,7 @@ func openThroughput(ctx context.Context, p openParams, out io.Writer) (result, [
 func resolveIDs(ctx context.Context, c *client, ids []string) resolveReport {
 	var rep resolveReport
 	var mu sync.Mutex
-	body := map[string]string{"actor": "bench"}
+	body := command{Actor: "bench"}
 	resolve := func(ctx context.Context, i int) (int, error) {
 		status, err := c.do(ctx, "POST", "/api/v1/incidents/"+url.PathEscape(ids[i])+"/resolve", body, nil)
 		mu.Lock()

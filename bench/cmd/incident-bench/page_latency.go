@@ -458,7 +458,7 @@ func (r *pageRun) open(ctx context.Context, s *pageSample) bool {
 		Service:  r.fx.Service,
 		Severity: "critical",
 	}
-	var inc incidentView
+	var inc incident
 	s.SentAt = time.Now()
 	status, err := r.c.do(ctx, "POST", "/api/v1/incidents", body, &inc)
 	rtt := ms(time.Since(s.SentAt))

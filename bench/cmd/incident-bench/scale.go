@@ -543,9 +543,7 @@ func setupScaleFixtures(ctx context.Context, c *client, p scaleParams) (scaleFix
 		if err := createService(ctx, c, service{ID: s.svc, Name: "bench scale " + s.svc, EscalationPolicyID: pol.ID}); err != nil {
 			return fx, err
 		}
-		if _, err := c.do(ctx, "POST", "/api/v1/sla-policies", map[string]any{
-			"severity": fx.Severity, "service": s.svc, "response": "168h", "resolution": "720h", "warning_fraction": 0.75,
-		}, nil); err != nil {
+		if _, err := c.do(ctx, "POST", "/api/v1/sla-policies", benchSLA(fx.Severity, s.svc), nil); err != nil {
 			return fx, fmt.Errorf("create sla policy: %w", err)
 		}
 	}
@@ -553,11 +551,9 @@ func setupScaleFixtures(ctx context.Context, c *client, p scaleParams) (scaleFix
 		if err := createService(ctx, c, service{ID: fx.MonitorService, Name: "bench scale heartbeats " + sfx}); err != nil {
 			return fx, err
 		}
-		var key struct {
-			Key string `json:"key"`
-		}
+		var key createdKey
 		if _, err := c.do(ctx, "POST", "/api/v1/services/"+url.PathEscape(fx.MonitorService)+"/integration-keys",
-			map[string]string{"name": "bench scale"}, &key); err != nil {
+			keyRequest{Name: "bench scale"}, &key); err != nil {
 			return fx, fmt.Errorf("create integration key: %w", err)
 		}
 		if key.Key == "" {
@@ -579,7 +575,7 @@ func (r *scaleRun) open(ctx context.Context) (float64, error) {
 	if isLate {
 		svc = r.fx.LateService
 	}
-	var inc incidentView
+	var inc incident
 	t0 := time.Now()
 	if _, err := r.c.do(ctx, "POST", "/api/v1/incidents",
 		newIncident{Title: "bench scale " + r.fx.Suffix, Service: svc, Severity: r.fx.Severity}, &inc); err != nil {
@@ -905,7 +901,7 @@ func (r *scaleRun) apiSamples(ctx context.Context) map[string]levelStats {
 			return r.c.do(ctx, "GET", "/api/v1/incidents/"+url.PathEscape(pick())+"/timeline", nil, nil)
 		})
 	}
-	body := map[string]string{"actor": "bench"}
+	body := command{Actor: "bench"}
 	out[apiAck] = runLoad(ctx, 1, bound, len(unacked), func(ctx context.Context, i int) (int, error) {
 		status, err := r.c.do(ctx, "POST", "/api/v1/incidents/"+url.PathEscape(unacked[i])+"/acknowledge", body, nil)
 		if err == nil || status == 409 {
@@ -962,12 +958,7 @@ func (r *scaleRun) readLate(ctx context.Context, id string) (claimed, due time.T
 	if claimed.IsZero() {
 		return claimed, due, false
 	}
-	var tl struct {
-		Events []struct {
-			Type string         `json:"type"`
-			Data map[string]any `json:"data"`
-		} `json:"events"`
-	}
+	var tl timeline
 	if _, err := r.c.do(ctx, "GET", "/api/v1/incidents/"+url.PathEscape(id)+"/timeline", nil, &tl); err != nil {
 		return claimed, due, false
 	}
@@ -1019,11 +1010,9 @@ func (r *scaleRun) createMonitors(ctx context.Context) (levelStats, error) {
 	var mu sync.Mutex
 	ids := make([]string, 0, r.p.Monitors)
 	create := func(ctx context.Context, i int) (int, error) {
-		var m struct {
-			ID string `json:"id"`
-		}
-		status, err := r.c.do(ctx, "POST", "/api/v1/heartbeat-monitors", map[string]any{
-			"service_id": r.fx.MonitorService, "name": fmt.Sprintf("bench scale %d", i), "interval": r.p.monitorInterval.String(),
+		var m created
+		status, err := r.c.do(ctx, "POST", "/api/v1/heartbeat-monitors", monitorRequest{
+			ServiceID: r.fx.MonitorService, Name: fmt.Sprintf("bench scale %d", i), Interval: r.p.monitorInterval.String(),
 		}, &m)
 		if err != nil {
 			return status, err
@@ -1174,7 +1163,7 @@ func (r *scaleRun) cleanup() scaleCleanup {
 		}
 		return status, err
 	})
-	body := map[string]string{"actor": "bench"}
+	body := command{Actor: "bench"}
 	res := runLoad(ctx, 16, 2*time.Hour, len(ids), func(ctx context.Context, i int) (int, error) {
 		status, err := r.c.do(ctx, "POST", "/api/v1/incidents/"+url.PathEscape(ids[i])+"/resolve", body, nil)
 		if status == 409 {
