@@ -111,13 +111,19 @@ func (tb *tab) eval(expr string, v any) {
 	}
 }
 
-// text is an element's text.
+// text is an element's text, once the element exists. It is found and
+// read in one evaluation: the console may re-render the element between a
+// lookup and a read made as two protocol calls.
 func (tb *tab) text(sel string) string {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 45*time.Second)
-	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.TextContent(sel))
-	require.NoError(tb.t, err, "text of %s", sel)
+	var s string
+	tb.eval(`new Promise(resolve => {
+		const read = () => {
+			const el = document.querySelector(`+jsString(sel)+`);
+			if (el) { resolve(el.textContent); } else { setTimeout(read, 20); }
+		};
+		read();
+	})`, &s)
 	return strings.TrimSpace(s)
 }
 
