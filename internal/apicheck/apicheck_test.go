@@ -174,3 +174,17 @@ func TestCredentialsAreChecked(t *testing.T) {
 	r.Header.Set("Authorization", "Bearer ak_abc.def")
 	require.Empty(t, served(t, list, r))
 }
+
+// A request without a credential, refused with 401, is the documented
+// refusal; the same request let through is a mismatch.
+func TestMissingCredentialRefusedIsDocumented(t *testing.T) {
+	t.Parallel()
+	r := httptest.NewRequest(http.MethodGet, "/api/v1/incidents", nil)
+	unauthorized := answerJSON(http.StatusUnauthorized, map[string]any{"error": map[string]string{"code": "unauthorized", "message": "a credential is required"}})
+	require.Empty(t, served(t, unauthorized, r))
+
+	r = httptest.NewRequest(http.MethodGet, "/api/v1/incidents", nil)
+	fails := served(t, answerJSON(http.StatusOK, map[string]any{"incidents": []any{}}), r)
+	require.Len(t, fails, 1)
+	require.Contains(t, fails[0].Error(), "security requirement")
+}
