@@ -50,6 +50,29 @@ const (
 	localWritesVersion1 = 1
 )
 
+// closeApartVersion marks runs that close (complete or continue as new) in
+// a workflow task of their own, never in the task that answered an update.
+// Temporal refuses a task that closes the run while new events wait (a
+// signal, a child's completion): the whole task is discarded, and an
+// update it answered is failed back to its caller (WorkflowNotReady), though
+// the task's local activities have already written the projection. A
+// resolve answered in a task that does not close the run cannot be undone
+// so; the task that closes it, if refused, is retried with the new events.
+const (
+	changeCloseApart   = "close-apart"
+	closeApartVersion1 = 1
+)
+
+// closeApart starts the run's closing in a new workflow task (see
+// closeApartVersion): a timer of a millisecond, which is the cheapest
+// command that ends the task.
+func closeApart(ctx workflow.Context) error {
+	if workflow.GetVersion(ctx, changeCloseApart, workflow.DefaultVersion, closeApartVersion1) < closeApartVersion1 {
+		return nil
+	}
+	return workflow.Sleep(ctx, time.Millisecond)
+}
+
 // nonRetryable are the fault codes an activity failure is final with: the
 // same call can never succeed.
 var nonRetryable = []string{string(fault.Invalid), string(fault.Internal)}
@@ -125,6 +148,9 @@ func IncidentWorkflow(ctx workflow.Context, in contract.IncidentInput) (incident
 		return r.inc, err
 	}
 	if err := r.settleRunbooks(ctx); err != nil {
+		return r.inc, err
+	}
+	if err := closeApart(ctx); err != nil {
 		return r.inc, err
 	}
 	// Let every accepted update, the alert batch and runbook reports in

@@ -61,7 +61,10 @@ import (
 //   - incident_rules_v1.json: a user paged by notification rules
 //     ("notification-rules"): push at once, an SMS after 2 s, a call after a
 //     minute; the SMS reply acknowledges (an update with its channel), the
-//     call's timer is cancelled, then resolve.
+//     call's timer is cancelled, then resolve;
+//   - incident_lifecycle_v5.json: the lifecycle run closing in a workflow
+//     task of its own, after the one that answered the resolve
+//     ("close-apart").
 func TestReplayRecordedHistories(t *testing.T) {
 	t.Parallel()
 	for _, file := range []string{
@@ -78,6 +81,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 		"testdata/backup_failed_v1.json",
 		"testdata/maintenance_v1.json",
 		"testdata/incident_lifecycle_v3.json",
+		"testdata/incident_lifecycle_v5.json",
 		"testdata/incident_escalation_v3.json",
 		"testdata/incident_alerts_v3.json",
 		"testdata/incident_note_v3.json",

@@ -169,7 +169,7 @@ func TestIncidentLifecycle(t *testing.T) {
 	r.json(t, &list)
 	require.Empty(t, list.Incidents)
 
-	replayAndRecord(t, s, opened.WorkflowID, "incident_lifecycle_v3.json")
+	replayAndRecord(t, s, opened.WorkflowID, "incident_lifecycle_v5.json")
 }
 
 // replayAndRecord replays the run's history against the current workflow
