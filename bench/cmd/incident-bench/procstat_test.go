@@ -124,7 +124,7 @@ func TestAttachCeilings(t *testing.T) {
 		value float64
 		ratio float64
 	}{
-		{4, 50, 0.2},     // open at 32 against starts at 8
+		{4, 20, 0.5},     // open at 32 against start→complete at 1, the only level
 		{5, 40, 1.5},     // acknowledge p50 against start→complete p50
 		{6, 10000, 0.25}, // alerts at 1 against the only INSERT level, 8
 	}

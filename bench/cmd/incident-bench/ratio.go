@@ -44,10 +44,10 @@ func (c *ceilingRef) RatioString() string {
 // Levels above the highest ceiling level read against the highest (32
 // clients against 8 connections or starters).
 //
-//   - open, cost open: one incident open starts one workflow, so its rate
-//     reads against empty-workflow starts at the same concurrency (the
-//     cost scenario's opens against starts that also ran to completion,
-//     as each incident's first tasks must);
+//   - open, cost open: an open is answered once the new workflow's first
+//     task has run on a worker (update-with-start), so its rate reads
+//     against empty workflows started and run to completion (one task) at
+//     the same concurrency: the like-for-like ceiling, not bare starts;
 //   - acknowledge, open → first page: one update or one start that has to
 //     run on a worker, so the latency reads against empty-workflow
 //     start→complete;
@@ -91,7 +91,7 @@ func attachCeilings(hs []headline) {
 		h := &hs[i]
 		switch {
 		case h.Scenario == scenarioOpen && h.Kind == "open":
-			rate(h, measureWorkflowStart, h.Concurrency)
+			rate(h, measureWorkflowRun, h.Concurrency)
 		case h.Scenario == scenarioOpen && h.Kind == "acknowledge":
 			latency(h, measureWorkflowRun, h.Concurrency)
 		case h.Kind == kindOpenToFirstPag:
