@@ -177,20 +177,42 @@ func (s *Server) live(ctx context.Context, inc incident.Incident) *contract.Stat
 type timelineResponse struct {
 	IncidentID string           `json:"incident_id"`
 	Events     []incident.Event `json:"events"`
+	// NextAfter, with after given and a full page, is the after of the
+	// next page.
+	NextAfter *int64 `json:"next_after,omitempty"`
 }
 
+// timeline answers an incident's events, oldest first, at most limit
+// (default and most 1000). With after (a sequence number, 0 for the
+// start) it answers the events after it in sequence order, and next_after
+// when there may be more: a timeline longer than one page is read page by
+// page.
 func (s *Server) timeline(c *gin.Context) {
 	id := c.Param("id")
-	limit := 0
+	limit := store.MaxTimelineLimit
 	if l := c.Query("limit"); l != "" {
 		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 1000 {
-			s.abort(c, fault.InvalidField("limit", "must be a whole number from 1 to 1000"))
+		if err != nil || n < 1 || n > store.MaxTimelineLimit {
+			s.abort(c, fault.InvalidField("limit", fmt.Sprintf("must be a whole number from 1 to %d", store.MaxTimelineLimit)))
 			return
 		}
 		limit = n
 	}
-	events, err := s.store.Timeline(c.Request.Context(), id, limit)
+	var (
+		events []incident.Event
+		err    error
+		paged  = c.Query("after") != ""
+	)
+	if paged {
+		after, perr := strconv.ParseInt(c.Query("after"), 10, 64)
+		if perr != nil || after < 0 {
+			s.abort(c, fault.InvalidField("after", "must be a sequence number, 0 or more"))
+			return
+		}
+		events, err = s.store.TimelineAfter(c.Request.Context(), id, after, limit)
+	} else {
+		events, err = s.store.Timeline(c.Request.Context(), id, limit)
+	}
 	if err != nil {
 		s.abort(c, err)
 		return
@@ -198,7 +220,12 @@ func (s *Server) timeline(c *gin.Context) {
 	if events == nil {
 		events = []incident.Event{}
 	}
-	c.JSON(http.StatusOK, timelineResponse{IncidentID: id, Events: events})
+	out := timelineResponse{IncidentID: id, Events: events}
+	if paged && len(events) == limit {
+		next := events[len(events)-1].Seq
+		out.NextAfter = &next
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 // transitionBody is the body of acknowledge, mitigate and resolve. Actor is

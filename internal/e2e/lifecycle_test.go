@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -38,6 +39,7 @@ type incidentBody struct {
 type timelineBody struct {
 	IncidentID string           `json:"incident_id"`
 	Events     []incident.Event `json:"events"`
+	NextAfter  *int64           `json:"next_after"`
 }
 
 func TestIncidentLifecycle(t *testing.T) {
@@ -140,6 +142,27 @@ func TestIncidentLifecycle(t *testing.T) {
 	}
 	require.Equal(t, []incident.EventType{incident.EventOpened, incident.EventAcknowledged, incident.EventMitigated, incident.EventResolved}, types)
 	require.Equal(t, []string{"", "alice", "admin for alice", "bob"}, actors)
+
+	// Read two at a time from the start, the same events come back, each
+	// once; the last page has no next_after.
+	var paged []incident.Event
+	after, pages := int64(0), 0
+	for {
+		var page timelineBody
+		do(t, http.MethodGet, fmt.Sprintf("%s/timeline?limit=2&after=%d", base, after), nil).json(t, &page)
+		paged = append(paged, page.Events...)
+		pages++
+		require.LessOrEqual(t, pages, len(tl.Events)+1, "paging ends")
+		if page.NextAfter == nil {
+			break
+		}
+		require.Len(t, page.Events, 2)
+		after = *page.NextAfter
+	}
+	require.ElementsMatch(t, tl.Events, paged)
+	r = doRaw(t, http.MethodGet, base+"/timeline?after=-1", nil)
+	require.Equal(t, http.StatusBadRequest, r.status)
+	require.Contains(t, string(r.body), "after")
 	for _, ev := range tl.Events {
 		if ev.Type == incident.EventResolved {
 			require.Equal(t, "rolled back 14:02 deploy", ev.Message, "the resolve note is on its event")

@@ -345,19 +345,31 @@ func (s *stack) incidentsOf(ctx context.Context, service string) ([]incident.Inc
 	}
 }
 
-// timeline reads an incident's timeline from Postgres through the API.
+// timeline reads an incident's whole timeline from Postgres through the
+// API, page by page, in sequence order.
 func (s *stack) timeline(ctx context.Context, id string) ([]incident.Event, error) {
-	a, err := s.send(ctx, "read", http.MethodGet, "/api/v1/incidents/"+id+"/timeline?limit=1000", nil)
-	if err != nil {
-		return nil, err
+	var all []incident.Event
+	for after := int64(0); ; {
+		a, err := s.send(ctx, "read", http.MethodGet, fmt.Sprintf("/api/v1/incidents/%s/timeline?limit=1000&after=%d", id, after), nil)
+		if err != nil {
+			return nil, err
+		}
+		if a.status != http.StatusOK {
+			return nil, fmt.Errorf("timeline of %s: %d %s", id, a.status, a.body)
+		}
+		var tl struct {
+			Events    []incident.Event `json:"events"`
+			NextAfter *int64           `json:"next_after"`
+		}
+		if err := a.decode(&tl); err != nil {
+			return nil, err
+		}
+		all = append(all, tl.Events...)
+		if tl.NextAfter == nil {
+			return all, nil
+		}
+		after = *tl.NextAfter
 	}
-	if a.status != http.StatusOK {
-		return nil, fmt.Errorf("timeline of %s: %d %s", id, a.status, a.body)
-	}
-	var tl struct {
-		Events []incident.Event `json:"events"`
-	}
-	return tl.Events, a.decode(&tl)
 }
 
 // heartbeat creates a heartbeat monitor of service and pings it every

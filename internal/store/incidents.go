@@ -348,6 +348,25 @@ func (s *Store) Timeline(ctx context.Context, incidentID string, limit int) ([]i
 	return events, nil
 }
 
+// TimelineAfter lists the incident's events with a sequence number after
+// after, in sequence order, at most limit (MaxTimelineLimit when 0 or
+// more): one page of a timeline read from its start (after 0). An unknown
+// incident is fault.NotFound.
+func (s *Store) TimelineAfter(ctx context.Context, incidentID string, after int64, limit int) ([]incident.Event, error) {
+	events, err := s.TimelineSince(ctx, incidentID, after, limit)
+	if err != nil || len(events) > 0 {
+		return events, err
+	}
+	var exists bool
+	if err := s.replica.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM incidents WHERE id = $1)`, incidentID).Scan(&exists); err != nil {
+		return nil, fail(fmt.Sprintf("timeline %s", incidentID), err)
+	}
+	if !exists {
+		return nil, fmt.Errorf("timeline %s: %w", incidentID, fault.Missing("incident"))
+	}
+	return events, nil
+}
+
 // ActiveCount counts incidents that are not resolved.
 func (s *Store) ActiveCount(ctx context.Context) (int64, error) {
 	// The predicate repeats idx_incidents_active's so the planner can use it.
