@@ -279,12 +279,25 @@ func (a *Activities) claim(ctx context.Context, key store.NotificationKey, chann
 // goes on, and at worst an overlapping attempt sends the page again, which
 // the delivery ID lets the receiver drop.
 func (a *Activities) renewClaim(ctx context.Context, key store.NotificationKey) (stop func()) {
+	return every(ctx, store.ClaimLease/4, false, func() {
+		if err := a.Store.RenewNotification(ctx, key); err != nil {
+			a.logger().WarnContext(ctx, "renew a page's claim", "key", key.String(), "err", err)
+		}
+	})
+}
+
+// every calls f each period (and once at once with now) until ctx ends or
+// the returned stop is called; stop returns once f no longer runs.
+func every(ctx context.Context, period time.Duration, now bool, f func()) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		t := time.NewTicker(store.ClaimLease / 4)
+		t := time.NewTicker(period)
 		defer t.Stop()
+		if now {
+			f()
+		}
 		for {
 			select {
 			case <-done:
@@ -292,9 +305,7 @@ func (a *Activities) renewClaim(ctx context.Context, key store.NotificationKey) 
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				if err := a.Store.RenewNotification(ctx, key); err != nil {
-					a.logger().WarnContext(ctx, "renew a page's claim", "key", key.String(), "err", err)
-				}
+				f()
 			}
 		}
 	}()
@@ -465,20 +476,5 @@ func attempt(ctx context.Context) int {
 // is called, also while a send blocks on a slow provider. The SDK sends at
 // most one heartbeat per 80 % of the heartbeat timeout.
 func keepAlive(ctx context.Context) (stop func()) {
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			activity.RecordHeartbeat(ctx)
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return func() { close(done) }
+	return every(ctx, time.Second, true, func() { activity.RecordHeartbeat(ctx) })
 }
