@@ -3,9 +3,7 @@ package api_test
 import (
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"strings"
 	"testing"
 	"time"
 
@@ -33,14 +31,7 @@ type auditEvent struct {
 // send is do with a chosen token and request ID; it returns the raw body.
 func (a *oncallAPI) send(method, path, body, token, requestID string) (int, []byte) {
 	a.t.Helper()
-	req := httptest.NewRequestWithContext(a.t.Context(), method, "/api/v1"+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("X-Request-ID", requestID)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	rec := httptest.NewRecorder()
-	a.handler.ServeHTTP(rec, req)
+	rec := a.serve(method, path, body, "Authorization", "Bearer "+token, "X-Request-ID", requestID)
 	return rec.Code, rec.Body.Bytes()
 }
 

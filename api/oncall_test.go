@@ -53,18 +53,37 @@ func (a answer) errorMessage() string {
 
 func (a *oncallAPI) do(method, path, body string) answer {
 	a.t.Helper()
-	req := httptest.NewRequestWithContext(a.t.Context(), method, "/api/v1"+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+testenv.Token(a.t, auth.Admin))
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	rec := httptest.NewRecorder()
-	a.handler.ServeHTTP(rec, req)
+	return a.request(method, path, body, "Authorization", "Bearer "+testenv.Token(a.t, auth.Admin))
+}
+
+// request serves a request with the header pairs given (an empty value
+// sets nothing) and decodes a JSON answer.
+func (a *oncallAPI) request(method, path, body string, header ...string) answer {
+	a.t.Helper()
+	rec := a.serve(method, path, body, header...)
 	ans := answer{status: rec.Code, header: rec.Header()}
 	if rec.Body.Len() > 0 {
 		require.NoError(a.t, json.Unmarshal(rec.Body.Bytes(), &ans.body), rec.Body.String())
 	}
 	return ans
+}
+
+// serve serves a request with the header pairs given (an empty value sets
+// nothing) and returns the recorded answer.
+func (a *oncallAPI) serve(method, path, body string, header ...string) *httptest.ResponseRecorder {
+	a.t.Helper()
+	req := httptest.NewRequestWithContext(a.t.Context(), method, "/api/v1"+path, strings.NewReader(body))
+	for i := 0; i+1 < len(header); i += 2 {
+		if header[i+1] != "" {
+			req.Header.Set(header[i], header[i+1])
+		}
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	rec := httptest.NewRecorder()
+	a.handler.ServeHTTP(rec, req)
+	return rec
 }
 
 // create posts body and returns the new object's ID.

@@ -18,20 +18,11 @@ import (
 // JSON answer.
 func (a *oncallAPI) as(token, method, path, body string) answer {
 	a.t.Helper()
-	req := httptest.NewRequestWithContext(a.t.Context(), method, "/api/v1"+path, strings.NewReader(body))
+	auth := ""
 	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+		auth = "Bearer " + token
 	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	rec := httptest.NewRecorder()
-	a.handler.ServeHTTP(rec, req)
-	ans := answer{status: rec.Code, header: rec.Header()}
-	if rec.Body.Len() > 0 {
-		require.NoError(a.t, json.Unmarshal(rec.Body.Bytes(), &ans.body), rec.Body.String())
-	}
-	return ans
+	return a.request(method, path, body, "Authorization", auth)
 }
 
 // raw GETs path with no credential and returns the status, the headers
@@ -214,20 +205,7 @@ func (a *oncallAPI) signIn(token string) (cookie, csrf string) {
 // its CSRF token, from the console's own origin.
 func (a *oncallAPI) withSession(cookie, csrf, method, path, body string) answer {
 	a.t.Helper()
-	req := httptest.NewRequestWithContext(a.t.Context(), method, "/api/v1"+path, strings.NewReader(body))
-	req.Header.Set("Cookie", cookie)
-	req.Header.Set("X-CSRF-Token", csrf)
-	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	rec := httptest.NewRecorder()
-	a.handler.ServeHTTP(rec, req)
-	ans := answer{status: rec.Code, header: rec.Header()}
-	if rec.Body.Len() > 0 {
-		require.NoError(a.t, json.Unmarshal(rec.Body.Bytes(), &ans.body), rec.Body.String())
-	}
-	return ans
+	return a.request(method, path, body, "Cookie", cookie, "X-CSRF-Token", csrf, "Sec-Fetch-Site", "same-origin")
 }
 
 // A feed's URL is its credential: it serves RFC 5545 to a client that
