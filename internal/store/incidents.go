@@ -335,17 +335,7 @@ func (s *Store) Timeline(ctx context.Context, incidentID string, limit int) ([]i
 	if err != nil {
 		return nil, fail(fmt.Sprintf("timeline %s", incidentID), err)
 	}
-	if len(events) > 0 {
-		return events, nil
-	}
-	var exists bool
-	if err := s.replica.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM incidents WHERE id = $1)`, incidentID).Scan(&exists); err != nil {
-		return nil, fail(fmt.Sprintf("timeline %s", incidentID), err)
-	}
-	if !exists {
-		return nil, fmt.Errorf("timeline %s: %w", incidentID, fault.Missing("incident"))
-	}
-	return events, nil
+	return s.timelineOf(ctx, incidentID, events)
 }
 
 // TimelineAfter lists the incident's events with a sequence number after
@@ -354,8 +344,17 @@ func (s *Store) Timeline(ctx context.Context, incidentID string, limit int) ([]i
 // incident is fault.NotFound.
 func (s *Store) TimelineAfter(ctx context.Context, incidentID string, after int64, limit int) ([]incident.Event, error) {
 	events, err := s.TimelineSince(ctx, incidentID, after, limit)
-	if err != nil || len(events) > 0 {
-		return events, err
+	if err != nil {
+		return nil, err
+	}
+	return s.timelineOf(ctx, incidentID, events)
+}
+
+// timelineOf returns events, a page of incidentID's timeline; an empty
+// page of an incident that does not exist is fault.NotFound.
+func (s *Store) timelineOf(ctx context.Context, incidentID string, events []incident.Event) ([]incident.Event, error) {
+	if len(events) > 0 {
+		return events, nil
 	}
 	var exists bool
 	if err := s.replica.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM incidents WHERE id = $1)`, incidentID).Scan(&exists); err != nil {
